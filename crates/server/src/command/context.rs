@@ -1,0 +1,195 @@
+//! `Ctx`: what a command handler works with — the server, the calling client,
+//! its reply buffer — plus the keyspace accessors that apply Redis's rules on
+//! the way (lazy expiry, hit/miss counting, access time, dirty counting and
+//! what to propagate).
+
+use std::borrow::Cow;
+
+use cinnabar_protocol::Reply;
+use cinnabar_storage::{Db, Entry, StrValue, Value};
+
+use super::CommandId;
+use crate::client::Client;
+use crate::server::Server;
+
+/// An error reply: the full text after `-`, code first (`ERR ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for CmdError {
+    fn from(s: String) -> Self {
+        CmdError(Cow::Owned(s))
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+/// Error texts shared by many commands, byte-identical to Redis's.
+pub mod errors {
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const SYNTAX: &str = "ERR syntax error";
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    pub const DB_INDEX: &str = "ERR DB index is out of range";
+    pub const OUT_OF_RANGE: &str = "ERR index out of range";
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+}
+
+/// What a write should put into the replication stream.
+enum Propagation {
+    /// The command as the client sent it (the usual case).
+    AsSent,
+    /// These commands instead (effects, e.g. SET ... PXAT for SET ... EX).
+    Replaced(Vec<Vec<Vec<u8>>>),
+}
+
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub client: &'a mut Client,
+    pub cmd: CommandId,
+    dirty: u64,
+    propagation: Propagation,
+    /// True once an error reply was sent (failed_calls).
+    pub failed: bool,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(srv: &'a mut Server, client: &'a mut Client, cmd: CommandId) -> Self {
+        Ctx { srv, client, cmd, dirty: 0, propagation: Propagation::AsSent, failed: false }
+    }
+
+    pub fn reply(&mut self) -> &mut Reply {
+        &mut self.client.reply
+    }
+
+    /// Sends an error reply from inside a handler that goes on (most handlers
+    /// just return `Err`).
+    pub fn error(&mut self, msg: &str) {
+        self.failed = true;
+        self.srv.stats.record_error(msg);
+        self.client.reply.error(msg);
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.srv.now_ms
+    }
+
+    pub fn db_index(&self) -> usize {
+        self.client.db
+    }
+
+    /// The selected database, without any expiry logic.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.srv.dbs[self.client.db]
+    }
+
+    /// Deletes the key if its TTL has passed. Returns true if it was expired.
+    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let db = self.client.db;
+        if !self.srv.dbs[db].is_expired(key, self.srv.now_ms) {
+            return false;
+        }
+        self.srv.expire_key(db, key);
+        true
+    }
+
+    /// Looks a key up for reading: expires it if due, counts a hit or miss and
+    /// refreshes its access time.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        let lru = self.srv.lru_clock();
+        match self.srv.dbs[self.client.db].get_mut(key) {
+            Some(entry) => {
+                self.srv.stats.keyspace_hits += 1;
+                entry.access = lru;
+                Some(entry)
+            }
+            None => {
+                self.srv.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up to modify it: expires it if due and refreshes its access
+    /// time, without touching the hit/miss counters.
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        let lru = self.srv.lru_clock();
+        let entry = self.srv.dbs[self.client.db].get_mut(key)?;
+        entry.access = lru;
+        Some(entry)
+    }
+
+    /// The string at `key` for reading: `Ok(None)` if absent, WRONGTYPE if not a string.
+    pub fn read_string(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, CmdError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_str_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The string at `key` for writing: `Ok(None)` if absent, WRONGTYPE if not a string.
+    pub fn write_string(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, CmdError> {
+        match self.lookup_write(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_str_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// Stores `value` at `key`, replacing any value (and its TTL unless `keep_ttl`).
+    pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        let entry = Entry::new(value, self.srv.lru_clock());
+        self.srv.dbs[self.client.db].set(key, entry, keep_ttl);
+    }
+
+    /// Removes a key. Returns true if it existed (and had not expired).
+    pub fn delete_key(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        self.srv.dbs[self.client.db].remove(key).is_some()
+    }
+
+    /// Counts `n` changes to the dataset; a command with changes is propagated.
+    pub fn mark_dirty(&mut self, n: u64) {
+        self.dirty += n;
+    }
+
+    pub fn dirty(&self) -> u64 {
+        self.dirty
+    }
+
+    /// Propagates `argv` instead of the command as sent (may be called several
+    /// times to emit several commands).
+    pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
+        match &mut self.propagation {
+            Propagation::Replaced(list) => list.push(argv),
+            p @ Propagation::AsSent => *p = Propagation::Replaced(vec![argv]),
+        }
+    }
+
+    /// Sends this command's effects to the replication stream, if it changed anything.
+    pub(super) fn finish_propagation(&mut self, argv: &[&[u8]]) {
+        if self.dirty == 0 {
+            return;
+        }
+        self.srv.dirty += self.dirty;
+        let db = self.client.db;
+        match std::mem::replace(&mut self.propagation, Propagation::AsSent) {
+            Propagation::AsSent => self.srv.propagation.emit(db, argv),
+            Propagation::Replaced(list) => {
+                for cmd in list {
+                    let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+                    self.srv.propagation.emit(db, &args);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The declarative command table: what a command is (name, arity, flags, key
+//! specs, ACL categories, docs, handler), how the table is assembled from the
+//! command families, and how a request finds its entry.
+//!
+//! Everything generic about commands (arity errors, COMMAND INFO/DOCS/GETKEYS,
+//! NOAUTH, commandstats, and later READONLY, OOM, MULTI queuing, cluster slot
+//! checks and ACL) is driven by these entries; no code outside a family's own
+//! file tests for a command's name.
+
+pub mod context;
+pub mod dispatch;
+pub mod table;
+
+pub use context::{CmdError, CmdResult, Ctx};
+pub use table::{CommandId, CommandTable};
+
+/// Runs a command. `argv[0]` is the command name as the client sent it.
+pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
+
+/// Command flags, as COMMAND INFO names them (see `FLAG_NAMES` for the order).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const MODULE: u32 = 1 << 3;
+    pub const ADMIN: u32 = 1 << 4;
+    pub const PUBSUB: u32 = 1 << 5;
+    pub const NOSCRIPT: u32 = 1 << 6;
+    pub const BLOCKING: u32 = 1 << 7;
+    pub const LOADING: u32 = 1 << 8;
+    pub const STALE: u32 = 1 << 9;
+    pub const SKIP_MONITOR: u32 = 1 << 10;
+    pub const SKIP_SLOWLOG: u32 = 1 << 11;
+    pub const ASKING: u32 = 1 << 12;
+    pub const FAST: u32 = 1 << 13;
+    pub const NO_AUTH: u32 = 1 << 14;
+    pub const MAY_REPLICATE: u32 = 1 << 15;
+    pub const SENTINEL: u32 = 1 << 16;
+    pub const ONLY_SENTINEL: u32 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+    pub const PROTECTED: u32 = 1 << 19;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 20;
+    pub const NO_MULTI: u32 = 1 << 21;
+    pub const MOVABLE_KEYS: u32 = 1 << 22;
+    pub const ALLOW_BUSY: u32 = 1 << 23;
+}
+
+/// ACL categories a command declares explicitly. Redis adds the implied ones
+/// (`@write` for write commands, `@fast`/`@slow`, ...) itself; see
+/// `table::effective_acl_categories`.
+pub mod acl {
+    pub const KEYSPACE: u64 = 1 << 0;
+    pub const READ: u64 = 1 << 1;
+    pub const WRITE: u64 = 1 << 2;
+    pub const SET: u64 = 1 << 3;
+    pub const SORTEDSET: u64 = 1 << 4;
+    pub const LIST: u64 = 1 << 5;
+    pub const HASH: u64 = 1 << 6;
+    pub const STRING: u64 = 1 << 7;
+    pub const BITMAP: u64 = 1 << 8;
+    pub const HYPERLOGLOG: u64 = 1 << 9;
+    pub const GEO: u64 = 1 << 10;
+    pub const STREAM: u64 = 1 << 11;
+    pub const PUBSUB: u64 = 1 << 12;
+    pub const ADMIN: u64 = 1 << 13;
+    pub const FAST: u64 = 1 << 14;
+    pub const SLOW: u64 = 1 << 15;
+    pub const BLOCKING: u64 = 1 << 16;
+    pub const DANGEROUS: u64 = 1 << 17;
+    pub const CONNECTION: u64 = 1 << 18;
+    pub const TRANSACTION: u64 = 1 << 19;
+    pub const SCRIPTING: u64 = 1 << 20;
+
+    /// Category names in the order Redis lists them.
+    pub const NAMES: [(u64, &str); 21] = [
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Key-spec flags (COMMAND INFO key_specs `flags`).
+pub mod key_flags {
+    pub const RO: u32 = 1 << 0;
+    pub const RW: u32 = 1 << 1;
+    pub const OW: u32 = 1 << 2;
+    pub const RM: u32 = 1 << 3;
+    pub const ACCESS: u32 = 1 << 4;
+    pub const UPDATE: u32 = 1 << 5;
+    pub const INSERT: u32 = 1 << 6;
+    pub const DELETE: u32 = 1 << 7;
+    pub const NOT_KEY: u32 = 1 << 8;
+    pub const INCOMPLETE: u32 = 1 << 9;
+    pub const VARIABLE_FLAGS: u32 = 1 << 10;
+
+    /// Flag names in the order Redis lists them.
+    pub const NAMES: [(u32, &str); 11] = [
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+}
+
+/// Where the search for keys starts.
+#[derive(Clone, Copy, Debug)]
+pub enum BeginSearch {
+    /// At a fixed argument index.
+    Index(i32),
+    /// After `keyword`, searching from `start_from` (negative: from the end).
+    Keyword { keyword: &'static str, start_from: i32 },
+}
+
+/// How keys are found once the search has begun.
+#[derive(Clone, Copy, Debug)]
+pub enum FindKeys {
+    /// `last_key` relative to the begin index (-1: the last argument), every `step`.
+    Range { last_key: i32, step: i32, limit: i32 },
+    /// The number of keys is at `keynum_idx`; keys start at `first_key`.
+    Keynum { keynum_idx: i32, first_key: i32, step: i32 },
+}
+
+/// One key spec of a command (Redis 7.0 key-specs).
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    pub flags: u32,
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+}
+
+impl KeySpec {
+    /// The common case: a single key at `index`.
+    pub const fn single(index: i32, flags: u32) -> KeySpec {
+        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key: 0, step: 1, limit: 0 } }
+    }
+
+    /// Keys from `index` to `last_key` (relative, -1 = last argument) every `step`.
+    pub const fn range(index: i32, last_key: i32, step: i32, flags: u32) -> KeySpec {
+        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key, step, limit: 0 } }
+    }
+}
+
+/// One command (or subcommand) of the table.
+pub struct CommandSpec {
+    /// Lower-case name (for a subcommand, just the subcommand's name).
+    pub name: &'static str,
+    /// Positive: exact argc; negative: at least `-arity`.
+    pub arity: i32,
+    pub flags: u32,
+    /// Explicit ACL categories (`acl::*`).
+    pub acl: u64,
+    pub key_specs: &'static [KeySpec],
+    /// COMMAND INFO tips (`nondeterministic_output`, `request_policy:...`).
+    pub tips: &'static [&'static str],
+    pub subcommands: &'static [CommandSpec],
+    /// None for containers such as CONFIG, which only dispatch to subcommands.
+    pub handler: Option<Handler>,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub complexity: &'static str,
+}
+
+impl CommandSpec {
+    /// Field defaults, for `..CommandSpec::DEFAULT` in table entries.
+    pub const DEFAULT: CommandSpec = CommandSpec {
+        name: "",
+        arity: 0,
+        flags: 0,
+        acl: 0,
+        key_specs: &[],
+        tips: &[],
+        subcommands: &[],
+        handler: None,
+        group: "generic",
+        since: "1.0.0",
+        summary: "",
+        complexity: "",
+    };
+}

@@ -1,0 +1,149 @@
+//! The Cinnabar server engine: configuration, the event loop, connections,
+//! the command table and the command families, INFO and the cron.
+//!
+//! One thread owns all data (see `docs/architecture.md`): a tokio
+//! current-thread runtime runs the listeners, every connection task and the
+//! cron on the main thread, and commands execute one at a time to completion.
+
+pub mod active_expire;
+pub mod client;
+pub mod command;
+pub mod commands;
+pub mod config;
+pub mod cron;
+pub mod log;
+pub mod net;
+pub mod propagate;
+pub mod server;
+pub mod stats;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use config::Config;
+use log::log_at;
+use server::Server;
+
+/// The Redis version Cinnabar is compatible with and reports.
+pub const REDIS_VERSION: &str = "7.0.15";
+pub const CINNABAR_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Starts the server and runs it until shutdown. Returns the exit status.
+pub fn run(config: Config) -> i32 {
+    if config.daemonize {
+        daemonize();
+    }
+    let level = log::Level::parse(&config.loglevel).unwrap_or(log::Level::Notice);
+    log::configure(level, &config.logfile);
+    log_startup(&config);
+    if !config.dir.is_empty() {
+        if let Err(e) = std::env::set_current_dir(&config.dir) {
+            log_at!(Warning, "Can't chdir to '{}': {}", config.dir, e);
+            return 1;
+        }
+    }
+    if !config.pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&config.pidfile, format!("{}\n", std::process::id())) {
+            log_at!(Warning, "Failed to write PID file: {}", e);
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let local = tokio::task::LocalSet::new();
+    let status = local.block_on(&runtime, serve(config));
+    status
+}
+
+async fn serve(config: Config) -> i32 {
+    let port = config.port as u16;
+    let listeners = match net::bind_all(&config.bind, port, config.tcp_backlog as u32) {
+        Ok(l) if !l.is_empty() || port == 0 => l,
+        _ => {
+            log_at!(Warning, "Failed listening on port {} (TCP), aborting.", port);
+            return 1;
+        }
+    };
+    let pidfile = config.pidfile.clone();
+    let server = Rc::new(RefCell::new(Server::new(config)));
+    server.borrow_mut().listening_port = port;
+    log::set_role('M');
+    log_at!(Notice, "Running mode=standalone, port={}.", port);
+    log_at!(Warning, "Server initialized");
+    for listener in listeners {
+        tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
+    }
+    tokio::task::spawn_local(run_cron(server.clone()));
+    log_at!(Notice, "Ready to accept connections");
+
+    let shutdown = server.borrow().shutdown_requested.clone();
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = sigterm.recv() => log_at!(Warning, "Received SIGTERM scheduling shutdown..."),
+        _ = sigint.recv() => log_at!(Warning, "Received SIGINT scheduling shutdown..."),
+        _ = shutdown.notified() => {}
+    }
+    log_at!(Warning, "User requested shutdown...");
+    if !pidfile.is_empty() {
+        log_at!(Notice, "Removing the pid file.");
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    log_at!(Warning, "Redis is now ready to exit, bye bye...");
+    0
+}
+
+async fn run_cron(server: Rc<RefCell<Server>>) {
+    let mut state = cron::CronState::default();
+    loop {
+        let period = cron::period(&server.borrow());
+        tokio::time::sleep(period).await;
+        cron::tick(&mut server.borrow_mut(), &mut state);
+    }
+}
+
+fn log_startup(config: &Config) {
+    log_at!(Warning, "oO0OoO0OoO0Oo Cinnabar is starting oO0OoO0OoO0Oo");
+    log_at!(
+        Warning,
+        "Cinnabar version={} (redis_version={}), bits=64, commit=00000000, modified=0, pid={}, just started",
+        CINNABAR_VERSION,
+        REDIS_VERSION,
+        std::process::id()
+    );
+    if config.config_file.is_empty() {
+        log_at!(
+            Warning,
+            "Warning: no config file specified, using the default config. In order to specify a config file use cinnabar-server /path/to/redis.conf"
+        );
+    } else {
+        log_at!(Warning, "Configuration loaded");
+    }
+    let tty = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
+    if config.always_show_logo || tty {
+        log_at!(Notice, "Cinnabar {} (Redis {} compatible) standalone", CINNABAR_VERSION, REDIS_VERSION);
+        log_at!(Notice, "Port: {}", config.port);
+        log_at!(Notice, "PID: {}", std::process::id());
+    }
+}
+
+/// Detaches from the terminal like Redis's `daemonize`.
+fn daemonize() {
+    // SAFETY: called before any thread is started; the parent exits at once.
+    unsafe {
+        match libc::fork() {
+            -1 => return,
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd != -1 {
+            libc::dup2(fd, libc::STDIN_FILENO);
+            libc::dup2(fd, libc::STDOUT_FILENO);
+            libc::dup2(fd, libc::STDERR_FILENO);
+            if fd > libc::STDERR_FILENO {
+                libc::close(fd);
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The replication stream: the one place writes leave the keyspace.
+//!
+//! Every write emits its effects here in execution order, as Redis commands in
+//! RESP, with a SELECT whenever the database changes. Persistence (AOF) and
+//! replication attach as sinks; until they exist no sink is attached and
+//! nothing is encoded.
+
+use cinnabar_protocol::numbers::push_i64;
+
+/// A consumer of the stream (AOF buffer, replication backlog, replicas).
+pub trait StreamSink {
+    fn append(&mut self, bytes: &[u8]);
+}
+
+#[derive(Default)]
+pub struct Propagator {
+    sinks: Vec<Box<dyn StreamSink>>,
+    /// The database the stream last SELECTed.
+    selected_db: Option<usize>,
+    encoded: Vec<u8>,
+}
+
+impl Propagator {
+    pub fn attach(&mut self, sink: Box<dyn StreamSink>) {
+        self.sinks.push(sink);
+        // A new consumer must see a SELECT before its first command.
+        self.selected_db = None;
+    }
+
+    /// Emits one command executed against `db`.
+    pub fn emit(&mut self, db: usize, argv: &[&[u8]]) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        self.encoded.clear();
+        if self.selected_db != Some(db) {
+            let mut digits = Vec::new();
+            push_i64(&mut digits, db as i64);
+            encode_command(&mut self.encoded, &[b"SELECT", &digits]);
+            self.selected_db = Some(db);
+        }
+        encode_command(&mut self.encoded, argv);
+        for sink in &mut self.sinks {
+            sink.append(&self.encoded);
+        }
+    }
+}
+
+/// Appends `argv` as a RESP multibulk request.
+pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    out.push(b'*');
+    push_i64(out, argv.len() as i64);
+    out.extend_from_slice(b"\r\n");
+    for arg in argv {
+        out.push(b'$');
+        push_i64(out, arg.len() as i64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    struct Recorder(Rc<RefCell<Vec<u8>>>);
+
+    impl StreamSink for Recorder {
+        fn append(&mut self, bytes: &[u8]) {
+            self.0.borrow_mut().extend_from_slice(bytes);
+        }
+    }
+
+    #[test]
+    fn selects_database_only_on_change() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let mut p = Propagator::default();
+        p.emit(0, &[b"SET", b"lost", b"1"]); // no sink yet: nothing recorded
+        p.attach(Box::new(Recorder(seen.clone())));
+        p.emit(0, &[b"SET", b"a", b"1"]);
+        p.emit(0, &[b"DEL", b"a"]);
+        p.emit(3, &[b"DEL", b"b"]);
+        let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n\
+*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n";
+        assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
+    }
+}

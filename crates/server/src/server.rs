@@ -1,0 +1,113 @@
+//! `Server`: all state owned by the main thread — configuration, databases,
+//! clients, the command table, statistics and the replication stream — and the
+//! small operations on it that many commands share (time, key expiry).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+use cinnabar_storage::Db;
+
+use crate::client::{Client, ClientId};
+use crate::command::CommandTable;
+use crate::config::Config;
+use crate::propagate::Propagator;
+use crate::stats::Stats;
+
+pub struct Server {
+    pub config: Config,
+    pub dbs: Vec<Db>,
+    pub clients: BTreeMap<ClientId, Rc<RefCell<Client>>>,
+    next_client_id: ClientId,
+    pub commands: CommandTable,
+    pub stats: Stats,
+    pub propagation: Propagator,
+    /// Unix time in milliseconds, refreshed before each command so a command
+    /// sees one consistent "now" (as Redis's `server.mstime`).
+    pub now_ms: i64,
+    pub started: Instant,
+    pub run_id: String,
+    /// Writes since the last successful save (rdb_changes_since_last_save).
+    pub dirty: u64,
+    /// Unix time of the last successful save.
+    pub last_save: i64,
+    /// Notified by SHUTDOWN; the event loop then exits.
+    pub shutdown_requested: Rc<tokio::sync::Notify>,
+    /// The port actually listened on (config may say 0 = pick one).
+    pub listening_port: u16,
+}
+
+/// The current unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Redis's LRU clock: seconds, wrapping at 24 bits.
+pub fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u32) & ((1 << 24) - 1)
+}
+
+impl Server {
+    pub fn new(config: Config) -> Server {
+        let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let run_id: String = (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect();
+        Server {
+            config,
+            dbs,
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            commands: CommandTable::new(crate::commands::FAMILIES),
+            stats: Stats::default(),
+            propagation: Propagator::default(),
+            now_ms: unix_ms(),
+            started: Instant::now(),
+            run_id,
+            dirty: 0,
+            last_save: unix_ms() / 1000,
+            shutdown_requested: Rc::new(tokio::sync::Notify::new()),
+            listening_port: 0,
+        }
+    }
+
+    /// Registers a new connection and returns its shared state.
+    pub fn add_client(&mut self, addr: String, laddr: String, fd: i32) -> Rc<RefCell<Client>> {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let mut client = Client::new(id, addr, laddr, fd, unix_ms());
+        client.authenticated = !self.auth_required_by_default();
+        let client = Rc::new(RefCell::new(client));
+        self.clients.insert(id, client.clone());
+        self.stats.total_connections_received += 1;
+        client
+    }
+
+    pub fn remove_client(&mut self, id: ClientId) {
+        self.clients.remove(&id);
+    }
+
+    /// True while new clients must AUTH before other commands.
+    pub fn auth_required_by_default(&self) -> bool {
+        !self.config.requirepass.is_empty()
+    }
+
+    pub fn refresh_time(&mut self) {
+        self.now_ms = unix_ms();
+    }
+
+    pub fn lru_clock(&self) -> u32 {
+        lru_clock(self.now_ms)
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Deletes `key` from `db` because its TTL passed, emitting the DEL that
+    /// replicas and the AOF see instead of the expiry itself.
+    pub fn expire_key(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].remove(key);
+        self.stats.expired_keys += 1;
+        self.propagation.emit(db, &[b"DEL", key]);
+    }
+}

@@ -1,0 +1,17 @@
+//! The data layer: byte strings, values and their Redis encodings, the
+//! incrementally-rehashed dictionary, databases with expiry, and glob matching.
+//!
+//! Nothing here does I/O, knows about clients, or decides what a command means:
+//! the server layer calls in with the current time and applies the rules
+//! (lazy expiry, propagation, notifications) around these structures.
+
+pub mod bytes;
+pub mod db;
+pub mod dict;
+pub mod glob;
+pub mod value;
+
+pub use bytes::SmallBytes;
+pub use db::{Db, Entry};
+pub use dict::Dict;
+pub use value::{StrValue, Value};

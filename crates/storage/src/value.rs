@@ -1,0 +1,177 @@
+//! Values and their encodings.
+//!
+//! A string keeps Redis's three encodings because clients can observe them
+//! (OBJECT ENCODING) and they decide memory use: `int` for canonical 64-bit
+//! integers, `embstr` for short immutable strings (stored inline up to 22 bytes),
+//! `raw` for long or modified strings (a growable buffer, so APPEND is amortised
+//! O(1)). Collections join this enum as their families are built.
+
+use std::borrow::Cow;
+
+use cinnabar_protocol::numbers::{parse_i64, push_i64};
+
+use crate::SmallBytes;
+
+/// Longest string Redis stores as `embstr`.
+pub const EMBSTR_MAX: usize = 44;
+/// Longest string Redis tries to read as an integer when choosing an encoding.
+const INT_ENCODING_MAX: usize = 20;
+
+/// A value stored under a key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(StrValue),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// The string inside, if this is a string.
+    pub fn as_str(&self) -> Option<&StrValue> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+
+    pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+
+    /// Rough heap bytes owned by the value, for MEMORY USAGE and UNLINK's
+    /// decision to free in the background.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+}
+
+/// A string value in one of Redis's encodings; see the module comment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StrValue {
+    Int(i64),
+    Embstr(SmallBytes),
+    Raw(Vec<u8>),
+}
+
+impl StrValue {
+    /// The encoding Redis picks for a freshly written string (`tryObjectEncoding`).
+    pub fn from_bytes(b: &[u8]) -> Self {
+        if b.len() <= INT_ENCODING_MAX {
+            if let Some(i) = parse_i64(b) {
+                return StrValue::Int(i);
+            }
+        }
+        if b.len() <= EMBSTR_MAX {
+            StrValue::Embstr(SmallBytes::new(b))
+        } else {
+            StrValue::Raw(b.to_vec())
+        }
+    }
+
+    /// A string built by a command that edits in place (APPEND, SETRANGE, SETBIT):
+    /// Redis leaves these `raw`, whatever their length.
+    pub fn raw(v: Vec<u8>) -> Self {
+        StrValue::Raw(v)
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StrValue::Int(_) => "int",
+            StrValue::Embstr(_) => "embstr",
+            StrValue::Raw(_) => "raw",
+        }
+    }
+
+    pub fn as_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            StrValue::Int(i) => {
+                let mut v = Vec::with_capacity(20);
+                push_i64(&mut v, *i);
+                Cow::Owned(v)
+            }
+            StrValue::Embstr(b) => Cow::Borrowed(b),
+            StrValue::Raw(v) => Cow::Borrowed(v),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StrValue::Int(i) => {
+                let digits = i.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1;
+                digits + usize::from(*i < 0)
+            }
+            StrValue::Embstr(b) => b.len(),
+            StrValue::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value as an integer, if it is one in canonical form.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            StrValue::Int(i) => Some(*i),
+            other => parse_i64(&other.as_bytes()),
+        }
+    }
+
+    /// Converts to the `raw` encoding and returns the buffer to edit in place.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrValue::Raw(_)) {
+            *self = StrValue::Raw(self.as_bytes().into_owned());
+        }
+        match self {
+            StrValue::Raw(v) => v,
+            _ => unreachable!("converted to raw just above"),
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        match self {
+            StrValue::Int(_) => 0,
+            StrValue::Embstr(b) => b.heap_size(),
+            StrValue::Raw(v) => v.capacity(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(StrValue::from_bytes(b"123").encoding(), "int");
+        assert_eq!(StrValue::from_bytes(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(StrValue::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        let mut s = StrValue::from_bytes(b"12");
+        s.make_raw().push(b'3');
+        assert_eq!((s.encoding(), &*s.as_bytes()), ("raw", &b"123"[..]));
+    }
+
+    #[test]
+    fn integer_lengths() {
+        for i in [0i64, 9, 10, -1, -10, i64::MAX, i64::MIN] {
+            assert_eq!(StrValue::Int(i).len(), i.to_string().len());
+        }
+    }
+}
