@@ -157,3 +157,33 @@ impl Db {
         (self.keys.bucket_count(), self.expires.bucket_count())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StrValue;
+
+    /// Every key pays for one Entry inside its dictionary node: keep it small.
+    #[test]
+    fn entry_stays_compact() {
+        assert!(std::mem::size_of::<Value>() <= 32, "Value is {} bytes", std::mem::size_of::<Value>());
+        assert!(std::mem::size_of::<Entry>() <= 40, "Entry is {} bytes", std::mem::size_of::<Entry>());
+    }
+
+    #[test]
+    fn ttl_follows_the_key() {
+        let mut db = Db::new();
+        let v = || Entry::new(Value::Str(StrValue::from_bytes(b"v")), 0);
+        db.set(b"k", v(), false);
+        assert!(db.set_expire(b"k", 100));
+        assert!(db.is_expired(b"k", 100) && !db.is_expired(b"k", 99));
+        db.set(b"k", v(), true);
+        assert_eq!(db.expire_at(b"k"), Some(100), "KEEPTTL keeps it");
+        db.set(b"k", v(), false);
+        assert_eq!(db.expire_at(b"k"), None, "overwriting clears it");
+        assert!(!db.set_expire(b"missing", 1));
+        db.set_expire(b"k", 5);
+        db.remove(b"k");
+        assert_eq!((db.len(), db.expires_len()), (0, 0));
+    }
+}
