@@ -264,11 +264,11 @@ fn report_expiry(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> Cmd
             None => -1,
             Some(when) => {
                 let ms = if absolute { when } else { when - ctx.now_ms() }.max(0);
-                // Redis rounds with plain 64-bit arithmetic, wrapping near the limit.
+                // Wide arithmetic: Redis's rounding does not wrap near i64::MAX.
                 if millis {
                     ms
                 } else {
-                    ms.wrapping_add(500) / 1000
+                    ((i128::from(ms) + 500) / 1000) as i64
                 }
             }
         }
