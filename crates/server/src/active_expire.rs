@@ -96,7 +96,7 @@ pub fn run(srv: &mut Server, state: &mut ExpireCycleState) {
             let sample = sample_once(srv, db, tuning.keys_per_loop);
             total.sampled += sample.sampled;
             total.expired += sample.expired;
-            if rounds % ROUNDS_PER_TIME_CHECK == 0 && started.elapsed() > tuning.budget {
+            if rounds.is_multiple_of(ROUNDS_PER_TIME_CHECK) && started.elapsed() > tuning.budget {
                 state.hit_time_limit = true;
                 srv.stats.expired_time_cap_reached_count += 1;
                 break 'databases;

@@ -81,3 +81,39 @@ impl LazyFree {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cinnabar_storage::{Entry, StrValue};
+    use std::time::{Duration, Instant};
+
+    fn counts(counters: &LazyfreeCounters) -> (u64, u64) {
+        (counters.pending.load(Ordering::Relaxed), counters.freed.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn a_freed_database_counts_its_keys() {
+        let counters = Arc::new(LazyfreeCounters::default());
+        let lazyfree = LazyFree::start(counters.clone());
+        let mut db = Db::new();
+        for i in 0..1000 {
+            let key = format!("k{i}");
+            db.set(key.as_bytes(), Entry::new(Value::Str(StrValue::from_bytes(b"v")), 0), false);
+        }
+        lazyfree.free_db(db);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while counts(&counters) != (0, 1000) {
+            assert!(Instant::now() < deadline, "lazyfree thread stuck at {:?}", counts(&counters));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn strings_are_freed_inline() {
+        let counters = Arc::new(LazyfreeCounters::default());
+        let lazyfree = LazyFree::start(counters.clone());
+        lazyfree.free_value(Value::Str(StrValue::raw(vec![b'x'; 1 << 20])), true);
+        assert_eq!(counts(&counters), (0, 0));
+    }
+}

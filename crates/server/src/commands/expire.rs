@@ -17,12 +17,8 @@ const UPDATES_KEY: &[KeySpec] = &[KeySpec::single(1, RW | UPDATE)];
 const READS_KEY: &[KeySpec] = &[KeySpec::single(1, RO | ACCESS)];
 
 /// The fields every expiry command shares.
-const EXPIRY_COMMAND: CommandSpec = CommandSpec {
-    flags: WRITE | FAST,
-    acl: acl::KEYSPACE,
-    complexity: "O(1)",
-    ..CommandSpec::DEFAULT
-};
+const EXPIRY_COMMAND: CommandSpec =
+    CommandSpec { flags: WRITE | FAST, acl: acl::KEYSPACE, complexity: "O(1)", ..CommandSpec::DEFAULT };
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {

@@ -4,9 +4,12 @@
 pub mod connection;
 pub mod expire;
 pub mod keyspace;
+#[cfg(test)]
+mod propagation_tests;
 pub mod strings;
 
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, expire::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] =
+    &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, expire::COMMANDS];
