@@ -103,25 +103,44 @@ fn scan_churn_scenario_holds_on_redis() {
     scan_survives_churn(Kind::Redis);
 }
 
-#[test]
-fn active_expiry_removes_keys_nobody_reads() {
-    let server = ServerProcess::cinnabar(&[]);
+/// 10k keys with a short TTL that no command reads still go away, and
+/// `expired_keys` counts them (where INFO exists).
+fn active_expiry_removes_unread_keys(kind: Kind) {
+    let server = ServerProcess::start(kind, &[]);
     let mut con = server.client();
-    set_many(&mut con, "volatile:", 10_000, Some(200));
-    set_many(&mut con, "durable:", 100, None);
     let expired_before = info_field(&mut con, "expired_keys");
+    // Two databases, so the cycle has to move between them.
+    for db in [9, 0] {
+        redis::cmd("SELECT").arg(db).query::<()>(&mut con).expect("SELECT");
+        set_many(&mut con, "volatile:", 5_000, Some(200));
+        set_many(&mut con, "durable:", 100, None);
+    }
     // Only DBSIZE and INFO from here on: no command reads the volatile keys.
-    wait_until("active expiry to empty the volatile keys", || dbsize(&mut con) == 100);
+    for db in [0, 9] {
+        redis::cmd("SELECT").arg(db).query::<()>(&mut con).expect("SELECT");
+        wait_until("active expiry to remove the volatile keys", || dbsize(&mut con) == 100);
+        let durable: u64 = redis::cmd("EXISTS").arg("durable:0").arg("durable:99").query(&mut con).expect("EXISTS");
+        assert_eq!(durable, 2);
+    }
     if let (Some(before), Some(after)) = (expired_before, info_field(&mut con, "expired_keys")) {
         assert_eq!(after - before, 10_000, "expired_keys counts every key the cycle removed");
     }
-    let durable: u64 = redis::cmd("EXISTS").arg("durable:0").arg("durable:99").query(&mut con).expect("EXISTS");
-    assert_eq!(durable, 2);
 }
 
 #[test]
-fn flushall_async_empties_a_large_database_at_once() {
-    let server = ServerProcess::cinnabar(&[]);
+fn active_expiry_removes_keys_nobody_reads() {
+    active_expiry_removes_unread_keys(Kind::Cinnabar);
+}
+
+#[test]
+fn active_expiry_scenario_holds_on_redis() {
+    active_expiry_removes_unread_keys(Kind::Redis);
+}
+
+/// FLUSHALL ASYNC leaves empty databases at once and the lazy-free counters
+/// (where INFO exists) account for every key freed in the background.
+fn flushall_async_frees_in_background(kind: Kind) {
+    let server = ServerProcess::start(kind, &[]);
     let mut con = server.client();
     set_many(&mut con, "big:", 100_000, None);
     redis::cmd("SELECT").arg(2).query::<()>(&mut con).expect("SELECT");
@@ -140,6 +159,16 @@ fn flushall_async_empties_a_large_database_at_once() {
                 && info_field(&mut con, "lazyfree_pending_objects") == Some(0)
         });
     }
+}
+
+#[test]
+fn flushall_async_empties_a_large_database_at_once() {
+    flushall_async_frees_in_background(Kind::Cinnabar);
+}
+
+#[test]
+fn flushall_async_scenario_holds_on_redis() {
+    flushall_async_frees_in_background(Kind::Redis);
 }
 
 /// SWAPDB, MOVE and COPY change what a client that selected another database sees.
