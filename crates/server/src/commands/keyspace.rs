@@ -445,13 +445,17 @@ fn keys(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let pattern = argv[1];
     let now = ctx.now_ms();
     let db = &ctx.srv.dbs[ctx.client.db];
-    // Logically expired keys are hidden but left for expiry to delete.
-    let found: Vec<SmallBytes> = db
-        .iter()
-        .filter(|(key, _)| pattern_matches(pattern, key) && !db.is_expired(key, now))
-        .map(|(key, _)| key.clone())
-        .collect();
-    reply_keys(ctx, &found);
+    let reply = &mut ctx.client.reply;
+    let header = reply.defer_array();
+    let mut count = 0;
+    for (key, _) in db.iter() {
+        // Logically expired keys are hidden but left for expiry to delete.
+        if pattern_matches(pattern, key) && !db.is_expired(key, now) {
+            reply.bulk(key);
+            count += 1;
+        }
+    }
+    reply.finish(header, count);
     Ok(())
 }
 
