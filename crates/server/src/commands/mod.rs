@@ -2,10 +2,14 @@
 //! entries; `FAMILIES` lists them all for the command table.
 
 pub mod connection;
+pub mod expire;
 pub mod keyspace;
+#[cfg(test)]
+mod propagation_tests;
 pub mod strings;
 
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] =
+    &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, expire::COMMANDS];
