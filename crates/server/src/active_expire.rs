@@ -130,7 +130,7 @@ fn sample_once(srv: &mut Server, db: usize, keys_per_loop: u64) -> Sample {
     while sample.sampled < wanted && buckets < wanted * 20 {
         cursor = srv.dbs[db].scan_expires(cursor, |key, &when| {
             sample.sampled += 1;
-            if when <= now {
+            if when < now {
                 due.push(key.clone());
             } else {
                 ttl_sum = ttl_sum.saturating_add(when - now);

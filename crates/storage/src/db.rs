@@ -66,9 +66,10 @@ impl Db {
         self.expires.get(key).copied()
     }
 
-    /// True if the key has a TTL that has passed at `now_ms`.
+    /// True if the key has a TTL that has passed at `now_ms` (a key lives through
+    /// its expiry millisecond, as in Redis).
     pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        self.expire_at(key).is_some_and(|t| t <= now_ms)
+        self.expire_at(key).is_some_and(|t| t < now_ms)
     }
 
     /// Adds or overwrites a key. Overwriting clears the TTL unless `keep_ttl`.
@@ -176,7 +177,7 @@ mod tests {
         let v = || Entry::new(Value::Str(StrValue::from_bytes(b"v")), 0);
         db.set(b"k", v(), false);
         assert!(db.set_expire(b"k", 100));
-        assert!(db.is_expired(b"k", 100) && !db.is_expired(b"k", 99));
+        assert!(db.is_expired(b"k", 101) && !db.is_expired(b"k", 100));
         db.set(b"k", v(), true);
         assert_eq!(db.expire_at(b"k"), Some(100), "KEEPTTL keeps it");
         db.set(b"k", v(), false);
