@@ -22,6 +22,7 @@ pub fn period(srv: &Server) -> Duration {
 
 pub fn tick(srv: &mut Server, state: &mut CronState) {
     srv.refresh_time();
+    srv.stats.sample(srv.now_ms);
     active_expire::run(srv, &mut state.expire);
     rehash_databases(srv);
     close_idle_clients(srv);

@@ -2,10 +2,20 @@
 //! entries; `FAMILIES` lists them all for the command table.
 
 pub mod connection;
+pub mod info;
 pub mod keyspace;
+pub mod memory;
+pub mod server;
 pub mod strings;
 
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    strings::COMMANDS,
+    keyspace::COMMANDS,
+    info::COMMANDS,
+    server::COMMANDS,
+    memory::COMMANDS,
+];
