@@ -148,8 +148,11 @@ pub fn render_graph(event: &str, series: &EventSeries, now_secs: i64) -> String 
     let samples: Vec<Sample> = series.history().collect();
     let low = samples.iter().map(|s| s.latency).min().unwrap_or(0);
     let high = samples.iter().map(|s| s.latency).max().unwrap_or(0);
-    let mut out =
-        format!("{event} - high {high} ms, low {low} ms (all time high {} ms)\n{}\n", series.all_time_max, "-".repeat(80));
+    let mut out = format!(
+        "{event} - high {high} ms, low {low} ms (all time high {} ms)\n{}\n",
+        series.all_time_max,
+        "-".repeat(80)
+    );
     for (n, chunk) in samples.chunks(GRAPH_COLUMNS).enumerate() {
         if n > 0 {
             out.push('\n');

@@ -11,9 +11,9 @@ pub mod command;
 pub mod commands;
 pub mod config;
 pub mod cron;
+pub mod latency;
 pub mod log;
 pub mod net;
-pub mod latency;
 pub mod propagate;
 pub mod server;
 pub mod slowlog;
@@ -51,8 +51,7 @@ pub fn run(config: Config) -> i32 {
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
-    let status = local.block_on(&runtime, serve(config));
-    status
+    local.block_on(&runtime, serve(config))
 }
 
 async fn serve(config: Config) -> i32 {

@@ -126,8 +126,8 @@ mod tests {
 
     #[test]
     fn trims_arguments_like_redis() {
-        let long = vec![b'x'; 130];
-        let args: Vec<&[u8]> = std::iter::repeat(&long[..]).take(40).collect();
+        let long = [b'x'; 130];
+        let args: Vec<&[u8]> = std::iter::repeat_n(&long[..], 40).collect();
         let out = trimmed_args(&args);
         assert_eq!(out.len(), 32);
         assert_eq!(out[0].len(), 128 + "... (2 more bytes)".len());

@@ -33,6 +33,8 @@ pub struct Stats {
     pub ops_per_sec: InstantaneousMetric,
     pub net_input_per_sec: InstantaneousMetric,
     pub net_output_per_sec: InstantaneousMetric,
+    /// When `sample` last took its figures (unix ms).
+    last_sample_ms: i64,
 }
 
 impl Stats {
@@ -49,9 +51,13 @@ impl Stats {
     }
 
     /// The cron's sampling (Redis's `trackInstantaneousMetric` and memory
-    /// sampling): called every tick, it keeps the rate figures and the memory
-    /// peak current.
+    /// sampling): called every tick, it takes figures every 100 ms whatever
+    /// `hz` is, as Redis does, so the rates average over the same window.
     pub fn sample(&mut self, now_ms: i64) {
+        if now_ms - self.last_sample_ms < SAMPLE_PERIOD_MS {
+            return;
+        }
+        self.last_sample_ms = now_ms;
         self.ops_per_sec.track(self.total_commands_processed, now_ms);
         self.net_input_per_sec.track(self.net_input_bytes, now_ms);
         self.net_output_per_sec.track(self.net_output_bytes, now_ms);
@@ -64,6 +70,9 @@ impl Stats {
         self.peak_memory = self.peak_memory.max(used);
     }
 }
+
+/// Milliseconds between two samples of the rates and memory figures.
+const SAMPLE_PERIOD_MS: i64 = 100;
 
 /// Samples averaged by an instantaneous metric (Redis's STATS_METRIC_SAMPLES).
 const METRIC_SAMPLES: usize = 16;

@@ -138,6 +138,9 @@ fn info_is_verbatim_text_in_resp3_and_bulk_in_resp2() {
     assert_eq!(conn.call(&[b"INFO", b"nosuch"]), b"$0\r\n\r\n");
 }
 
+/// A SLOWLOG GET entry: id, time, duration, arguments, client address, client name.
+type SlowlogEntry<Arg> = (u64, i64, u64, Vec<Arg>, String, String);
+
 #[test]
 fn slowlog_records_commands_like_redis() {
     let long_key = "k".repeat(200);
@@ -154,7 +157,7 @@ fn slowlog_records_commands_like_redis() {
         conn.cmd(&["SET", "c", "d"]);
         assert_eq!(conn.cmd(&["SLOWLOG", "LEN"]), ":4\r\n", "{kind:?}: trimmed to slowlog-max-len");
         let mut client = server.client();
-        let all: Vec<(u64, i64, u64, Vec<Vec<u8>>, String, String)> =
+        let all: Vec<SlowlogEntry<Vec<u8>>> =
             redis::cmd("SLOWLOG").arg("GET").arg(-1).query(&mut client).expect("SLOWLOG GET");
         // Without durations and timestamps, which vary.
         entries.push(all.into_iter().map(|(id, _, _, argv, _, name)| (id, argv, name)).collect::<Vec<_>>());
@@ -173,8 +176,7 @@ fn slowlog_names_the_client() {
     let mut conn = server.raw();
     conn.cmd(&["PING"]);
     let mut client = server.client();
-    let entries: Vec<(u64, i64, u64, Vec<String>, String, String)> =
-        redis::cmd("SLOWLOG").arg("GET").query(&mut client).expect("SLOWLOG GET");
+    let entries: Vec<SlowlogEntry<String>> = redis::cmd("SLOWLOG").arg("GET").query(&mut client).expect("SLOWLOG GET");
     let ping = entries.iter().find(|e| e.3 == ["PING"]).expect("PING logged");
     assert!(ping.4.starts_with("127.0.0.1:"));
     assert!(ping.1 > 0);
@@ -219,7 +221,10 @@ fn latency_histogram_counts_calls() {
     assert!(flat.contains("calls") && flat.contains("int(5)"), "{flat}");
     let none: redis::Value =
         redis::cmd("LATENCY").arg("HISTOGRAM").arg("config|get").query(&mut client).expect("HISTOGRAM");
-    assert!(matches!(none, redis::Value::Array(ref v) if v.is_empty()) || matches!(none, redis::Value::Map(ref v) if v.is_empty()));
+    assert!(
+        matches!(none, redis::Value::Array(ref v) if v.is_empty())
+            || matches!(none, redis::Value::Map(ref v) if v.is_empty())
+    );
 }
 
 #[test]

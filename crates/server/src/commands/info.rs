@@ -22,8 +22,19 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 }];
 
 /// Sections printed by `INFO` and `INFO default`.
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "module_list", "errorstats", "cluster", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 
 /// Percentiles reported per command in latencystats.
 const LATENCY_PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
@@ -473,9 +484,8 @@ fn cluster_section(out: &mut String, _ctx: &mut Ctx) {
 fn keyspace_section(out: &mut String, ctx: &mut Ctx) {
     out.push_str("# Keyspace\r\n");
     for (index, db) in ctx.srv.dbs.iter().enumerate() {
-        if db.len() > 0 || db.expires_len() > 0 {
-            let _ =
-                write!(out, "db{index}:keys={},expires={},avg_ttl={}\r\n", db.len(), db.expires_len(), db.avg_ttl);
+        if !db.is_empty() || db.expires_len() > 0 {
+            let _ = write!(out, "db{index}:keys={},expires={},avg_ttl={}\r\n", db.len(), db.expires_len(), db.avg_ttl);
         }
     }
 }

@@ -28,6 +28,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             arity: 2,
             tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
             handler: Some(doctor),
+            summary: "Diagnose memory problems in plain language",
             ..sub()
         },
         CommandSpec {
@@ -35,6 +36,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             arity: 2,
             tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
             handler: Some(malloc_stats),
+            summary: "Return the allocator's internal statistics",
             complexity: "Depends on how much memory is allocated, could be slow",
             ..sub()
         },
@@ -43,6 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             arity: 2,
             tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
             handler: Some(purge),
+            summary: "Ask the allocator to release unused memory to the system",
             complexity: "Depends on how much memory is allocated, could be slow",
             ..sub()
         },
@@ -51,6 +54,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             arity: 2,
             tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
             handler: Some(stats),
+            summary: "Return a breakdown of the server's memory use",
             ..sub()
         },
         CommandSpec {
@@ -59,10 +63,18 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             flags: READONLY,
             key_specs: &[KeySpec::single(2, RO)],
             handler: Some(usage),
+            summary: "Estimate the memory used by a key and its value",
             complexity: "O(N) where N is the number of samples.",
             ..sub()
         },
-        CommandSpec { name: "help", arity: 2, flags: LOADING | STALE, handler: Some(help), ..sub() },
+        CommandSpec {
+            name: "help",
+            arity: 2,
+            flags: LOADING | STALE,
+            handler: Some(help),
+            summary: "Describe the MEMORY subcommands",
+            ..sub()
+        },
     ],
     group: "server",
     since: "4.0.0",
@@ -73,13 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 
 /// Defaults shared by the MEMORY subcommands.
 const fn sub() -> CommandSpec {
-    CommandSpec {
-        group: "server",
-        since: "4.0.0",
-        summary: "Memory introspection subcommand",
-        complexity: "O(1)",
-        ..CommandSpec::DEFAULT
-    }
+    CommandSpec { group: "server", since: "4.0.0", complexity: "O(1)", ..CommandSpec::DEFAULT }
 }
 
 /// The size jemalloc really hands out for a request of `size` bytes.
@@ -161,7 +167,8 @@ pub fn overhead(srv: &mut Server, caller: &Client) -> MemoryOverhead {
     let sample = MemorySample::read();
     let used = used_memory();
     srv.stats.note_memory_use(used);
-    let mut mh = MemoryOverhead { used, peak: srv.stats.peak_memory, startup: srv.startup_memory, sample, ..Default::default() };
+    let mut mh =
+        MemoryOverhead { used, peak: srv.stats.peak_memory, startup: srv.startup_memory, sample, ..Default::default() };
     mh.clients_normal = clients_memory(srv, caller);
     let mut total = mh.startup + mh.clients_normal;
     for (index, db) in srv.dbs.iter().enumerate() {
@@ -181,7 +188,7 @@ pub fn overhead(srv: &mut Server, caller: &Client) -> MemoryOverhead {
     mh.peak_perc = used as f32 * 100.0 / mh.peak.max(1) as f32;
     let net_usage = if used > mh.startup { used - mh.startup } else { 1 };
     mh.dataset_perc = mh.dataset as f32 * 100.0 / net_usage as f32;
-    mh.bytes_per_key = if mh.total_keys > 0 { net_usage / mh.total_keys } else { 0 };
+    mh.bytes_per_key = net_usage.checked_div(mh.total_keys).unwrap_or(0);
     mh
 }
 
@@ -196,7 +203,7 @@ fn clients_memory(srv: &Server, caller: &Client) -> usize {
 /// `967.45K`: Redis's human-readable byte counts.
 pub fn bytes_to_human(n: u64) -> String {
     const UNITS: [(u64, &str); 5] = [(1 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
-    if n < 1024 || n >= 1024 << 50 {
+    if !(1024..1024 << 50).contains(&n) {
         return format!("{n}B");
     }
     let (size, unit) = UNITS.iter().find(|(size, _)| n >= *size).copied().unwrap_or((1, "B"));

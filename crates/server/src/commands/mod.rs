@@ -11,11 +11,5 @@ pub mod strings;
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] = &[
-    connection::COMMANDS,
-    strings::COMMANDS,
-    keyspace::COMMANDS,
-    info::COMMANDS,
-    server::COMMANDS,
-    memory::COMMANDS,
-];
+pub static FAMILIES: &[&[CommandSpec]] =
+    &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, info::COMMANDS, server::COMMANDS, memory::COMMANDS];

@@ -54,6 +54,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 flags: ADMIN | LOADING | STALE,
                 tips: &["request_policy:all_nodes", "nondeterministic_output"],
                 handler: Some(slowlog_get),
+                summary: "Return the most recent slow log entries",
                 complexity: "O(N) where N is the number of entries returned",
                 ..slowlog_sub()
             },
@@ -63,6 +64,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 flags: ADMIN | LOADING | STALE,
                 tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
                 handler: Some(slowlog_len),
+                summary: "Return the number of entries in the slow log",
                 ..slowlog_sub()
             },
             CommandSpec {
@@ -71,6 +73,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 flags: ADMIN | LOADING | STALE,
                 tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
                 handler: Some(slowlog_reset),
+                summary: "Clear the slow log",
                 complexity: "O(N) where N is the number of entries in the slowlog",
                 ..slowlog_sub()
             },
@@ -79,6 +82,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 arity: 2,
                 flags: LOADING | STALE,
                 handler: Some(slowlog_help),
+                summary: "Describe the SLOWLOG subcommands",
                 since: "6.2.0",
                 ..slowlog_sub()
             },
@@ -96,14 +100,23 @@ pub static COMMANDS: &[CommandSpec] = &[
                 arity: 2,
                 tips: REPORT_TIPS,
                 handler: Some(latency_doctor),
+                summary: "Analyse the recorded latency events in plain language",
                 ..latency_sub()
             },
-            CommandSpec { name: "graph", arity: 3, tips: REPORT_TIPS, handler: Some(latency_graph), ..latency_sub() },
+            CommandSpec {
+                name: "graph",
+                arity: 3,
+                tips: REPORT_TIPS,
+                handler: Some(latency_graph),
+                summary: "Draw an event's latency samples as an ASCII graph",
+                ..latency_sub()
+            },
             CommandSpec {
                 name: "histogram",
                 arity: -2,
                 tips: REPORT_TIPS,
                 handler: Some(latency_histogram),
+                summary: "Return per-command cumulative latency distributions",
                 since: "7.0.0",
                 complexity: "O(N) where N is the number of commands with latency information being retrieved.",
                 ..latency_sub()
@@ -113,14 +126,23 @@ pub static COMMANDS: &[CommandSpec] = &[
                 arity: 3,
                 tips: REPORT_TIPS,
                 handler: Some(latency_history),
+                summary: "Return an event's recorded latency samples",
                 ..latency_sub()
             },
-            CommandSpec { name: "latest", arity: 2, tips: REPORT_TIPS, handler: Some(latency_latest), ..latency_sub() },
+            CommandSpec {
+                name: "latest",
+                arity: 2,
+                tips: REPORT_TIPS,
+                handler: Some(latency_latest),
+                summary: "Return the latest sample of every latency event",
+                ..latency_sub()
+            },
             CommandSpec {
                 name: "reset",
                 arity: -2,
                 tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
                 handler: Some(latency_reset),
+                summary: "Forget the samples of some or all latency events",
                 ..latency_sub()
             },
             CommandSpec {
@@ -128,6 +150,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 arity: 2,
                 flags: LOADING | STALE,
                 handler: Some(latency_help),
+                summary: "Describe the LATENCY subcommands",
                 ..latency_sub()
             },
         ],
@@ -140,13 +163,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// Defaults shared by SLOWLOG and its subcommands.
 const fn slowlog_sub() -> CommandSpec {
-    CommandSpec {
-        group: "server",
-        since: "2.2.12",
-        summary: "Slow log subcommand",
-        complexity: "O(1)",
-        ..CommandSpec::DEFAULT
-    }
+    CommandSpec { group: "server", since: "2.2.12", complexity: "O(1)", ..CommandSpec::DEFAULT }
 }
 
 /// Defaults shared by LATENCY and its subcommands.
@@ -155,7 +172,6 @@ const fn latency_sub() -> CommandSpec {
         flags: ADMIN | NOSCRIPT | LOADING | STALE,
         group: "server",
         since: "2.8.13",
-        summary: "Latency monitor subcommand",
         complexity: "O(1)",
         ..CommandSpec::DEFAULT
     }
@@ -476,11 +492,11 @@ fn event_advice(event: &str, slowlog_threshold_us: i64, threshold_ms: i64) -> Ve
             );
             tips
         }
-        "fast-command" => vec![
-            "O(1) commands were slow: the host may be starving the server of CPU (load, noisy neighbours); \
+        "fast-command" => {
+            vec!["O(1) commands were slow: the host may be starving the server of CPU (load, noisy neighbours); \
              check the intrinsic latency with redis-cli --intrinsic-latency 100."
-                .to_string(),
-        ],
+                .to_string()]
+        }
         _ => Vec::new(),
     }
 }
