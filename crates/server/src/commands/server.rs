@@ -5,6 +5,7 @@ use cinnabar_protocol::numbers::parse_i64;
 
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, CmdResult, CommandId, CommandSpec, CommandTable, Ctx};
+use crate::config::Config;
 use crate::latency::{render_graph, EventSeries, Histogram};
 use crate::log::log_at;
 
@@ -445,7 +446,7 @@ fn latency_report(ctx: &Ctx, now_secs: i64) -> String {
     let mut advice: Vec<String> = Vec::new();
     for (n, (name, series)) in monitor.events().enumerate() {
         report.push_str(&event_line(n + 1, name, series, now_secs));
-        for tip in event_advice(name, ctx.srv.config.slowlog_log_slower_than, threshold) {
+        for tip in event_advice(name, &ctx.srv.config) {
             if !advice.contains(&tip) {
                 advice.push(tip);
             }
@@ -474,28 +475,37 @@ fn event_line(n: usize, name: &str, series: &EventSeries, now_secs: i64) -> Stri
     )
 }
 
-fn event_advice(event: &str, slowlog_threshold_us: i64, threshold_ms: i64) -> Vec<String> {
+/// Advice for one kind of event, on the conditions Redis's doctor uses.
+fn event_advice(event: &str, config: &Config) -> Vec<String> {
+    let large_values = "Deleting, expiring or evicting very large values blocks the server; split large values into \
+                        smaller keys."
+        .to_string();
     match event {
         "command" => {
+            let (slowlog_us, threshold_ms) = (config.slowlog_log_slower_than, config.latency_monitor_threshold);
             let mut tips = Vec::new();
-            if slowlog_threshold_us < 0 || slowlog_threshold_us / 1000 > threshold_ms {
+            if slowlog_us < 0 || slowlog_us / 1000 > threshold_ms {
                 tips.push(format!(
                     "Make the slow log record these commands: CONFIG SET slowlog-log-slower-than {}.",
                     threshold_ms * 1000
                 ));
             }
             tips.push("SLOWLOG GET shows which commands were slow.".to_string());
-            tips.push(
-                "Deleting, expiring or evicting very large values blocks the server; split large values into \
-                 smaller keys."
-                    .to_string(),
-            );
+            tips.push(large_values);
             tips
         }
         "fast-command" => {
             vec!["O(1) commands were slow: the host may be starving the server of CPU (load, noisy neighbours); \
              check the intrinsic latency with redis-cli --intrinsic-latency 100."
                 .to_string()]
+        }
+        "expire-cycle" => {
+            let mut tips = Vec::new();
+            if config.hz < 100 {
+                tips.push("Expire keys in smaller steps with CONFIG SET hz 100.".to_string());
+            }
+            tips.push(large_values);
+            tips
         }
         _ => Vec::new(),
     }
