@@ -373,7 +373,9 @@ mod tests {
     /// one Redis embeds) on the same values.
     #[test]
     fn histogram_agrees_with_hdr_histogram() {
-        let cases: [(&[u64], [u64; 4], &[(u64, u64)]); 3] = [
+        // (recorded values, [p50, p99, p99.9, p0], LATENCY HISTOGRAM buckets)
+        type Case = (&'static [u64], [u64; 4], &'static [(u64, u64)]);
+        let cases: [Case; 3] = [
             (&[1000, 1000, 2000, 3000, 7000], [2007, 7007, 7007, 1000], &[(1, 2), (2, 3), (4, 4), (8, 5)]),
             (
                 &[500, 1500, 1500, 70_000, 2_000_000, 999_000_000, 5_000_000_000],
