@@ -20,7 +20,7 @@ use crate::log::log_at;
 use crate::server::Server;
 
 /// Bytes read from a socket at a time (Redis's PROTO_IOBUF_LEN).
-const READ_CHUNK: usize = 16 * 1024;
+pub const READ_CHUNK: usize = 16 * 1024;
 
 /// Opens a listener for each `bind` address. An address prefixed with `-` is
 /// optional: it is skipped if unavailable on this host.

@@ -16,6 +16,7 @@ use crate::client::Client;
 use crate::command::context::errors;
 use crate::command::{flags::*, key_flags::*, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::commands::server::reply_help;
+use crate::net::READ_CHUNK;
 use crate::server::Server;
 use crate::stats::{used_memory, MemorySample};
 
@@ -192,9 +193,10 @@ pub fn overhead(srv: &mut Server, caller: &Client) -> MemoryOverhead {
     mh
 }
 
-/// Client state plus pending input and output, over all clients.
+/// Client state, the read buffer each connection keeps, and pending input
+/// and output, over all clients.
 fn clients_memory(srv: &Server, caller: &Client) -> usize {
-    let one = |c: &Client| std::mem::size_of::<Client>() + c.query_buffer_len + c.reply.len();
+    let one = |c: &Client| std::mem::size_of::<Client>() + READ_CHUNK + c.query_buffer_len + c.reply.len();
     let others: usize =
         srv.clients.values().filter_map(|c| c.try_borrow().ok()).filter(|c| c.id != caller.id).map(|c| one(&c)).sum();
     others + one(caller)
