@@ -506,6 +506,25 @@ mod tests {
         assert!(SECTIONS.iter().all(|(names, _)| names.iter().all(|n| !unknown.wants(n))));
     }
 
+    /// Runs one INFO request as a RESP3 client of a fresh server.
+    fn info_resp3(argv: &[&[u8]]) -> Vec<u8> {
+        let Ok(crate::config::Invocation::Run(config)) = crate::config::from_args(&[]) else {
+            panic!("default configuration")
+        };
+        let mut srv = crate::server::Server::new(*config);
+        let mut client = crate::client::Client::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), -1, 0);
+        client.reply = cinnabar_protocol::Reply::new(cinnabar_protocol::RespVersion::Resp3);
+        client.authenticated = true;
+        crate::command::dispatch::execute(&mut srv, &mut client, argv);
+        client.reply.take()
+    }
+
+    #[test]
+    fn resp3_clients_get_verbatim_text_like_redis() {
+        assert_eq!(info_resp3(&[b"INFO", b"cluster"]), b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n");
+        assert_eq!(info_resp3(&[b"INFO", b"nosuch"]), b"=4\r\ntxt:\r\n");
+    }
+
     #[test]
     fn unsafe_characters_are_replaced() {
         assert_eq!(info_safe("a:b#c\r\nd"), "a_b_c__d");
