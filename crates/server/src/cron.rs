@@ -1,5 +1,6 @@
 //! The periodic task (Redis's `serverCron`), run `hz` times a second: active
-//! expiry, incremental rehashing of the keyspace, idle-client timeouts.
+//! expiry (timed for the latency monitor), incremental rehashing of the
+//! keyspace, idle-client timeouts, and sampling of rates and memory.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,11 @@ pub fn period(srv: &Server) -> Duration {
 
 pub fn tick(srv: &mut Server, state: &mut CronState) {
     srv.refresh_time();
+    srv.stats.sample(srv.now_ms);
+    let expire_started = Instant::now();
     active_expire::run(srv, &mut state.expire);
+    let expire_ms = expire_started.elapsed().as_millis() as u64;
+    srv.latency.add_if_needed(srv.config.latency_monitor_threshold, "expire-cycle", expire_ms, srv.now_ms / 1000);
     rehash_databases(srv);
     close_idle_clients(srv);
 }

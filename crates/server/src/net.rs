@@ -20,7 +20,7 @@ use crate::log::log_at;
 use crate::server::Server;
 
 /// Bytes read from a socket at a time (Redis's PROTO_IOBUF_LEN).
-const READ_CHUNK: usize = 16 * 1024;
+pub const READ_CHUNK: usize = 16 * 1024;
 
 /// Opens a listener for each `bind` address. An address prefixed with `-` is
 /// optional: it is skipped if unavailable on this host.
@@ -113,7 +113,11 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
                 input.reserve(READ_CHUNK);
                 match stream.try_read_buf(&mut input) {
                     Ok(0) => break 'conn,
-                    Ok(n) => server.borrow_mut().stats.net_input_bytes += n as u64,
+                    Ok(n) => {
+                        let stats = &mut server.borrow_mut().stats;
+                        stats.net_input_bytes += n as u64;
+                        stats.total_reads_processed += 1;
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'conn,
                     Err(_) => break 'conn,
                 }
@@ -132,6 +136,9 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             let out = c.reply.take();
             c.reply.restore_capacity(std::mem::take(&mut spare));
             srv.stats.net_output_bytes += out.len() as u64;
+            if !out.is_empty() {
+                srv.stats.total_writes_processed += 1;
+            }
             (out, c.close_after_reply)
         };
         if !output.is_empty() && stream.write_all(&output).await.is_err() {

@@ -39,11 +39,24 @@ pub struct Server {
     pub shutdown_requested: Rc<tokio::sync::Notify>,
     /// The port actually listened on (config may say 0 = pick one).
     pub listening_port: u16,
+    /// Replication ids (INFO replication): ours, random at start, and the
+    /// previous master's (all zeros until a failover).
+    pub replid: String,
+    pub replid2: String,
+    pub slowlog: crate::slowlog::Slowlog,
+    pub latency: crate::latency::LatencyMonitor,
+    /// `used_memory` once start-up finished (used_memory_startup).
+    pub startup_memory: usize,
 }
 
 /// The current unix time in milliseconds.
 pub fn unix_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A random 40-hex-digit id (run_id, replid).
+fn random_hex_id() -> String {
+    (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect()
 }
 
 /// Redis's LRU clock: seconds, wrapping at 24 bits.
@@ -56,7 +69,6 @@ impl Server {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let stats = Stats::default();
         let lazyfree = LazyFree::start(stats.lazyfree.clone());
-        let run_id: String = (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect();
         Server {
             config,
             dbs,
@@ -68,11 +80,16 @@ impl Server {
             lazyfree,
             now_ms: unix_ms(),
             started: Instant::now(),
-            run_id,
+            run_id: random_hex_id(),
             dirty: 0,
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
+            replid: random_hex_id(),
+            replid2: "0".repeat(40),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            startup_memory: 0,
         }
     }
 

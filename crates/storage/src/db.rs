@@ -154,6 +154,10 @@ impl Db {
         self.expires.resize_allowed = allowed;
     }
 
+    /// Bytes of a node in the key dictionary and in the expiry dictionary.
+    pub const KEY_NODE_SIZE: usize = Dict::<SmallBytes, Entry>::NODE_SIZE;
+    pub const EXPIRE_NODE_SIZE: usize = Dict::<SmallBytes, i64>::NODE_SIZE;
+
     pub fn bucket_count(&self) -> (usize, usize) {
         (self.keys.bucket_count(), self.expires.bucket_count())
     }

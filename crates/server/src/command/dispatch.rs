@@ -1,7 +1,8 @@
 //! Running one request: resolve the command, apply the generic checks every
 //! command gets from its table entry (existence, arity, authentication), call
 //! the handler, then account for it (commandstats, errorstats, dirty counter,
-//! propagation) and honour CLIENT REPLY.
+//! propagation, latency histogram, latency monitor, slow log) and honour
+//! CLIENT REPLY.
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use super::context::errors;
 use super::{flags, CommandId, Ctx};
 use crate::client::{Client, ReplyMode};
 use crate::server::Server;
+use crate::slowlog::FinishedCommand;
 
 /// Executes one parsed request for `client`.
 pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) {
@@ -94,10 +96,30 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
 
     client.last_command_id = Some(id);
     srv.stats.total_commands_processed += 1;
+    let duration_us = elapsed.as_micros() as u64;
+    record_latency(srv, client, id, argv, duration_us);
+    let track_latency = srv.config.latency_tracking;
     let stats = &mut srv.commands.get_mut(id).stats;
     stats.calls += 1;
-    stats.usec += elapsed.as_micros() as u64;
+    stats.usec += duration_us;
     if failed {
         stats.failed_calls += 1;
+    }
+    if track_latency {
+        // Whole microseconds, as Redis measures, so percentiles match its output.
+        stats.latency_histogram.get_or_insert_with(Default::default).record_ns(duration_us * 1000);
+    }
+}
+
+/// Feeds a finished command to the latency monitor and the slow log.
+fn record_latency(srv: &mut Server, client: &Client, id: CommandId, argv: &[&[u8]], duration_us: u64) {
+    let command_flags = srv.commands.get(id).spec.flags;
+    let event = if command_flags & flags::FAST != 0 { "fast-command" } else { "command" };
+    let now_secs = srv.now_ms / 1000;
+    srv.latency.add_if_needed(srv.config.latency_monitor_threshold, event, duration_us / 1000, now_secs);
+    if command_flags & flags::SKIP_SLOWLOG == 0 {
+        let finished =
+            FinishedCommand { argv, duration_us, time: now_secs, peer: &client.addr, name: client.name.as_deref() };
+        srv.slowlog.push_if_needed(srv.config.slowlog_log_slower_than, srv.config.slowlog_max_len, finished);
     }
 }

@@ -3,13 +3,23 @@
 
 pub mod connection;
 pub mod expire;
+pub mod info;
 pub mod keyspace;
+pub mod memory;
 #[cfg(test)]
 mod propagation_tests;
+pub mod server;
 pub mod strings;
 
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] =
-    &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, expire::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    strings::COMMANDS,
+    keyspace::COMMANDS,
+    expire::COMMANDS,
+    info::COMMANDS,
+    server::COMMANDS,
+    memory::COMMANDS,
+];
