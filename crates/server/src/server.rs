@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use cinnabar_storage::Db;
 
-use crate::client::{Client, ClientId};
+use crate::client::{Client, ClientId, ClientPause};
 use crate::command::CommandTable;
 use crate::config::Config;
 use crate::propagate::Propagator;
@@ -36,6 +36,12 @@ pub struct Server {
     pub shutdown_requested: Rc<tokio::sync::Notify>,
     /// The port actually listened on (config may say 0 = pick one).
     pub listening_port: u16,
+    /// Clients in MONITOR mode, in the order they started.
+    pub monitors: Vec<ClientId>,
+    /// CLIENT PAUSE state, and the signal that wakes postponed clients when
+    /// it ends early (CLIENT UNPAUSE).
+    pub client_pause: ClientPause,
+    pub client_pause_lifted: Rc<tokio::sync::Notify>,
 }
 
 /// The current unix time in milliseconds.
@@ -67,6 +73,9 @@ impl Server {
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
+            monitors: Vec::new(),
+            client_pause: ClientPause::default(),
+            client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -84,6 +93,7 @@ impl Server {
 
     pub fn remove_client(&mut self, id: ClientId) {
         self.clients.remove(&id);
+        self.monitors.retain(|&m| m != id);
     }
 
     /// True while new clients must AUTH before other commands.

@@ -59,11 +59,13 @@ pub struct Ctx<'a> {
     propagation: Propagation,
     /// True once an error reply was sent (failed_calls).
     pub failed: bool,
+    /// Argument positions holding secrets, shown as `(redacted)` to MONITOR.
+    pub redacted: Vec<usize>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(srv: &'a mut Server, client: &'a mut Client, cmd: CommandId) -> Self {
-        Ctx { srv, client, cmd, dirty: 0, propagation: Propagation::AsSent, failed: false }
+        Ctx { srv, client, cmd, dirty: 0, propagation: Propagation::AsSent, failed: false, redacted: Vec::new() }
     }
 
     pub fn reply(&mut self) -> &mut Reply {

@@ -1,25 +1,47 @@
 //! Running one request: resolve the command, apply the generic checks every
 //! command gets from its table entry (existence, arity, authentication), call
 //! the handler, then account for it (commandstats, errorstats, dirty counter,
-//! propagation) and honour CLIENT REPLY.
+//! propagation, MONITOR) and honour CLIENT REPLY and CLIENT PAUSE.
 
 use std::time::Instant;
 
 use super::context::errors;
 use super::{flags, CommandId, Ctx};
 use crate::client::{Client, ReplyMode};
+use crate::commands::monitor;
 use crate::server::Server;
 
+/// Whether a request ran or must wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// CLIENT PAUSE holds this command: nothing happened; offer the same
+    /// request again once the pause ends.
+    Postponed,
+}
+
 /// Executes one parsed request for `client`.
-pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) {
+pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome {
     srv.refresh_time();
+    let checked = check(srv, client, argv);
+    if let Ok(id) = checked {
+        if srv.client_pause.holds(srv.commands.get(id).spec.flags, srv.now_ms) {
+            client.postponed = true;
+            return Outcome::Postponed;
+        }
+    }
+    client.postponed = false;
     client.last_interaction_ms = srv.now_ms;
+    client.last_command_id = match &checked {
+        Ok(id) | Err((Some(id), _)) => Some(*id),
+        Err((None, _)) => None,
+    };
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skipping;
     }
     let reply_mark = client.reply.len();
 
-    match check(srv, client, argv) {
+    match checked {
         Ok(id) => call(srv, client, id, argv),
         Err((id, msg)) => {
             if let Some(id) = id {
@@ -36,6 +58,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) {
     if client.reply_mode == ReplyMode::Skipping {
         client.reply_mode = ReplyMode::On;
     }
+    Outcome::Done
 }
 
 /// The checks Redis's `processCommand` makes before calling a command.
@@ -49,7 +72,7 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if (arity > 0 && arity != argc) || argc < -arity {
         return Err((Some(id), format!("ERR wrong number of arguments for '{}' command", command.fullname)));
     }
-    if !client.authenticated && command.spec.flags & flags::NO_AUTH == 0 {
+    if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
     Ok(id)
@@ -90,9 +113,12 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
     }
     ctx.finish_propagation(argv);
     let failed = ctx.failed;
+    let redacted = std::mem::take(&mut ctx.redacted);
     let elapsed = started.elapsed();
 
-    client.last_command_id = Some(id);
+    if srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
+        feed_monitors(srv, client, argv, &redacted);
+    }
     srv.stats.total_commands_processed += 1;
     let stats = &mut srv.commands.get_mut(id).stats;
     stats.calls += 1;
@@ -100,4 +126,14 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
     if failed {
         stats.failed_calls += 1;
     }
+}
+
+/// Shows the command to MONITOR clients, secrets replaced by `(redacted)`.
+fn feed_monitors(srv: &Server, client: &mut Client, argv: &[&[u8]], redacted: &[usize]) {
+    if redacted.is_empty() {
+        return monitor::feed(srv, client, argv);
+    }
+    let shown: Vec<&[u8]> =
+        argv.iter().enumerate().map(|(i, a)| if redacted.contains(&i) { &b"(redacted)"[..] } else { *a }).collect();
+    monitor::feed(srv, client, &shown);
 }
