@@ -3,12 +3,14 @@
 //! the handler, then account for it (commandstats, errorstats, dirty counter,
 //! propagation, MONITOR) and honour CLIENT REPLY and CLIENT PAUSE.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use super::context::errors;
 use super::{flags, CommandId, Ctx};
 use crate::client::{Client, ReplyMode};
 use crate::commands::monitor;
+use crate::log::log_at;
 use crate::server::Server;
 
 /// Whether a request ran or must wait.
@@ -23,6 +25,11 @@ pub enum Outcome {
 /// Executes one parsed request for `client`.
 pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome {
     srv.refresh_time();
+    if is_cross_protocol_attack(argv[0]) {
+        warn_cross_protocol_attack(srv.now_ms);
+        client.close_asap = true;
+        return Outcome::Done;
+    }
     let checked = check(srv, client, argv);
     if let Ok(id) = checked {
         if srv.client_pause.holds(srv.commands.get(id).spec.flags, srv.now_ms) {
@@ -59,6 +66,27 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
         client.reply_mode = ReplyMode::On;
     }
     Outcome::Done
+}
+
+/// `POST` and `Host:` are HTTP, sent by a browser tricked into talking to the
+/// server (cross-protocol scripting); Redis drops such connections silently.
+fn is_cross_protocol_attack(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+}
+
+/// Logs the attack at most once a minute, so the log cannot be flooded.
+fn warn_cross_protocol_attack(now_ms: i64) {
+    static LAST_LOGGED_S: AtomicI64 = AtomicI64::new(0);
+    let now_s = now_ms / 1000;
+    if (now_s - LAST_LOGGED_S.load(Ordering::Relaxed)).abs() > 60 {
+        LAST_LOGGED_S.store(now_s, Ordering::Relaxed);
+        log_at!(
+            Warning,
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. \
+             This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis \
+             instance. Connection aborted."
+        );
+    }
 }
 
 /// The checks Redis's `processCommand` makes before calling a command.
