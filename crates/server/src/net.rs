@@ -247,6 +247,7 @@ fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestPars
             }
             Ok(None) => break,
             Err(e) => {
+                client.query_buffer_len = input.len() - offset;
                 log_at!(
                     Verbose,
                     "Protocol error ({}) from client: {}. {}",
@@ -279,7 +280,8 @@ fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestPars
 /// short, else both ends, with non-printable bytes shown as dots.
 fn protocol_error_sample(pending: &[u8]) -> String {
     const DUMP: usize = 128;
-    let text = |b: &[u8]| -> String { b.iter().map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' }).collect() };
+    let text =
+        |b: &[u8]| -> String { b.iter().map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' }).collect() };
     let sample = if pending.len() < DUMP {
         format!("Query buffer during protocol error: '{}'", text(pending))
     } else {

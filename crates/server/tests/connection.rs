@@ -19,7 +19,11 @@ fn both(args: &[&str]) -> [ServerProcess; 2] {
 /// Sends `input` on a fresh connection and returns what came back, and
 /// whether the server closed the connection (rather than going quiet).
 fn exchange_raw(port: u16, input: &[u8]) -> (Vec<u8>, bool) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    exchange_raw_at(std::net::Ipv4Addr::LOCALHOST.into(), port, input)
+}
+
+fn exchange_raw_at(ip: std::net::IpAddr, port: u16, input: &[u8]) -> (Vec<u8>, bool) {
+    let mut stream = TcpStream::connect((ip, port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
     stream.write_all(input).expect("write");
     let mut out = Vec::new();
@@ -369,7 +373,8 @@ fn client_list_fields_match_redis() {
             .split(' ')
             .map(|f| {
                 let (k, v) = f.split_once('=').unwrap();
-                let stable = ["name", "events", "flags", "db", "sub", "psub", "ssub", "multi", "multi-mem", "oll", "omem"];
+                let stable =
+                    ["name", "events", "flags", "db", "sub", "psub", "ssub", "multi", "multi-mem", "oll", "omem"];
                 let v = if stable.contains(&k) || (k == "cmd" || k == "user" || k == "redir" || k == "resp") {
                     v
                 } else {
@@ -382,4 +387,40 @@ fn client_list_fields_match_redis() {
         shapes.push(fields.join(" "));
     }
     assert_eq!(shapes[0], shapes[1]);
+}
+
+/// This host's address on its default route, if it has one that is not loopback.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.255:9").or_else(|_| socket.connect("8.8.8.8:53")).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn protected_mode_denies_non_loopback_peers_like_redis() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("no non-loopback address on this host; protected mode cannot be exercised");
+        return;
+    };
+    let mut denials = Vec::new();
+    for server in both(&["--bind", "0.0.0.0", "--protected-mode", "yes"]) {
+        let mut stream = TcpStream::connect((ip, server.port)).expect("connect on the external address");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.write_all(b"PING\r\n").unwrap();
+        let mut denial = Vec::new();
+        let _ = stream.read_to_end(&mut denial);
+        // Loopback peers are still served.
+        assert_eq!(server.raw().cmd(&["PING"]), "+PONG\r\n");
+        denials.push(String::from_utf8_lossy(&denial).into_owned());
+    }
+    assert!(denials[0].starts_with("-DENIED Redis is running in protected mode"), "{}", denials[0]);
+    assert_eq!(denials[0], denials[1]);
+
+    // With a password, or with protected mode off, the same peer is served.
+    for args in [&["--bind", "0.0.0.0", "--requirepass", "pw"][..], &["--bind", "0.0.0.0", "--protected-mode", "no"]] {
+        let server = ServerProcess::cinnabar(args);
+        let (reply, _) = exchange_raw_at(ip, server.port, b"PING\r\nQUIT\r\n");
+        assert!(!String::from_utf8_lossy(&reply).starts_with("-DENIED"), "{args:?}");
+    }
 }

@@ -246,11 +246,8 @@ fn parse_kill_filters<'a>(argv: &[&'a [u8]]) -> Result<KillFilter<'a>, String> {
 /// the caller unless SKIPME no). The caller is closed after its reply.
 fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let old_form = argv.len() == 3;
-    let filter = if old_form {
-        KillFilter { addr: Some(argv[2]), ..KillFilter::default() }
-    } else {
-        parse_kill_filters(argv)?
-    };
+    let filter =
+        if old_form { KillFilter { addr: Some(argv[2]), ..KillFilter::default() } } else { parse_kill_filters(argv)? };
     let caller = ctx.client.id;
     let mut killed = 0;
     let victims: Vec<u64> = ctx
