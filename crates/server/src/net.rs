@@ -301,3 +301,32 @@ fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
     v.clear();
     v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::set_keepalive;
+    use std::os::fd::AsRawFd;
+
+    fn get(fd: i32, level: i32, name: i32) -> i32 {
+        let mut value: i32 = 0;
+        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: fd is an open socket; value and len are valid for the call.
+        let rc = unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
+        assert_eq!(rc, 0);
+        value
+    }
+
+    #[test]
+    fn keepalive_is_configured_like_redis() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let fd = stream.as_raw_fd();
+        set_keepalive(fd, 300);
+        assert_eq!(get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 300);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 100);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        set_keepalive(fd, 2);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 1);
+    }
+}

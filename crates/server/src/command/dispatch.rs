@@ -32,7 +32,8 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
     }
     let checked = check(srv, client, argv);
     if let Ok(id) = checked {
-        if srv.client_pause.holds(srv.commands.get(id).spec.flags, srv.now_ms) {
+        // Monitors are never paused (Redis marks them as replicas).
+        if !client.monitor && srv.client_pause.holds(srv.commands.get(id).spec.flags, srv.now_ms) {
             client.postponed = true;
             return Outcome::Postponed;
         }
