@@ -101,6 +101,17 @@ fn protocol_errors_match_redis() {
         with_quit(b"ECHO \"a\\x41\\n\" 'b''c' \"\"\r\n"),
         with_quit(b"*1\r\n$0\r\n\r\n"),
         with_quit(b"ping\n"),
+        with_quit(b"*1\n$4\nPING\n"),
+        with_quit(b"+PING\r\n:1\r\n$4\r\n"),
+        b"*1\r\n$ 4\r\nPING\r\n".to_vec(),
+        b"*1\r\n$+4\r\nPING\r\n".to_vec(),
+        b"* 1\r\n".to_vec(),
+        b"*1\r\n$-5\r\n".to_vec(),
+        b"*01\r\n$4\r\nPING\r\n".to_vec(),
+        with_quit(b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n"),
+        with_quit(b"ECHO \"\\xzz\" \"\\u\"\r\n"),
+        with_quit(b"ECHO \"a\"\"b\"\r\n"),
+        with_quit(b"ECHO 'a\\'b'\r\n"),
     ];
     assert_same_raw_behaviour(&[], &cases);
 }
