@@ -168,20 +168,13 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             wait_for_unpause(&server, &wake).await;
         } else {
             tokio::select! {
-            biased;
-            _ = wake.notified() => {}
-            ready = stream.readable() => {
-                if ready.is_err() {
-                    break 'conn;
+                biased;
+                _ = wake.notified() => {}
+                ready = stream.readable() => {
+                    if ready.is_err() || !read_available(&stream, &mut input, &server, &client) {
+                        break 'conn;
+                    }
                 }
-                input.reserve(READ_CHUNK);
-                match stream.try_read_buf(&mut input) {
-                    Ok(0) => break 'conn,
-                    Ok(n) => server.borrow_mut().stats.net_input_bytes += n as u64,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'conn,
-                    Err(_) => break 'conn,
-                }
-            }
             }
         }
         let (output, close_after) = {
@@ -199,8 +192,11 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             srv.stats.net_output_bytes += out.len() as u64;
             (out, c.close_after_reply)
         };
-        if !output.is_empty() && stream.write_all(&output).await.is_err() {
-            break 'conn;
+        if !output.is_empty() {
+            if let Err(e) = stream.write_all(&output).await {
+                log_at!(Verbose, "Error writing to client: {}", e);
+                break 'conn;
+            }
         }
         spare = output;
         if close_after {
@@ -208,6 +204,31 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
         }
     }
     server.borrow_mut().remove_client(id);
+}
+
+/// Appends what the socket has to `input`. False once the connection is over
+/// (the peer closed it, or reading failed), which is logged as Redis does.
+fn read_available(stream: &TcpStream, input: &mut Vec<u8>, server: &RefCell<Server>, client: &RefCell<Client>) -> bool {
+    input.reserve(READ_CHUNK);
+    match stream.try_read_buf(input) {
+        Ok(0) => {
+            if crate::log::enabled(crate::log::Level::Verbose) {
+                let srv = server.borrow();
+                let info = client.borrow().info_line(srv.now_ms, &srv.commands, 0);
+                log_at!(Verbose, "Client closed connection {}", info);
+            }
+            false
+        }
+        Ok(n) => {
+            server.borrow_mut().stats.net_input_bytes += n as u64;
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
+        Err(e) => {
+            log_at!(Verbose, "Reading from client: {}", e);
+            false
+        }
+    }
 }
 
 /// Sleeps until the client pause ends (or is lifted, or the client is woken).
