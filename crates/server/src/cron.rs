@@ -46,6 +46,10 @@ fn close_idle_clients(srv: &mut Server) {
     }
     for client in srv.clients.values() {
         let Ok(mut c) = client.try_borrow_mut() else { continue };
+        // Monitors and clients waiting out a CLIENT PAUSE are exempt, as in Redis.
+        if c.monitor || c.postponed {
+            continue;
+        }
         if srv.now_ms - c.last_interaction_ms > timeout_ms {
             log_at!(Verbose, "Closing idle client");
             c.kill();

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use cinnabar_storage::Db;
 
-use crate::client::{Client, ClientId};
+use crate::client::{Client, ClientId, ClientPause};
 use crate::command::CommandTable;
 use crate::config::Config;
 use crate::lazyfree::LazyFree;
@@ -47,6 +47,12 @@ pub struct Server {
     pub latency: crate::latency::LatencyMonitor,
     /// `used_memory` once start-up finished (used_memory_startup).
     pub startup_memory: usize,
+    /// Clients in MONITOR mode, in the order they started.
+    pub monitors: Vec<ClientId>,
+    /// CLIENT PAUSE state, and the signal that wakes postponed clients when
+    /// it ends early (CLIENT UNPAUSE).
+    pub client_pause: ClientPause,
+    pub client_pause_lifted: Rc<tokio::sync::Notify>,
 }
 
 /// The current unix time in milliseconds.
@@ -90,6 +96,9 @@ impl Server {
             slowlog: Default::default(),
             latency: Default::default(),
             startup_memory: 0,
+            monitors: Vec::new(),
+            client_pause: ClientPause::default(),
+            client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -107,6 +116,7 @@ impl Server {
 
     pub fn remove_client(&mut self, id: ClientId) {
         self.clients.remove(&id);
+        self.monitors.retain(|&m| m != id);
     }
 
     /// True while new clients must AUTH before other commands.

@@ -61,11 +61,22 @@ pub struct Ctx<'a> {
     forced: bool,
     /// True once an error reply was sent (failed_calls).
     pub failed: bool,
+    /// Argument positions holding secrets, shown as `(redacted)` to MONITOR.
+    pub redacted: Vec<usize>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(srv: &'a mut Server, client: &'a mut Client, cmd: CommandId) -> Self {
-        Ctx { srv, client, cmd, dirty: 0, propagation: Propagation::AsSent, forced: false, failed: false }
+        Ctx {
+            srv,
+            client,
+            cmd,
+            dirty: 0,
+            propagation: Propagation::AsSent,
+            forced: false,
+            failed: false,
+            redacted: Vec::new(),
+        }
     }
 
     pub fn reply(&mut self) -> &mut Reply {

@@ -1,11 +1,13 @@
 //! The command families, one file each. A family exports `COMMANDS`, its table
 //! entries; `FAMILIES` lists them all for the command table.
 
+pub mod client;
 pub mod connection;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
 pub mod memory;
+pub mod monitor;
 #[cfg(test)]
 mod propagation_tests;
 pub mod server;
@@ -19,6 +21,8 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     keyspace::COMMANDS,
     expire::COMMANDS,
+    client::COMMANDS,
+    monitor::COMMANDS,
     info::COMMANDS,
     server::COMMANDS,
     memory::COMMANDS,
