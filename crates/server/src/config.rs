@@ -258,22 +258,27 @@ pub struct Numeric {
     pub unsigned: bool,
 }
 
+/// Extra validity checks of some directives; the error is Redis's reason.
+pub type BoolCheck = fn(bool) -> Result<(), &'static str>;
+pub type StrCheck = fn(&str) -> Result<(), &'static str>;
+pub type FlagsCheck = fn(u32) -> Result<(), &'static str>;
+
 /// How a directive's value is parsed and printed.
 #[derive(Clone, Copy)]
 pub enum Kind {
     Bool {
-        check: Option<fn(bool) -> Result<(), &'static str>>,
+        check: Option<BoolCheck>,
     },
     Number(Numeric),
     /// `nullable`: an empty value means "unset" (left out by CONFIG REWRITE).
     Str {
         nullable: bool,
-        check: Option<fn(&str) -> Result<(), &'static str>>,
+        check: Option<StrCheck>,
     },
     /// Named values; several names combine as flags for `MULTI_ARG` directives.
     Enum {
         names: &'static [(&'static str, u32)],
-        check: Option<fn(u32) -> Result<(), &'static str>>,
+        check: Option<FlagsCheck>,
     },
     /// A value with its own parser, printer and rewriter (save, bind, ...).
     Special(&'static Special),
@@ -380,7 +385,7 @@ const STR: Kind = Kind::Str { nullable: false, check: None };
 /// A string where "" means unset.
 const NULLABLE: Kind = Kind::Str { nullable: true, check: None };
 
-const fn checked_str(check: fn(&str) -> Result<(), &'static str>) -> Kind {
+const fn checked_str(check: StrCheck) -> Kind {
     Kind::Str { nullable: false, check: Some(check) }
 }
 

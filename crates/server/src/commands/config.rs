@@ -101,10 +101,7 @@ fn get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             continue;
         }
         for (name, directive) in config::entries() {
-            if !directive.is(config::HIDDEN)
-                && !already(&found, name)
-                && glob::matches(arg, name.as_bytes(), true)
-            {
+            if !directive.is(config::HIDDEN) && !already(&found, name) && glob::matches(arg, name.as_bytes(), true) {
                 found.push((name.to_string(), directive));
             }
         }

@@ -189,9 +189,8 @@ impl From<String> for LineError {
 
 /// `rename-command`: checked against the command table and recorded.
 fn rename_command(config: &mut Config, from: &str, to: &str) -> Result<(), LineError> {
-    let exists = |name: &str| {
-        crate::commands::FAMILIES.iter().flat_map(|f| f.iter()).any(|c| c.name.eq_ignore_ascii_case(name))
-    };
+    let exists =
+        |name: &str| crate::commands::FAMILIES.iter().flat_map(|f| f.iter()).any(|c| c.name.eq_ignore_ascii_case(name));
     if !exists(from) {
         return Err("No such command in rename-command".into());
     }

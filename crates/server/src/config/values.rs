@@ -335,13 +335,12 @@ fn obuf_class(name: &str) -> Option<usize> {
 }
 
 fn parse_obuf(config: &mut Config, args: &[String], _appending: bool) -> Result<(), String> {
-    if args.len() % 4 != 0 {
+    if !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut updates = Vec::new();
     for group in args.chunks(4) {
-        let class =
-            obuf_class(&group[0]).ok_or("Invalid client class specified in buffer limit configuration.")?;
+        let class = obuf_class(&group[0]).ok_or("Invalid client class specified in buffer limit configuration.")?;
         let hard = parse_memory(&group[1]);
         let soft = parse_memory(&group[2]);
         let seconds = strtoll_whole(&group[3], 10).filter(|s| *s >= 0);
@@ -373,12 +372,8 @@ fn rewrite_obuf(config: &Config, name: &str) -> Vec<(String, bool)> {
         .iter()
         .zip(OBUF_DEFAULTS.iter().zip(classes))
         .map(|(l, (default, class))| {
-            let line = format!(
-                "{name} {class} {} {} {}",
-                memory_with_unit(l.hard),
-                memory_with_unit(l.soft),
-                l.soft_seconds
-            );
+            let line =
+                format!("{name} {class} {} {} {}", memory_with_unit(l.hard), memory_with_unit(l.soft), l.soft_seconds);
             (line, l != default)
         })
         .collect()
@@ -413,7 +408,8 @@ fn rewrite_oom(config: &Config, name: &str) -> Vec<(String, bool)> {
 
 // ---- notify-keyspace-events ----
 
-pub static NOTIFY: Special = Special { parse: parse_notify, format: |c| notify_string(c.notify_keyspace_events), rewrite: rewrite_notify };
+pub static NOTIFY: Special =
+    Special { parse: parse_notify, format: |c| notify_string(c.notify_keyspace_events), rewrite: rewrite_notify };
 
 fn parse_notify(config: &mut Config, args: &[String], _appending: bool) -> Result<(), String> {
     let [classes] = args else { return Err("wrong number of arguments".into()) };
@@ -490,7 +486,8 @@ pub fn strerror(e: &std::io::Error) -> String {
 
 // ---- replicaof ----
 
-pub static REPLICAOF: Special = Special { parse: parse_replicaof, format: format_replicaof, rewrite: rewrite_replicaof };
+pub static REPLICAOF: Special =
+    Special { parse: parse_replicaof, format: format_replicaof, rewrite: rewrite_replicaof };
 
 fn parse_replicaof(config: &mut Config, args: &[String], _appending: bool) -> Result<(), String> {
     let [host, port] = args else { return Err("wrong number of arguments".into()) };
@@ -516,7 +513,8 @@ fn rewrite_replicaof(config: &Config, name: &str) -> Vec<(String, bool)> {
 
 // ---- latency-tracking-info-percentiles ----
 
-pub static PERCENTILES: Special = Special { parse: parse_percentiles, format: format_percentiles, rewrite: rewrite_percentiles };
+pub static PERCENTILES: Special =
+    Special { parse: parse_percentiles, format: format_percentiles, rewrite: rewrite_percentiles };
 
 fn parse_percentiles(config: &mut Config, args: &[String], _appending: bool) -> Result<(), String> {
     config.latency_tracking_info_percentiles.clear();
