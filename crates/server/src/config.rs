@@ -229,6 +229,9 @@ pub struct Config {
     pub tls_session_cache_size: i64,
     pub tls_session_cache_timeout: i64,
 
+    /// True if the command line had any argument: Redis then logs
+    /// "Configuration loaded" instead of the no-config-file warning.
+    pub loaded_from_arguments: bool,
     /// `rename-command old new` lines, in order (new "" removes the command).
     pub renamed_commands: Vec<(String, String)>,
     /// `user ...` lines, for ACL.

@@ -109,7 +109,7 @@ fn log_startup(config: &Config) {
         REDIS_VERSION,
         std::process::id()
     );
-    if config.config_file.is_empty() {
+    if !config.loaded_from_arguments {
         log_at!(
             Warning,
             "Warning: no config file specified, using the default config. In order to specify a config file use cinnabar-server /path/to/redis.conf"

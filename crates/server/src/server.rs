@@ -51,13 +51,17 @@ pub fn lru_clock(now_ms: i64) -> u32 {
 impl Server {
     pub fn new(config: Config) -> Server {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let mut commands = CommandTable::new(crate::commands::FAMILIES);
+        for (from, to) in &config.renamed_commands {
+            commands.rename(from, to);
+        }
         let run_id: String = (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect();
         Server {
             config,
             dbs,
             clients: BTreeMap::new(),
             next_client_id: 1,
-            commands: CommandTable::new(crate::commands::FAMILIES),
+            commands,
             stats: Stats::default(),
             propagation: Propagator::default(),
             now_ms: unix_ms(),

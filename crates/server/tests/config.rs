@@ -293,3 +293,17 @@ fn dir_changes_the_working_directory_when_allowed() {
         Some("CONFIG SET failed (possibly related to argument 'dir') - No such file or directory")
     );
 }
+
+#[test]
+fn rename_command_matches_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("rename.conf");
+    std::fs::write(&conf, "rename-command echo say\nrename-command GET \"\"\n").unwrap();
+    let conf = conf.to_string_lossy().into_owned();
+    let ours = ServerProcess::start_with_file(Kind::Cinnabar, Some(&conf), &[]);
+    let theirs = ServerProcess::start_with_file(Kind::Redis, Some(&conf), &[]);
+    let (mut ours, mut theirs) = (ours.raw(), theirs.raw());
+    for words in [&["SAY", "hello"][..], &["ECHO", "hello"], &["GET", "k"], &["say"]] {
+        assert_eq!(ours.cmd(words), theirs.cmd(words), "{words:?}");
+    }
+}

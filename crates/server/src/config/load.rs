@@ -249,6 +249,7 @@ pub fn from_args(args: &[String]) -> Result<Invocation, ConfigError> {
     text.push_str(&options);
     load_text(&mut config, &text)?;
     config.config_file = config_file.unwrap_or_default();
+    config.loaded_from_arguments = true;
     Ok(Invocation::Run(Box::new(config)))
 }
 

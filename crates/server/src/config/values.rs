@@ -299,14 +299,16 @@ fn rewrite_bind(config: &Config, name: &str) -> Vec<(String, bool)> {
     }
 }
 
-/// CONFIG SET bind: Redis rebinds its listeners and fails if an address cannot
-/// be bound; the addresses must at least be addresses.
+/// CONFIG SET bind: Redis rebinds its listeners and fails if a required
+/// address cannot be bound. Cinnabar keeps its listeners (see the module
+/// comment of `net`) but refuses addresses that are not addresses of this host.
 pub fn check_bind(config: &mut Config) -> Result<(), String> {
-    let valid = config.bind.split(' ').filter(|w| !w.is_empty()).all(|word| {
-        let addr = word.strip_prefix('-').unwrap_or(word);
-        addr == "*" || addr.parse::<std::net::IpAddr>().is_ok()
+    let bindable = config.bind.split(' ').filter(|w| !w.is_empty() && !w.starts_with('-')).all(|addr| {
+        let addr = if addr == "*" { "0.0.0.0" } else { addr };
+        addr.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| std::net::TcpListener::bind(std::net::SocketAddr::new(ip, 0)).is_ok())
     });
-    if valid {
+    if bindable {
         Ok(())
     } else {
         Err("Failed to bind to specified addresses.".into())
