@@ -68,6 +68,9 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 struct Loader {
     /// Directives already set by this load: a repeated `save` adds points.
     seen: HashSet<&'static str>,
+    /// False once an included file ended: like Redis, whose flag for "reading
+    /// a config file" an include clears, later `save` lines replace again.
+    reading_file: bool,
     depth: usize,
 }
 
@@ -98,6 +101,7 @@ fn finish(config: &mut Config) -> Result<(), ConfigError> {
 
 impl Loader {
     fn apply_text(&mut self, config: &mut Config, text: &str) -> Result<(), ConfigError> {
+        self.reading_file = true;
         for (i, raw) in text.split('\n').enumerate() {
             let line = raw.trim_matches([' ', '\t', '\r', '\n']);
             if line.is_empty() || line.starts_with('#') {
@@ -108,6 +112,7 @@ impl Loader {
                 LineError::Nested(e) => e,
             })?;
         }
+        self.reading_file = false;
         Ok(())
     }
 
@@ -132,7 +137,7 @@ impl Loader {
             } else {
                 argv[1..].to_vec()
             };
-            let appending = !self.seen.insert(directive.name);
+            let appending = !self.seen.insert(directive.name) && self.reading_file;
             directive.set(config, &args, appending)?;
             return Ok(());
         }
