@@ -9,13 +9,16 @@
 //! are validated, stored and reported, so tools that read them keep working.
 //!
 //! Submodules: `values` (number, enum and multi-argument value formats),
-//! `load` (config files and the command line), `rewrite` (CONFIG REWRITE).
+//! `load` (config files and the command line), `rewrite` (CONFIG REWRITE),
+//! `open_files` (maxclients against the open-files limit).
 
 mod load;
+mod open_files;
 mod rewrite;
 mod values;
 
 pub use load::{from_args, load_text, ConfigError, Invocation};
+pub use open_files::{fit_maxclients, OpenFiles};
 pub use rewrite::rewrite_file;
 pub use values::{notify, parse_memory, strerror, ObufLimit, Special};
 
@@ -455,7 +458,7 @@ pub static DIRECTIVES: &[Directive] = &[
     directive!("unixsocketperm", None, num(0, 0o777, Format::Octal, true), "0", IMMUTABLE, int unixsocketperm),
     directive!("socket-mark-id", None, uint(0, UINT_MAX), "0", IMMUTABLE, int socket_mark_id),
     directive!("timeout", None, int(0, INT_MAX), "0", 0, int timeout),
-    directive!("maxclients", None, uint(1, UINT_MAX), "10000", 0, int maxclients),
+    directive!("maxclients", None, uint(1, UINT_MAX), "10000", 0, int maxclients).with_apply(open_files::apply_maxclients),
     directive!("io-threads", None, int(1, 128), "1", IMMUTABLE, int io_threads),
     directive!("io-threads-do-reads", None, BOOL, "no", IMMUTABLE, bool io_threads_do_reads),
     directive!("proto-max-bulk-len", None, memory(1024 * 1024, LONG_MAX), "536870912", 0, int proto_max_bulk_len),

@@ -311,3 +311,49 @@ fn rename_command_matches_redis() {
         assert_eq!(ours.cmd(words), theirs.cmd(words), "{words:?}");
     }
 }
+
+/// A server started through `sh` under a low open-files limit; killed on drop.
+struct Limited(std::process::Child);
+
+impl Drop for Limited {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_with_open_files_limit(kind: Kind, dir: &Path, limit: u32) -> (Limited, u16) {
+    let binary = match kind {
+        Kind::Cinnabar => cinnabar_binary(),
+        Kind::Redis => redis_binary(),
+    };
+    let port = common::free_port();
+    let script = format!(
+        "ulimit -n {limit} && exec {} --port {port} --bind 127.0.0.1 --save '' --maxclients 1000",
+        binary.display()
+    );
+    let child = Command::new("sh").args(["-c", &script]).current_dir(dir).stdout(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{kind:?} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (Limited(child), port)
+}
+
+#[test]
+fn maxclients_fits_the_open_files_limit_like_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ours, ours_port) = start_with_open_files_limit(Kind::Cinnabar, dir.path(), 200);
+    let (_theirs, theirs_port) = start_with_open_files_limit(Kind::Redis, dir.path(), 200);
+    let (mut ours, mut theirs) = (common::RawConn::connect(ours_port), common::RawConn::connect(theirs_port));
+    for words in [
+        &["CONFIG", "GET", "maxclients"][..],
+        &["CONFIG", "SET", "maxclients", "500"],
+        &["CONFIG", "GET", "maxclients"],
+        &["CONFIG", "SET", "maxclients", "100"],
+        &["CONFIG", "GET", "maxclients"],
+    ] {
+        assert_eq!(ours.cmd(words), theirs.cmd(words), "{words:?}");
+    }
+}
