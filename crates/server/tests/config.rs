@@ -96,6 +96,16 @@ fn fatal_errors_match_redis() {
         vec!["--dbfilename", "a/b"],
         vec!["--no-such-option", "1"],
         vec!["--port", "\"7000"],
+        vec!["--port"],
+        vec!["--save", "--port", "7000", "--hz", "x"],
+        vec!["--port", "--hz", "7"],
+        vec!["--include", "/nonexistent-dir/x.conf", "--hz", "x"],
+        vec!["--\"quoted", "1"],
+        vec!["--save", "900", "1", "--save", "", "--save", "60", "-5"],
+        vec!["--latency-tracking-info-percentiles", "50 101"],
+        vec!["--maxmemory-clients", "101%"],
+        vec!["--unixsocketperm", "999"],
+        vec!["--bind", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17"],
     ];
     for args in cases {
         let ours = run_to_exit(Kind::Cinnabar, dir.path(), &args);
