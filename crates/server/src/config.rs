@@ -10,15 +10,18 @@
 //!
 //! Submodules: `values` (number, enum and multi-argument value formats),
 //! `load` (config files and the command line), `rewrite` (CONFIG REWRITE),
-//! `open_files` (maxclients against the open-files limit).
+//! `open_files` (maxclients against the open-files limit), `process` (OOM
+//! score, THP, jemalloc background thread).
 
 mod load;
 mod open_files;
+mod process;
 mod rewrite;
 mod values;
 
 pub use load::{from_args, load_text, ConfigError, Invocation};
 pub use open_files::{fit_maxclients, OpenFiles};
+pub use process::apply_process_settings;
 pub use rewrite::rewrite_file;
 pub use values::{notify, parse_memory, strerror, ObufLimit, Special};
 
@@ -555,10 +558,10 @@ pub static DIRECTIVES: &[Directive] = &[
     directive!("lazyfree-lazy-server-del", None, BOOL, "no", 0, bool lazyfree_lazy_server_del),
     directive!("lazyfree-lazy-user-del", None, BOOL, "no", 0, bool lazyfree_lazy_user_del),
     directive!("lazyfree-lazy-user-flush", None, BOOL, "no", 0, bool lazyfree_lazy_user_flush),
-    directive!("oom-score-adj", None, one_of(OOM_SCORE_ADJ), "no", 0, str oom_score_adj),
-    directive!("oom-score-adj-values", None, Kind::Special(&values::OOM_VALUES), "0 200 800", MULTI_ARG, own),
+    directive!("oom-score-adj", None, one_of(OOM_SCORE_ADJ), "no", 0, str oom_score_adj).with_apply(process::apply_oom_score),
+    directive!("oom-score-adj-values", None, Kind::Special(&values::OOM_VALUES), "0 200 800", MULTI_ARG, own).with_apply(process::apply_oom_score),
     directive!("disable-thp", None, BOOL, "yes", IMMUTABLE, bool disable_thp),
-    directive!("jemalloc-bg-thread", None, BOOL, "yes", 0, bool jemalloc_bg_thread),
+    directive!("jemalloc-bg-thread", None, BOOL, "yes", 0, bool jemalloc_bg_thread).with_apply(process::apply_jemalloc_bg_thread),
     directive!("activedefrag", None, Kind::Bool { check: Some(values::check_activedefrag) }, "no", 0, bool activedefrag),
     directive!("active-defrag-ignore-bytes", None, umemory(1, i64::MAX as i128), "104857600", 0, int active_defrag_ignore_bytes),
     directive!("active-defrag-threshold-lower", None, int(0, 1000), "10", 0, int active_defrag_threshold_lower),

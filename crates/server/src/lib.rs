@@ -39,6 +39,7 @@ pub fn run(mut config: Config) -> i32 {
     if config::fit_maxclients(&mut config) == config::OpenFiles::TooLow {
         return 1;
     }
+    config::apply_process_settings(&config);
     if !config.dir.is_empty() {
         if let Err(e) = std::env::set_current_dir(&config.dir) {
             log_at!(Warning, "Can't chdir to '{}': {}", config.dir, e);

@@ -367,3 +367,28 @@ fn maxclients_fits_the_open_files_limit_like_redis() {
         assert_eq!(ours.cmd(words), theirs.cmd(words), "{words:?}");
     }
 }
+
+fn oom_score(server: &ServerProcess) -> String {
+    std::fs::read_to_string(format!("/proc/{}/oom_score_adj", server.pid())).unwrap().trim().to_string()
+}
+
+#[test]
+fn oom_score_adj_acts_like_redis() {
+    let args = ["--oom-score-adj", "absolute", "--oom-score-adj-values", "100 200 300"];
+    let ours = ServerProcess::cinnabar(&args);
+    let theirs = ServerProcess::redis(&args);
+    let mut scores = Vec::new();
+    for server in [&ours, &theirs] {
+        let mut c = server.raw();
+        let mut seen = vec![oom_score(server)];
+        for (name, value) in
+            [("oom-score-adj-values", "150 200 300"), ("oom-score-adj", "relative"), ("oom-score-adj", "no")]
+        {
+            assert_eq!(c.cmd(&["CONFIG", "SET", name, value]), "+OK\r\n");
+            seen.push(oom_score(server));
+        }
+        scores.push(seen);
+    }
+    assert_eq!(scores[0][..2], ["100", "150"]);
+    assert_eq!(scores[0], scores[1]);
+}
