@@ -377,18 +377,21 @@ fn oom_score_adj_acts_like_redis() {
     let args = ["--oom-score-adj", "absolute", "--oom-score-adj-values", "100 200 300"];
     let ours = ServerProcess::cinnabar(&args);
     let theirs = ServerProcess::redis(&args);
-    let mut scores = Vec::new();
+    let mut steps = Vec::new();
     for server in [&ours, &theirs] {
         let mut c = server.raw();
-        let mut seen = vec![oom_score(server)];
+        let mut seen = vec![(String::new(), oom_score(server))];
+        // Going back below the original score needs privileges: without them
+        // both servers refuse the last step alike.
         for (name, value) in
             [("oom-score-adj-values", "150 200 300"), ("oom-score-adj", "relative"), ("oom-score-adj", "no")]
         {
-            assert_eq!(c.cmd(&["CONFIG", "SET", name, value]), "+OK\r\n");
-            seen.push(oom_score(server));
+            let reply = c.cmd(&["CONFIG", "SET", name, value]);
+            seen.push((reply, oom_score(server)));
         }
-        scores.push(seen);
+        steps.push(seen);
     }
-    assert_eq!(scores[0][..2], ["100", "150"]);
-    assert_eq!(scores[0], scores[1]);
+    assert_eq!(steps[0][0].1, "100");
+    assert_eq!(steps[0][1], ("+OK\r\n".to_string(), "150".to_string()));
+    assert_eq!(steps[0], steps[1]);
 }
