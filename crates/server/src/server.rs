@@ -73,6 +73,10 @@ pub fn lru_clock(now_ms: i64) -> u32 {
 impl Server {
     pub fn new(config: Config) -> Server {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let mut commands = CommandTable::new(crate::commands::FAMILIES);
+        for (from, to) in &config.renamed_commands {
+            commands.rename(from, to);
+        }
         let stats = Stats::default();
         let lazyfree = LazyFree::start(stats.lazyfree.clone());
         Server {
@@ -80,7 +84,7 @@ impl Server {
             dbs,
             clients: BTreeMap::new(),
             next_client_id: 1,
-            commands: CommandTable::new(crate::commands::FAMILIES),
+            commands,
             stats,
             propagation: Propagator::default(),
             lazyfree,

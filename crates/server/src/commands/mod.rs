@@ -2,6 +2,7 @@
 //! entries; `FAMILIES` lists them all for the command table.
 
 pub mod client;
+pub mod config;
 pub mod connection;
 pub mod expire;
 pub mod info;
@@ -22,6 +23,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     keyspace::COMMANDS,
     expire::COMMANDS,
     client::COMMANDS,
+    config::COMMANDS,
     monitor::COMMANDS,
     info::COMMANDS,
     server::COMMANDS,
