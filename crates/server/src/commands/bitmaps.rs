@@ -238,29 +238,26 @@ fn find_bit(s: &[u8], first: u64, last: u64, target: bool) -> Option<u64> {
 }
 
 fn bitcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let range = match argv.len() {
-        2 => None,
-        4 | 5 => {
-            let start = parse_i64(argv[2]).ok_or(errors::NOT_INTEGER)?;
-            let end = parse_i64(argv[3]).ok_or(errors::NOT_INTEGER)?;
-            let in_bits = match argv.get(4) {
-                Some(unit) => parse_range_unit(unit)?,
-                None => false,
-            };
-            Some((start, end, in_bits))
-        }
-        _ => return Err(errors::SYNTAX.into()),
-    };
+    // A missing key counts zero whatever the other arguments say.
     let count = with_string(ctx, argv[1], |s| {
-        let bits = match range {
-            None => resolve_range(0, -1, s.len(), false),
-            // Both ends negative and crossed: empty, before clamping could make them meet.
-            Some((start, end, _)) if start < 0 && end < 0 && start > end => None,
-            Some((start, end, in_bits)) => resolve_range(start, end, s.len(), in_bits),
+        let bits = match argv.len() {
+            2 => resolve_range(0, -1, s.len(), false),
+            4 | 5 => {
+                let start = parse_i64(argv[2]).ok_or(errors::NOT_INTEGER)?;
+                let end = parse_i64(argv[3]).ok_or(errors::NOT_INTEGER)?;
+                let in_bits = argv.get(4).map(|a| parse_range_unit(a)).transpose()?.unwrap_or(false);
+                // Both ends negative and crossed: empty, before clamping could make them meet.
+                if start < 0 && end < 0 && start > end {
+                    None
+                } else {
+                    resolve_range(start, end, s.len(), in_bits)
+                }
+            }
+            _ => return Err(CmdError::from(errors::SYNTAX)),
         };
-        bits.map_or(0, |(first, last)| count_bits(s, first, last))
+        Ok(bits.map_or(0, |(first, last)| count_bits(s, first, last)))
     })?;
-    ctx.reply().int(count.unwrap_or(0) as i64);
+    ctx.reply().int(count.transpose()?.unwrap_or(0) as i64);
     Ok(())
 }
 
@@ -270,28 +267,24 @@ fn bitpos(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         1 => true,
         _ => return Err("ERR The bit argument must be 1 or 0.".into()),
     };
-    let Some(len) = with_string(ctx, argv[1], |s| s.len())? else {
-        // A missing key is an endless run of zeros.
-        ctx.reply().int(if target { -1 } else { 0 });
-        return Ok(());
-    };
-    if argv.len() > 6 {
-        return Err(errors::SYNTAX.into());
-    }
-    let start = argv.get(3).map(|a| parse_i64(a).ok_or(errors::NOT_INTEGER)).transpose()?.unwrap_or(0);
-    let in_bits = argv.get(5).map(|a| parse_range_unit(a)).transpose()?.unwrap_or(false);
-    let end = argv.get(4).map(|a| parse_i64(a).ok_or(errors::NOT_INTEGER)).transpose()?;
-    let range = resolve_range(start, end.unwrap_or(-1), len, in_bits);
-    let found = match range {
-        None => None,
-        Some((first, last)) => with_string(ctx, argv[1], |s| find_bit(s, first, last, target))?.flatten(),
-    };
-    let pos = match (found, range) {
-        (Some(pos), _) => pos as i64,
-        // Past an open-ended range the string continues with zeros.
-        (None, Some((_, last))) if !target && end.is_none() => last as i64 + 1,
-        (None, _) => -1,
-    };
+    let pos = with_string(ctx, argv[1], |s| {
+        if argv.len() > 6 {
+            return Err(CmdError::from(errors::SYNTAX));
+        }
+        let start = argv.get(3).map(|a| parse_i64(a).ok_or(errors::NOT_INTEGER)).transpose()?.unwrap_or(0);
+        let in_bits = argv.get(5).map(|a| parse_range_unit(a)).transpose()?.unwrap_or(false);
+        let end = argv.get(4).map(|a| parse_i64(a).ok_or(errors::NOT_INTEGER)).transpose()?;
+        let range = resolve_range(start, end.unwrap_or(-1), s.len(), in_bits);
+        let found = range.and_then(|(first, last)| find_bit(s, first, last, target));
+        Ok(match (found, range) {
+            (Some(pos), _) => pos as i64,
+            // Past an open-ended range the string continues with zeros.
+            (None, Some((_, last))) if !target && end.is_none() => last as i64 + 1,
+            (None, _) => -1,
+        })
+    })?;
+    // A missing key is an endless run of zeros.
+    let pos = pos.transpose()?.unwrap_or(if target { -1 } else { 0 });
     ctx.reply().int(pos);
     Ok(())
 }
