@@ -43,8 +43,8 @@ fn wait_past(ms: u64) {
 #[test]
 fn set_expiry_options_expire_the_key() {
     both(|con, kind| {
-        let far = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 300)
-            .to_string();
+        let far =
+            (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 300).to_string();
         let cases: &[&[&str]] = &[
             &["SET", "px", "v", "PX", "100"],
             &["SET", "ex", "v", "EX", "1"],
@@ -105,11 +105,8 @@ fn writes_keep_or_clear_the_ttl_like_redis() {
             ("bitfield", &["BITFIELD", "bitfield", "SET", "u8", "0", "1"]),
         ];
         // These replace the value: the TTL goes.
-        let clearing: &[(&str, &[&str])] = &[
-            ("set", &["SET", "set", "2"]),
-            ("getset", &["GETSET", "getset", "2"]),
-            ("mset", &["MSET", "mset", "2"]),
-        ];
+        let clearing: &[(&str, &[&str])] =
+            &[("set", &["SET", "set", "2"]), ("getset", &["GETSET", "getset", "2"]), ("mset", &["MSET", "mset", "2"])];
         for (key, args) in keeping.iter().chain(clearing) {
             run(con, &["SET", key, "1", "PX", "150"]);
             run(con, args);

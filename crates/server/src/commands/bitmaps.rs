@@ -171,9 +171,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn getbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let offset = parse_bit_offset(ctx, argv[2], None)?;
-    let bit = with_string(ctx, argv[1], |s| {
-        s.get((offset >> 3) as usize).is_some_and(|b| b & bit_mask(offset) != 0)
-    })?;
+    let bit = with_string(ctx, argv[1], |s| s.get((offset >> 3) as usize).is_some_and(|b| b & bit_mask(offset) != 0))?;
     ctx.reply().int(i64::from(bit.unwrap_or(false)));
     Ok(())
 }
@@ -441,11 +439,8 @@ fn bitfield_ro(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], read_only_command: bool) -> CmdResult {
     let key = argv[1];
     let ops = parse_field_ops(ctx, argv)?;
-    let highest_write = ops
-        .iter()
-        .filter(|op| op.kind != FieldOpKind::Get)
-        .map(|op| op.offset + u64::from(op.ty.bits) - 1)
-        .max();
+    let highest_write =
+        ops.iter().filter(|op| op.kind != FieldOpKind::Get).map(|op| op.offset + u64::from(op.ty.bits) - 1).max();
     let Some(highest_write) = highest_write else {
         let results = with_string(ctx, key, |s| ops.iter().map(|op| read_field(s, op.offset, op.ty)).collect())?;
         let results: Vec<i64> = results.unwrap_or_else(|| vec![0; ops.len()]);

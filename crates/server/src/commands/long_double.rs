@@ -58,7 +58,9 @@ mod tests {
         assert_eq!(sum("5.0e3", "0"), "5000");
         assert_eq!(sum("1", "-1"), "0");
         assert_eq!(sum("-0.0", "0"), "0");
-        assert_eq!(sum("1e20", "1"), "100000000000000000001");
+        // Beyond f64 precision, within long double precision (as Redis).
+        assert_eq!(sum("1e18", "1"), "1000000000000000001");
+        assert_eq!(sum("1e20", "1"), "100000000000000000000");
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub mod strings;
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, bitmaps::COMMANDS, object::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] =
+    &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, bitmaps::COMMANDS, object::COMMANDS];

@@ -100,7 +100,8 @@ fn encoding(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let shared = integers_shared(ctx);
     if let Some(entry) = lookup_or_null(ctx, argv[2]) {
-        let is_shared_integer = matches!(entry.value, Value::Str(StrValue::Int(i)) if (0..SHARED_INTEGERS).contains(&i));
+        let is_shared_integer =
+            matches!(entry.value, Value::Str(StrValue::Int(i)) if (0..SHARED_INTEGERS).contains(&i));
         let count = if shared && is_shared_integer { SHARED_REFCOUNT } else { 1 };
         ctx.reply().int(count);
     }

@@ -229,10 +229,15 @@ enum ExpireUnit {
 
 impl ExpireUnit {
     fn from_name(opt: &[u8]) -> Option<ExpireUnit> {
-        [(&b"ex"[..], ExpireUnit::Ex), (b"px", ExpireUnit::Px), (b"exat", ExpireUnit::ExAt), (b"pxat", ExpireUnit::PxAt)]
-            .into_iter()
-            .find(|(name, _)| opt.eq_ignore_ascii_case(name))
-            .map(|(_, unit)| unit)
+        [
+            (&b"ex"[..], ExpireUnit::Ex),
+            (b"px", ExpireUnit::Px),
+            (b"exat", ExpireUnit::ExAt),
+            (b"pxat", ExpireUnit::PxAt),
+        ]
+        .into_iter()
+        .find(|(name, _)| opt.eq_ignore_ascii_case(name))
+        .map(|(_, unit)| unit)
     }
 
     fn in_seconds(self) -> bool {
@@ -265,7 +270,11 @@ enum OptionsFor {
 /// Parses SET/GETEX options from `argv[first..]`. An option that conflicts
 /// with one already given is a syntax error, as in Redis; repeating the same
 /// one is allowed (the last expiry wins).
-fn parse_extended_options<'a>(argv: &[&'a [u8]], first: usize, command: OptionsFor) -> Result<ExtendedOptions<'a>, CmdError> {
+fn parse_extended_options<'a>(
+    argv: &[&'a [u8]],
+    first: usize,
+    command: OptionsFor,
+) -> Result<ExtendedOptions<'a>, CmdError> {
     let mut opts = ExtendedOptions::default();
     let is_set = command == OptionsFor::Set;
     let mut j = first;
@@ -469,7 +478,8 @@ fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// MSET and MSETNX: sets every pair; with `nx`, only if no key exists.
 fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
-    if argv.len() % 2 == 0 {
+    // The name plus key/value pairs: an even count leaves a key without a value.
+    if argv.len() % 2 != 1 {
         let name = if nx { "msetnx" } else { "mset" };
         return Err(format!("ERR wrong number of arguments for '{name}' command").into());
     }
@@ -714,8 +724,7 @@ fn lcs(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.reply().map(2);
     ctx.reply().bulk(b"matches");
-    let shown: Vec<&LcsMatch> =
-        matches.iter().filter(|m| (m.a.1 - m.a.0 + 1) as i64 >= opts.min_match_len).collect();
+    let shown: Vec<&LcsMatch> = matches.iter().filter(|m| (m.a.1 - m.a.0 + 1) as i64 >= opts.min_match_len).collect();
     ctx.reply().array(shown.len());
     for m in shown {
         ctx.reply().array(2 + usize::from(opts.with_match_len));
@@ -802,5 +811,133 @@ impl LcsTable {
             }
         }
         (common, matches)
+    }
+}
+
+#[cfg(test)]
+mod propagation_tests {
+    //! What string writes put into the replication stream, checked on a
+    //! server in this process with a sink that records the stream.
+
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use crate::command::dispatch::execute;
+    use crate::config::Config;
+    use crate::propagate::{encode_command, StreamSink};
+    use crate::server::Server;
+
+    struct Recorder(Rc<RefCell<Vec<u8>>>);
+
+    impl StreamSink for Recorder {
+        fn append(&mut self, bytes: &[u8]) {
+            self.0.borrow_mut().extend_from_slice(bytes);
+        }
+    }
+
+    /// Runs `setup` unrecorded, then `commands`, and returns what was propagated.
+    fn propagated(setup: &[&[&str]], commands: &[&[&str]]) -> String {
+        let mut srv = Server::new(Config::new());
+        let client = srv.add_client("test".into(), "test".into(), -1);
+        let mut client = client.borrow_mut();
+        let mut run = |srv: &mut Server, words: &[&str]| {
+            let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+            execute(srv, &mut client, &argv);
+        };
+        for words in setup {
+            run(&mut srv, words);
+        }
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        srv.propagation.attach(Box::new(Recorder(seen.clone())));
+        for words in commands {
+            run(&mut srv, words);
+        }
+        let bytes = seen.borrow().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn stream(commands: &[&[&str]]) -> String {
+        let mut out = Vec::new();
+        encode_command(&mut out, &[b"SELECT", b"0"]);
+        for words in commands {
+            let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+            encode_command(&mut out, &argv);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn absolute_expiry_times_propagate_as_given() {
+        let got =
+            propagated(&[], &[&["SET", "k", "v", "PXAT", "99999999999999"], &["set", "k", "v", "exat", "99999999999"]]);
+        assert_eq!(
+            got,
+            stream(&[&["SET", "k", "v", "PXAT", "99999999999999"], &["SET", "k", "v", "PXAT", "99999999999000"]])
+        );
+    }
+
+    #[test]
+    fn relative_expiry_becomes_pxat() {
+        for cmd in [&["SET", "k", "v", "EX", "100"][..], &["SETEX", "k", "100", "v"], &["PSETEX", "k", "100000", "v"]] {
+            let got = propagated(&[], &[cmd]);
+            let prefix = stream(&[]) + "*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$13\r\n";
+            assert!(got.starts_with(&prefix), "{cmd:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn set_get_drops_its_get_options() {
+        let got = propagated(
+            &[],
+            &[&["SET", "k", "v", "GET", "NX", "get"], &["SET", "k", "v", "get", "EXAT", "99999999999"]],
+        );
+        assert_eq!(got, stream(&[&["SET", "k", "v", "NX"], &["SET", "k", "v", "PXAT", "99999999999000"]]));
+    }
+
+    #[test]
+    fn refused_writes_propagate_nothing() {
+        let got = propagated(
+            &[&["SET", "k", "v"]],
+            &[
+                &["SET", "k", "v", "NX"],
+                &["SET", "x", "v", "XX"],
+                &["MSETNX", "k", "1"],
+                &["GETEX", "k"],
+                &["GETEX", "k", "PERSIST"],
+            ],
+        );
+        assert_eq!(got, "");
+    }
+
+    #[test]
+    fn getex_propagates_its_effect() {
+        let got = propagated(
+            &[&["SET", "k", "v", "PX", "100000"], &["SET", "gone", "v"]],
+            &[&["GETEX", "k", "PERSIST"], &["GETEX", "k", "PXAT", "99999999999999"], &["GETEX", "gone", "EXAT", "1"]],
+        );
+        assert_eq!(got, stream(&[&["PERSIST", "k"], &["PEXPIREAT", "k", "99999999999999"], &["DEL", "gone"]]));
+    }
+
+    #[test]
+    fn value_rewrites_propagate_as_set() {
+        let got = propagated(
+            &[&["SET", "k", "v"]],
+            &[
+                &["GETSET", "k", "w"],
+                &["GETDEL", "k"],
+                &["GETDEL", "k"],
+                &["INCRBYFLOAT", "f", "10.5"],
+                &["INCRBYFLOAT", "f", "0.1"],
+            ],
+        );
+        assert_eq!(
+            got,
+            stream(&[
+                &["SET", "k", "w"],
+                &["DEL", "k"],
+                &["SET", "f", "10.5", "KEEPTTL"],
+                &["SET", "f", "10.6", "KEEPTTL"],
+            ])
+        );
     }
 }
