@@ -37,6 +37,8 @@ pub struct Config {
     pub active_expire_effort: i64,
     pub maxmemory: i64,
     pub maxmemory_policy: String,
+    pub lfu_log_factor: i64,
+    pub lfu_decay_time: i64,
     /// The config file the server was started with ("" if none), for CONFIG REWRITE.
     pub config_file: String,
 }
@@ -136,6 +138,8 @@ pub static DIRECTIVES: &[Directive] = &[
     directive!("lazyfree-lazy-user-flush", None, Kind::Bool, "no", 0, bool lazyfree_lazy_user_flush),
     directive!("active-expire-effort", None, int(1, 10), "1", 0, int active_expire_effort),
     directive!("maxmemory", None, memory(0, LONG_MAX), "0", 0, int maxmemory),
+    directive!("lfu-log-factor", None, int(0, INT_MAX), "10", 0, int lfu_log_factor),
+    directive!("lfu-decay-time", None, int(0, INT_MAX), "1", 0, int lfu_decay_time),
     directive!("maxmemory-policy", None, Kind::Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", 0, str maxmemory_policy),
 ];
 

@@ -105,11 +105,11 @@ impl<'a> Ctx<'a> {
     /// refreshes its access time.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(key);
-        let lru = self.srv.lru_clock();
+        let access = self.srv.access_policy();
         match self.srv.dbs[self.client.db].get_mut(key) {
             Some(entry) => {
                 self.srv.stats.keyspace_hits += 1;
-                entry.access = lru;
+                entry.access = access.touch(entry.access);
                 Some(entry)
             }
             None => {
@@ -123,9 +123,9 @@ impl<'a> Ctx<'a> {
     /// time, without touching the hit/miss counters.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(key);
-        let lru = self.srv.lru_clock();
+        let access = self.srv.access_policy();
         let entry = self.srv.dbs[self.client.db].get_mut(key)?;
-        entry.access = lru;
+        entry.access = access.touch(entry.access);
         Some(entry)
     }
 
@@ -147,8 +147,14 @@ impl<'a> Ctx<'a> {
 
     /// Stores `value` at `key`, replacing any value (and its TTL unless `keep_ttl`).
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
-        let entry = Entry::new(value, self.srv.lru_clock());
-        self.srv.dbs[self.client.db].set(key, entry, keep_ttl);
+        let access = self.srv.access_policy();
+        let db = &mut self.srv.dbs[self.client.db];
+        // Under LFU an overwritten key keeps its counter (Redis's dbSetValue).
+        let stamp = match db.get(key) {
+            Some(old) if access.is_lfu() => old.access,
+            _ => access.fresh(),
+        };
+        db.set(key, Entry::new(value, stamp), keep_ttl);
     }
 
     /// Removes a key. Returns true if it existed (and had not expired).

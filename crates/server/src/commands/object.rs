@@ -57,10 +57,6 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 const SHARED_INTEGERS: i64 = 10_000;
 /// The reference count Redis reports for a shared object (INT_MAX).
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
-/// The LRU clock wraps at 24 bits.
-const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
-/// Minutes after which an LFU counter loses one (Redis's default `lfu-decay-time`).
-const LFU_DECAY_MINUTES: u32 = 1;
 
 /// The key's entry looked up without touching its access time (see the module
 /// comment); replies null and returns None if it does not exist.
@@ -75,11 +71,6 @@ fn lookup_or_null<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c Entry> {
         return None;
     }
     ctx.db().get(key)
-}
-
-/// True when the eviction policy keeps LFU counters instead of LRU times.
-fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.srv.config.maxmemory_policy.ends_with("-lfu")
 }
 
 /// True when small integers are shared: Redis stops sharing them once an LRU
@@ -109,50 +100,29 @@ fn refcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn idletime(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let now = ctx.srv.lru_clock();
-    let lfu = lfu_policy(ctx);
+    let access = ctx.srv.access_policy();
     let Some(entry) = lookup_or_null(ctx, argv[2]) else {
         return Ok(());
     };
-    if lfu {
+    if access.is_lfu() {
         return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    let idle = idle_seconds(now, entry.access);
+    let idle = access.idle_seconds(entry.access);
     ctx.reply().int(i64::from(idle));
     Ok(())
 }
 
-/// Seconds between an access stamp and now on the wrapping LRU clock
-/// (Redis's `estimateObjectIdleTime`).
-fn idle_seconds(now: u32, accessed: u32) -> u32 {
-    if now >= accessed {
-        now - accessed
-    } else {
-        now + (LRU_CLOCK_MAX - accessed)
-    }
-}
-
 fn freq(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let minutes = ((ctx.now_ms() / 60_000) & 0xffff) as u32;
-    let lfu = lfu_policy(ctx);
+    let access = ctx.srv.access_policy();
     let Some(entry) = lookup_or_null(ctx, argv[2]) else {
         return Ok(());
     };
-    if !lfu {
+    if !access.is_lfu() {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    let counter = decayed_lfu_counter(entry.access, minutes);
+    let counter = access.lfu_counter(entry.access);
     ctx.reply().int(i64::from(counter));
     Ok(())
-}
-
-/// The LFU counter packed in an access field (16 bits of minutes, 8 bits of
-/// counter) after the decay due since it was stamped (Redis's `LFUDecrAndReturn`).
-fn decayed_lfu_counter(access: u32, now_minutes: u32) -> u32 {
-    let stamped = access >> 8;
-    let counter = access & 0xff;
-    let elapsed = if now_minutes >= stamped { now_minutes - stamped } else { 0xffff - stamped + now_minutes };
-    counter.saturating_sub(elapsed / LFU_DECAY_MINUTES)
 }
 
 fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
@@ -174,22 +144,4 @@ fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         ctx.reply().simple(line);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idle_time_wraps_with_the_clock() {
-        assert_eq!(idle_seconds(100, 40), 60);
-        assert_eq!(idle_seconds(5, LRU_CLOCK_MAX - 5), 10);
-    }
-
-    #[test]
-    fn lfu_counter_decays_per_minute() {
-        assert_eq!(decayed_lfu_counter((100 << 8) | 5, 100), 5);
-        assert_eq!(decayed_lfu_counter((100 << 8) | 5, 103), 2);
-        assert_eq!(decayed_lfu_counter((100 << 8) | 5, 200), 0);
-    }
 }
