@@ -186,31 +186,31 @@ fn plain_string(b: &[u8]) -> StrValue {
     }
 }
 
-/// Replies with a string value as a bulk string.
-fn reply_value(ctx: &mut Ctx, value: Option<Vec<u8>>) {
-    match value {
-        Some(v) => ctx.reply().bulk(&v),
-        None => ctx.reply().null(),
+/// Replies as GET does: the string at `key` (looked up for reading, so with
+/// lazy expiry, hit/miss counting and access time), or null. WRONGTYPE before
+/// any reply if it is not a string. Returns whether the key exists.
+fn reply_get(ctx: &mut Ctx, key: &[u8]) -> Result<bool, CmdError> {
+    if ctx.read_string(key)?.is_none() {
+        ctx.reply().null();
+        return Ok(false);
     }
+    reply_stored(ctx, key);
+    Ok(true)
 }
 
-/// The string at `key`, read as GET does (hit/miss counted, WRONGTYPE if not a string).
-fn read_bytes(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    Ok(ctx.read_string(key)?.map(|s| s.as_bytes().into_owned()))
+/// Replies with the string stored at `key`, which the caller has already
+/// looked up (this lookup counts nothing), or null if there is none. The value
+/// goes straight from the keyspace into the reply, without a copy in between.
+fn reply_stored(ctx: &mut Ctx, key: &[u8]) {
+    match ctx.srv.dbs[ctx.client.db].get(key).and_then(|e| e.value.as_str()) {
+        Some(StrValue::Int(i)) => ctx.client.reply.bulk_i64(*i),
+        Some(s) => ctx.client.reply.bulk(&s.as_bytes()),
+        None => ctx.client.reply.null(),
+    }
 }
 
 fn get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    match ctx.read_string(argv[1])? {
-        None => ctx.reply().null(),
-        Some(StrValue::Int(i)) => {
-            let i = *i;
-            ctx.reply().bulk_i64(i)
-        }
-        Some(s) => {
-            let s = s.as_bytes().into_owned();
-            ctx.reply().bulk(&s)
-        }
-    }
+    reply_get(ctx, argv[1])?;
     Ok(())
 }
 
@@ -333,8 +333,7 @@ fn set_generic(
     replies: SetReplies,
 ) -> CmdResult {
     if opts.get {
-        let old = read_bytes(ctx, key)?;
-        reply_value(ctx, old);
+        reply_get(ctx, key)?;
     }
     let found = ctx.lookup_write(key).is_some();
     if (opts.nx && found) || (opts.xx && !found) {
@@ -414,15 +413,15 @@ fn psetex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let key = argv[1];
     let opts = parse_extended_options(argv, 2, OptionsFor::Getex)?;
-    let Some(value) = read_bytes(ctx, key)? else {
+    if ctx.read_string(key)?.is_none() {
         ctx.reply().null();
         return Ok(());
-    };
+    }
     let expire = match opts.expire {
         Some((unit, arg)) => Some((unit, expire_at_ms(ctx, arg, unit, "getex")?)),
         None => None,
     };
-    ctx.reply().bulk(&value);
+    reply_stored(ctx, key);
     match expire {
         // An absolute time already past deletes the key now.
         Some((unit, when)) if !unit.is_relative() && when <= ctx.now_ms() => {
@@ -446,11 +445,9 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let key = argv[1];
-    let Some(value) = read_bytes(ctx, key)? else {
-        ctx.reply().null();
+    if !reply_get(ctx, key)? {
         return Ok(());
-    };
-    ctx.reply().bulk(&value);
+    }
     ctx.db().remove(key);
     let verb: &[u8] = if ctx.srv.config.lazyfree_lazy_user_del { b"UNLINK" } else { b"DEL" };
     ctx.propagate_as(vec![verb.to_vec(), key.to_vec()]);
@@ -459,8 +456,7 @@ fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let old = read_bytes(ctx, argv[1])?;
-    reply_value(ctx, old);
+    reply_get(ctx, argv[1])?;
     ctx.set_key(argv[1], Value::Str(StrValue::from_bytes(argv[2])), false);
     ctx.mark_dirty(1);
     ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), argv[2].to_vec()]);
@@ -470,8 +466,9 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn mget(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.reply().array(argv.len() - 1);
     for key in &argv[1..] {
-        let value = ctx.lookup_read(key).and_then(|e| e.value.as_str()).map(|s| s.as_bytes().into_owned());
-        reply_value(ctx, value);
+        // Keys of other types read as null, not as an error.
+        ctx.lookup_read(key);
+        reply_stored(ctx, key);
     }
     Ok(())
 }
@@ -545,13 +542,15 @@ fn strlen(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn getrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut start = parse_i64(argv[2]).ok_or(errors::NOT_INTEGER)?;
     let mut end = parse_i64(argv[3]).ok_or(errors::NOT_INTEGER)?;
-    let Some(value) = read_bytes(ctx, argv[1])? else {
+    if ctx.read_string(argv[1])?.is_none() {
         ctx.reply().bulk(b"");
         return Ok(());
-    };
+    }
+    let value = ctx.srv.dbs[ctx.client.db].get(argv[1]).and_then(|e| e.value.as_str()).expect("looked up just above");
+    let value = value.as_bytes();
     let len = value.len() as i64;
     if start < 0 && end < 0 && start > end {
-        ctx.reply().bulk(b"");
+        ctx.client.reply.bulk(b"");
         return Ok(());
     }
     if start < 0 {
@@ -563,9 +562,9 @@ fn getrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     start = start.max(0);
     end = end.max(0).min(len - 1);
     if start > end || len == 0 {
-        ctx.reply().bulk(b"");
+        ctx.client.reply.bulk(b"");
     } else {
-        ctx.reply().bulk(&value[start as usize..=end as usize]);
+        ctx.client.reply.bulk(&value[start as usize..=end as usize]);
     }
     Ok(())
 }
