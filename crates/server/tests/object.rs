@@ -31,6 +31,9 @@ fn lfu_policy_counts_accesses_and_hides_idle_time() {
         run(&mut con, &["GET", "k"]).unwrap();
         assert_eq!(int(&mut con, &["OBJECT", "FREQ", "k"]), 6, "{kind:?}: the first access always counts");
         assert_eq!(int(&mut con, &["OBJECT", "FREQ", "k"]), 6, "{kind:?}: OBJECT itself is no access");
+        run(&mut con, &["SET", "m", "v"]).unwrap();
+        run(&mut con, &["MSET", "m", "w"]).unwrap();
+        assert_eq!(int(&mut con, &["OBJECT", "FREQ", "m"]), 6, "{kind:?}: MSET touches, then keeps the counter");
         run(&mut con, &["INCR", "n"]).unwrap();
         assert_eq!(int(&mut con, &["OBJECT", "FREQ", "n"]), 5, "{kind:?}");
         run(&mut con, &["INCR", "n"]).unwrap();

@@ -313,9 +313,12 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let dest = argv[2];
     let len = result.len();
     if len > 0 {
+        ctx.lookup_write(dest);
         ctx.set_key(dest, Value::Str(StrValue::raw(result)), false);
         ctx.mark_dirty(1);
-    } else if ctx.delete_key(dest) {
+    } else if ctx.db().remove(dest).is_some() {
+        // Like Redis, an empty result removes the destination even if its TTL
+        // has passed, counting it as this command's change rather than an expiry.
         ctx.mark_dirty(1);
     }
     ctx.reply().int(len as i64);

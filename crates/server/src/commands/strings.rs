@@ -457,6 +457,7 @@ fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     reply_get(ctx, argv[1])?;
+    ctx.lookup_write(argv[1]);
     ctx.set_key(argv[1], Value::Str(StrValue::from_bytes(argv[2])), false);
     ctx.mark_dirty(1);
     ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), argv[2].to_vec()]);
@@ -491,6 +492,9 @@ fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
         }
     }
     for pair in argv[1..].chunks(2) {
+        // Looked up first, as Redis's setKey does: an expired key is deleted
+        // (and that DEL propagated) and an LFU counter is bumped before it is kept.
+        ctx.lookup_write(pair[0]);
         ctx.set_key(pair[0], Value::Str(StrValue::from_bytes(pair[1])), false);
     }
     ctx.mark_dirty((argv.len() as u64 - 1) / 2);
@@ -846,6 +850,8 @@ mod propagation_tests {
         for words in setup {
             run(&mut srv, words);
         }
+        // Lets keys set up with a 1 ms TTL expire.
+        std::thread::sleep(std::time::Duration::from_millis(5));
         let seen = Rc::new(RefCell::new(Vec::new()));
         srv.propagation.attach(Box::new(Recorder(seen.clone())));
         for words in commands {
@@ -936,6 +942,25 @@ mod propagation_tests {
                 &["DEL", "k"],
                 &["SET", "f", "10.5", "KEEPTTL"],
                 &["SET", "f", "10.6", "KEEPTTL"],
+            ])
+        );
+    }
+
+    #[test]
+    fn writes_over_expired_keys_propagate_the_expiry_first() {
+        let got = propagated(
+            &[&["SET", "a", "1", "PX", "1"], &["SET", "b", "1", "PX", "1"], &["SET", "c", "1", "PX", "1"]],
+            &[&["MSET", "a", "2"], &["GETSET", "b", "2"], &["INCR", "c"]],
+        );
+        assert_eq!(
+            got,
+            stream(&[
+                &["DEL", "a"],
+                &["MSET", "a", "2"],
+                &["DEL", "b"],
+                &["SET", "b", "2"],
+                &["DEL", "c"],
+                &["INCR", "c"]
             ])
         );
     }
