@@ -79,3 +79,62 @@ fn idle_time_grows_until_the_key_is_accessed() {
         );
     }
 }
+
+/// With `lfu-log-factor 0` every access adds exactly one to the LFU counter, so
+/// FREQ shows how many times each command touched its key.
+#[test]
+fn each_command_touches_its_keys_as_often_as_in_redis() {
+    let commands: &[&[&str]] = &[
+        &["GET", "k"],
+        &["MGET", "k", "k"],
+        &["STRLEN", "k"],
+        &["GETRANGE", "k", "0", "1"],
+        &["SET", "k", "w"],
+        &["SET", "k", "w", "NX"],
+        &["SET", "k", "w", "XX", "GET"],
+        &["SETNX", "k", "w"],
+        &["SETEX", "k", "100", "w"],
+        &["GETSET", "k", "w"],
+        &["MSET", "k", "w"],
+        &["MSETNX", "k", "w"],
+        &["GETEX", "k"],
+        &["GETEX", "k", "PX", "100000"],
+        &["APPEND", "k", "x"],
+        &["SETRANGE", "k", "1", "x"],
+        &["INCR", "n"],
+        &["INCRBY", "n", "1000000"],
+        &["INCRBYFLOAT", "n", "1.5"],
+        &["LCS", "k", "n"],
+        &["SETBIT", "k", "3", "1"],
+        &["GETBIT", "k", "3"],
+        &["BITCOUNT", "k"],
+        &["BITPOS", "k", "1"],
+        &["BITFIELD", "k", "GET", "u8", "0"],
+        &["BITFIELD", "k", "SET", "u8", "0", "1", "GET", "u8", "0"],
+        &["BITFIELD_RO", "k", "GET", "u8", "0"],
+        &["BITOP", "OR", "k", "k", "n"],
+        &["OBJECT", "ENCODING", "k"],
+    ];
+    let args = ["--maxmemory-policy", "allkeys-lfu", "--lfu-log-factor", "0", "--maxmemory", "100mb"];
+    let counters = |kind: Kind| -> Vec<(i64, i64)> {
+        let server = ServerProcess::start(kind, &args);
+        let mut con = server.client();
+        commands
+            .iter()
+            .map(|cmd| {
+                // Fresh keys, counters at 5.
+                run(&mut con, &["DEL", "k", "n"]).unwrap();
+                run(&mut con, &["SET", "k", "v"]).unwrap();
+                run(&mut con, &["SET", "n", "12345678"]).unwrap();
+                run(&mut con, cmd).unwrap();
+                (int(&mut con, &["OBJECT", "FREQ", "k"]), int(&mut con, &["OBJECT", "FREQ", "n"]))
+            })
+            .collect()
+    };
+    let ours = counters(Kind::Cinnabar);
+    let theirs = counters(Kind::Redis);
+    for ((cmd, o), t) in commands.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(o, t, "{cmd:?}: (FREQ k, FREQ n) differ");
+    }
+    assert!(theirs.iter().any(|&(k, _)| k > 6), "some command touches a key twice");
+}

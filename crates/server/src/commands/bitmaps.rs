@@ -8,6 +8,7 @@
 use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_storage::{StrValue, Value};
 
+use super::strings::stored_string_mut;
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 
@@ -138,7 +139,7 @@ fn bitmap_for_write<'c>(ctx: &'c mut Ctx, key: &[u8], max_bit: u64) -> Result<&'
     if ctx.write_string(key)?.is_none() {
         ctx.set_key(key, Value::Str(StrValue::raw(vec![0; needed])), false);
     }
-    let bytes = ctx.write_string(key)?.expect("exists or was just created").make_raw();
+    let bytes = stored_string_mut(ctx, key).expect("exists or was just created").make_raw();
     if bytes.len() < needed {
         bytes.resize(needed, 0);
     }

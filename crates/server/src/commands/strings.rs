@@ -186,6 +186,13 @@ fn plain_string(b: &[u8]) -> StrValue {
     }
 }
 
+/// The string stored at `key`, which the caller has already looked up: this
+/// second access applies no expiry and touches neither statistics nor the
+/// access stamp, so a command counts as one access (one LFU increment), as in Redis.
+pub(super) fn stored_string_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c mut StrValue> {
+    ctx.db().get_mut(key).and_then(|e| e.value.as_str_mut())
+}
+
 /// Replies as GET does: the string at `key` (looked up for reading, so with
 /// lazy expiry, hit/miss counting and access time), or null. WRONGTYPE before
 /// any reply if it is not a string. Returns whether the key exists.
@@ -528,7 +535,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(s) => s.len(),
     };
     check_string_length(ctx, current_len as u64, suffix.len() as u64)?;
-    let s = ctx.write_string(key)?.expect("checked to exist just above").make_raw();
+    let s = stored_string_mut(ctx, key).expect("looked up just above").make_raw();
     s.extend_from_slice(suffix);
     let len = s.len();
     ctx.mark_dirty(1);
@@ -589,7 +596,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if current_len.is_none() {
         ctx.set_key(key, Value::Str(StrValue::raw(Vec::new())), false);
     }
-    let s = ctx.write_string(key)?.expect("exists or was just created").make_raw();
+    let s = stored_string_mut(ctx, key).expect("exists or was just created").make_raw();
     let offset = offset as usize;
     if s.len() < offset + patch.len() {
         s.resize(offset + patch.len(), 0);
@@ -608,7 +615,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
         Some(s) => s.as_i64().ok_or(errors::NOT_INTEGER)?,
     };
     let value = current.checked_add(delta).ok_or(errors::OVERFLOW)?;
-    match ctx.write_string(key)? {
+    match stored_string_mut(ctx, key) {
         Some(s) => *s = StrValue::Int(value),
         None => ctx.set_key(key, Value::Str(StrValue::Int(value)), false),
     }
@@ -643,7 +650,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let current = ctx.write_string(key)?.map(|s| s.as_bytes().into_owned());
     let sum = long_double::add(current.as_deref().unwrap_or(b"0"), argv[2])?;
     let value = plain_string(&sum);
-    match ctx.write_string(key)? {
+    match stored_string_mut(ctx, key) {
         Some(s) => *s = value,
         None => ctx.set_key(key, Value::Str(value), false),
     }
