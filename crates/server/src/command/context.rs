@@ -150,10 +150,8 @@ impl<'a> Ctx<'a> {
         let access = self.srv.access_policy();
         let db = &mut self.srv.dbs[self.client.db];
         // Under LFU an overwritten key keeps its counter (Redis's dbSetValue).
-        let stamp = match db.get(key) {
-            Some(old) if access.is_lfu() => old.access,
-            _ => access.fresh(),
-        };
+        let kept = if access.is_lfu() { db.get(key).map(|old| old.access) } else { None };
+        let stamp = kept.unwrap_or_else(|| access.fresh());
         db.set(key, Entry::new(value, stamp), keep_ttl);
     }
 
