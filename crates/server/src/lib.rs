@@ -5,6 +5,7 @@
 //! current-thread runtime runs the listeners, every connection task and the
 //! cron on the main thread, and commands execute one at a time to completion.
 
+pub mod access;
 pub mod active_expire;
 pub mod client;
 pub mod command;

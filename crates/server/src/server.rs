@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use cinnabar_storage::Db;
 
+use crate::access::AccessPolicy;
 use crate::client::{Client, ClientId, ClientPause};
 use crate::command::CommandTable;
 use crate::config::Config;
@@ -134,6 +135,11 @@ impl Server {
 
     pub fn lru_clock(&self) -> u32 {
         lru_clock(self.now_ms)
+    }
+
+    /// How keys' access stamps are made and read at this moment.
+    pub fn access_policy(&self) -> AccessPolicy {
+        AccessPolicy::new(&self.config, self.now_ms)
     }
 
     pub fn uptime_secs(&self) -> u64 {

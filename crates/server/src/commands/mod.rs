@@ -1,14 +1,17 @@
 //! The command families, one file each. A family exports `COMMANDS`, its table
 //! entries; `FAMILIES` lists them all for the command table.
 
+pub mod bitmaps;
 pub mod client;
 pub mod config;
 pub mod connection;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
+mod long_double;
 pub mod memory;
 pub mod monitor;
+pub mod object;
 #[cfg(test)]
 mod propagation_tests;
 pub mod server;
@@ -20,6 +23,8 @@ use crate::command::CommandSpec;
 pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     strings::COMMANDS,
+    bitmaps::COMMANDS,
+    object::COMMANDS,
     keyspace::COMMANDS,
     expire::COMMANDS,
     client::COMMANDS,
