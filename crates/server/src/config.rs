@@ -37,6 +37,7 @@ pub struct Config {
     pub active_expire_effort: i64,
     pub maxmemory: i64,
     pub maxmemory_policy: String,
+    pub enable_debug_command: String,
     /// The config file the server was started with ("" if none), for CONFIG REWRITE.
     pub config_file: String,
 }
@@ -135,6 +136,7 @@ pub static DIRECTIVES: &[Directive] = &[
     directive!("lazyfree-lazy-user-del", None, Kind::Bool, "no", 0, bool lazyfree_lazy_user_del),
     directive!("lazyfree-lazy-user-flush", None, Kind::Bool, "no", 0, bool lazyfree_lazy_user_flush),
     directive!("active-expire-effort", None, int(1, 10), "1", 0, int active_expire_effort),
+    directive!("enable-debug-command", None, Kind::Enum(&["no", "yes", "local"]), "no", IMMUTABLE, str enable_debug_command),
     directive!("maxmemory", None, memory(0, LONG_MAX), "0", 0, int maxmemory),
     directive!("maxmemory-policy", None, Kind::Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", 0, str maxmemory_policy),
 ];

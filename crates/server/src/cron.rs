@@ -22,7 +22,9 @@ pub fn period(srv: &Server) -> Duration {
 
 pub fn tick(srv: &mut Server, state: &mut CronState) {
     srv.refresh_time();
-    active_expire::run(srv, &mut state.expire);
+    if srv.active_expire_enabled {
+        active_expire::run(srv, &mut state.expire);
+    }
     rehash_databases(srv);
     close_idle_clients(srv);
 }

@@ -36,6 +36,11 @@ pub struct Server {
     pub shutdown_requested: Rc<tokio::sync::Notify>,
     /// The port actually listened on (config may say 0 = pick one).
     pub listening_port: u16,
+    /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
+    pub active_expire_enabled: bool,
+    /// List elements at least this big get a node of their own (DEBUG
+    /// QUICKLIST-PACKED-THRESHOLD).
+    pub quicklist_packed_threshold: u64,
 }
 
 /// The current unix time in milliseconds.
@@ -67,6 +72,8 @@ impl Server {
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
+            active_expire_enabled: true,
+            quicklist_packed_threshold: 1 << 30,
         }
     }
 

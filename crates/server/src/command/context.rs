@@ -157,6 +157,18 @@ impl<'a> Ctx<'a> {
         self.srv.dbs[self.client.db].remove(key).is_some()
     }
 
+    /// A HELP reply in Redis's layout: a header naming `command`, the
+    /// subcommand `lines`, then HELP itself.
+    pub fn reply_help(&mut self, command: &[u8], lines: &[&str]) {
+        let reply = &mut self.client.reply;
+        reply.array(lines.len() + 3);
+        let name = String::from_utf8_lossy(command).to_uppercase();
+        reply.simple(&format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+        lines.iter().for_each(|line| reply.simple(line));
+        reply.simple("HELP");
+        reply.simple("    Prints this help.");
+    }
+
     /// Counts `n` changes to the dataset; a command with changes is propagated.
     pub fn mark_dirty(&mut self, n: u64) {
         self.dirty += n;

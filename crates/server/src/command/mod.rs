@@ -9,6 +9,7 @@
 
 pub mod context;
 pub mod dispatch;
+pub mod keys;
 pub mod table;
 
 pub use context::{CmdError, CmdResult, Ctx};
@@ -134,6 +135,9 @@ pub enum BeginSearch {
     Index(i32),
     /// After `keyword`, searching from `start_from` (negative: from the end).
     Keyword { keyword: &'static str, start_from: i32 },
+    /// Not describable (e.g. SORT's BY/GET/STORE keys); the command's
+    /// `get_keys` finds such keys.
+    Unknown,
 }
 
 /// How keys are found once the search has begun.
@@ -143,6 +147,8 @@ pub enum FindKeys {
     Range { last_key: i32, step: i32, limit: i32 },
     /// The number of keys is at `keynum_idx`; keys start at `first_key`.
     Keynum { keynum_idx: i32, first_key: i32, step: i32 },
+    /// Not describable; see `BeginSearch::Unknown`.
+    Unknown,
 }
 
 /// One key spec of a command (Redis 7.0 key-specs).
@@ -151,18 +157,39 @@ pub struct KeySpec {
     pub flags: u32,
     pub begin: BeginSearch,
     pub find: FindKeys,
+    /// COMMAND INFO `notes` ("" for none).
+    pub notes: &'static str,
 }
 
 impl KeySpec {
+    /// Any spec; prefer the shorthands below for the common shapes.
+    pub const fn new(flags: u32, begin: BeginSearch, find: FindKeys) -> KeySpec {
+        KeySpec { flags, begin, find, notes: "" }
+    }
+
     /// The common case: a single key at `index`.
     pub const fn single(index: i32, flags: u32) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key: 0, step: 1, limit: 0 } }
+        KeySpec::range(index, 0, 1, flags)
     }
 
     /// Keys from `index` to `last_key` (relative, -1 = last argument) every `step`.
     pub const fn range(index: i32, last_key: i32, step: i32, flags: u32) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key, step, limit: 0 } }
+        KeySpec::new(flags, BeginSearch::Index(index), FindKeys::Range { last_key, step, limit: 0 })
     }
+
+    /// The same spec with COMMAND INFO `notes`.
+    pub const fn with_notes(self, notes: &'static str) -> KeySpec {
+        KeySpec { notes, ..self }
+    }
+}
+
+/// Documentation flags (COMMAND DOCS `doc_flags`).
+pub mod doc_flags {
+    pub const DEPRECATED: u32 = 1 << 0;
+    pub const SYSCMD: u32 = 1 << 1;
+
+    /// Flag names in the order Redis lists them.
+    pub const NAMES: [(u32, &str); 2] = [(DEPRECATED, "deprecated"), (SYSCMD, "syscmd")];
 }
 
 /// One command (or subcommand) of the table.
@@ -184,6 +211,15 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    /// Command-specific key finding (Redis's `getkeys_proc`), for commands
+    /// whose key specs cannot tell: variable flags, incomplete or unknown specs.
+    pub get_keys: Option<keys::GetKeysFn>,
+    /// COMMAND DOCS extras: `doc_flags::*`, deprecation, and version history
+    /// as (version, change) pairs.
+    pub doc_flags: u32,
+    pub deprecated_since: &'static str,
+    pub replaced_by: &'static str,
+    pub history: &'static [(&'static str, &'static str)],
 }
 
 impl CommandSpec {
@@ -201,5 +237,10 @@ impl CommandSpec {
         since: "1.0.0",
         summary: "",
         complexity: "",
+        get_keys: None,
+        doc_flags: 0,
+        deprecated_since: "",
+        replaced_by: "",
+        history: &[],
     };
 }

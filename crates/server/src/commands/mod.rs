@@ -1,11 +1,14 @@
 //! The command families, one file each. A family exports `COMMANDS`, its table
 //! entries; `FAMILIES` lists them all for the command table.
 
+pub mod command;
 pub mod connection;
+pub mod debug;
 pub mod keyspace;
 pub mod strings;
 
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] =
+    &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, command::COMMANDS, debug::COMMANDS];

@@ -2,6 +2,7 @@
 
 use cinnabar_storage::{StrValue, Value};
 
+use crate::command::keys::KeyRef;
 use crate::command::{acl, flags::*, key_flags::*, CmdResult, CommandSpec, Ctx, KeySpec};
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -22,7 +23,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         arity: -3,
         flags: WRITE | DENYOOM,
         acl: acl::STRING,
-        key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)],
+        key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)
+            .with_notes("RW and ACCESS due to the optional `GET` argument")],
+        get_keys: Some(set_keys),
         handler: Some(set),
         group: "string",
         summary: "Set the string value of a key",
@@ -30,6 +33,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
 ];
+
+/// SET's key is read too only when GET is among its options.
+fn set_keys(argv: &[&[u8]], out: &mut Vec<KeyRef>) {
+    let reads = argv.iter().skip(3).any(|arg| arg.eq_ignore_ascii_case(b"get"));
+    let flags = if reads { RW | ACCESS | UPDATE } else { OW | UPDATE };
+    out.push(KeyRef { pos: 1, flags });
+}
 
 fn get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match ctx.read_string(argv[1])? {
