@@ -7,6 +7,7 @@ mod common;
 
 use std::fmt;
 
+use cinnabar_server::command::{flags, key_flags, keys, BeginSearch, CommandSpec, FindKeys, KeySpec};
 use common::{Kind, RawConn, ServerProcess};
 
 /// A parsed RESP reply, for field-by-field comparison and readable output.
@@ -182,7 +183,6 @@ const GETKEYS_CASES: &[&str] = &[
     "msetnx a 1 b 2",
     "rename a b",
     "copy a b",
-    "smove a b m",
     "lmove a b left right",
     "blmove a b left right 0",
     "rpoplpush a b",
@@ -217,6 +217,24 @@ const GETKEYS_CASES: &[&str] = &[
     "geosearchstore d s frommember m byradius 1 km",
     "xread count 1 streams a b 0 0",
     "xread streams a 0",
+    "xread streams a b 0",
+    "xread count 1 streams a b c",
+    "xread streams",
+    "xreadgroup group g c count 1 streams a 0",
+    "zunionstore d 3 a b",
+    "zunion 1 a",
+    "eval s -1",
+    "eval s 1",
+    "eval s 5 a b",
+    "lmpop 1 a left count 1",
+    "sintercard 2 a b limit 1",
+    "georadius k 0 0 1 km store",
+    "zadd k 1 m",
+    "mset a",
+    "hset h f v",
+    "sdiffstore d a b",
+    "smove a b m",
+    "bitop and d a",
     "xreadgroup group g c streams a b 0 0",
     "xadd k * f v",
     "bitfield k get u8 0",
@@ -276,4 +294,166 @@ fn getkeys_matches_redis() {
 fn frame_display_is_readable() {
     let frame = Frame::parse(b"*3\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n");
     assert_eq!(frame.to_string(), "[\"get\", 2, {readonly, fast}]");
+}
+
+/// Builds a table entry from Redis's own COMMAND INFO entry: its arity,
+/// flags and key specs (leaked, as table entries are `'static`).
+fn spec_from_redis(entry: &Frame) -> CommandSpec {
+    use cinnabar_server::command::flags::*;
+    const COMMAND_FLAGS: [(u32, &str); 19] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (MODULE, "module"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+    let items = entry.items();
+    let int = |f: &Frame| f.to_string().parse::<i32>().expect("integer");
+    let bits = |f: &Frame, names: &[(u32, &str)]| {
+        f.items().iter().map(|n| names.iter().find(|(_, name)| *name == n.to_string()).map_or(0, |(b, _)| *b)).sum()
+    };
+    let field = |map: &Frame, name: &str| -> Frame {
+        let pairs = map.items();
+        let at = pairs.iter().step_by(2).position(|k| k.text() == name);
+        at.map_or(Frame::Bulk(None), |i| pairs[2 * i + 1].clone())
+    };
+    let key_specs: Vec<KeySpec> = items[8]
+        .items()
+        .iter()
+        .map(|ks| {
+            let begin = field(ks, "begin_search");
+            let find = field(ks, "find_keys");
+            let (begin_spec, find_spec) = (field(&begin, "spec"), field(&find, "spec"));
+            let begin = match field(&begin, "type").text().as_str() {
+                "index" => BeginSearch::Index(int(&field(&begin_spec, "index"))),
+                "keyword" => BeginSearch::Keyword {
+                    keyword: field(&begin_spec, "keyword").text().leak(),
+                    start_from: int(&field(&begin_spec, "startfrom")),
+                },
+                _ => BeginSearch::Unknown,
+            };
+            let find = match field(&find, "type").text().as_str() {
+                "range" => FindKeys::Range {
+                    last_key: int(&field(&find_spec, "lastkey")),
+                    step: int(&field(&find_spec, "keystep")),
+                    limit: int(&field(&find_spec, "limit")),
+                },
+                "keynum" => FindKeys::Keynum {
+                    keynum_idx: int(&field(&find_spec, "keynumidx")),
+                    first_key: int(&field(&find_spec, "firstkey")),
+                    step: int(&field(&find_spec, "keystep")),
+                },
+                _ => FindKeys::Unknown,
+            };
+            KeySpec::new(bits(&field(ks, "flags"), &key_flags::NAMES), begin, find)
+        })
+        .collect();
+    CommandSpec {
+        arity: int(&items[1]),
+        flags: bits(&items[2], &COMMAND_FLAGS),
+        key_specs: key_specs.leak(),
+        ..CommandSpec::DEFAULT
+    }
+}
+
+/// Every Redis command and subcommand entry, flattened.
+fn redis_entries(all: &Frame) -> Vec<Frame> {
+    let mut out = Vec::new();
+    for entry in all.items() {
+        out.push(entry.clone());
+        out.extend(entry.items()[9].items().iter().cloned());
+    }
+    out
+}
+
+/// The key-spec engine against all of Redis's own key specs, before our
+/// table has those commands: the legacy (first, last, step) and the derived
+/// `movablekeys` flag must come out as Redis prints them.
+#[test]
+fn legacy_range_and_movablekeys_match_redis_for_all_redis_specs() {
+    let redis = ServerProcess::start(Kind::Redis, &[]);
+    let all = call(&mut redis.raw(), &["COMMAND"]);
+    let mut mismatches = Vec::new();
+    let entries = redis_entries(&all);
+    for entry in &entries {
+        let spec = spec_from_redis(entry);
+        let (range, _) = keys::legacy_range(&spec);
+        let ours = format!(
+            "{} {} {} movablekeys={}",
+            range.first,
+            range.last,
+            range.step,
+            keys::reported_flags(&spec) & flags::MOVABLE_KEYS != 0
+        );
+        let items = entry.items();
+        let theirs = format!(
+            "{} {} {} movablekeys={}",
+            items[3],
+            items[4],
+            items[5],
+            items[2].items().iter().any(|f| f.to_string() == "movablekeys")
+        );
+        if ours != theirs {
+            mismatches.push(format!("{}: ours {ours}, theirs {theirs}", items[0].text()));
+        }
+    }
+    assert!(entries.len() > 300, "Redis lists its commands and subcommands");
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
+/// Where Redis relies on key specs alone (no variable flags, every spec
+/// followed to the end), our search over the same specs finds the same keys.
+#[test]
+fn key_spec_search_matches_redis_for_all_redis_specs() {
+    let redis = ServerProcess::start(Kind::Redis, &[]);
+    let mut conn = redis.raw();
+    let all = call(&mut conn, &["COMMAND"]);
+    let entries = redis_entries(&all);
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for case in GETKEYS_CASES {
+        let request: Vec<&str> = case.split(' ').map(|w| if w == "\"\"" { "" } else { w }).collect();
+        let subcommand = format!("{}|{}", request[0], request.get(1).unwrap_or(&""));
+        let named = |name: &str| entries.iter().find(|e| e.items()[0].text() == name);
+        let Some(entry) = named(&subcommand).or_else(|| named(request[0])) else { continue };
+        let spec = spec_from_redis(entry);
+        let argc = request.len() as i32;
+        let arity_ok = (spec.arity > 0 && spec.arity == argc) || (spec.arity < 0 && argc >= -spec.arity);
+        if !keys::has_keys(&spec) || !arity_ok {
+            continue;
+        }
+        let argv: Vec<&[u8]> = request.iter().map(|w| w.as_bytes()).collect();
+        let reliable = !spec.key_specs.iter().any(|s| s.flags & key_flags::VARIABLE_FLAGS != 0);
+        let mut found = Vec::new();
+        if !reliable || keys::keys_from_specs(&spec, &argv, keys::SearchOptions::default(), &mut found).is_err() {
+            continue; // Redis falls back to the command's own key finder here
+        }
+        compared += 1;
+        let ours: Vec<String> = found.iter().map(|k| request[k.pos].to_string()).collect();
+        let mut words = vec!["COMMAND", "GETKEYS"];
+        words.extend(&request);
+        let theirs: Vec<String> = match call(&mut conn, &words) {
+            Frame::Aggregate(_, items) => items.iter().map(Frame::text).collect(),
+            error => vec![error.to_string()],
+        };
+        if ours != theirs {
+            mismatches.push(format!("{case}: ours {ours:?}, theirs {theirs:?}"));
+        }
+    }
+    assert!(compared > 20, "only {compared} cases compared");
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
 }
