@@ -49,8 +49,7 @@ pub fn run(config: Config) -> i32 {
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
-    let status = local.block_on(&runtime, serve(config));
-    status
+    local.block_on(&runtime, serve(config))
 }
 
 async fn serve(config: Config) -> i32 {

@@ -237,7 +237,7 @@ impl<K: Hash + Eq, V> Dict<K, V> {
     /// Removes everything, returning the old contents so the caller can drop
     /// them elsewhere (FLUSHALL ASYNC frees on a background thread).
     pub fn take_all(&mut self) -> Dict<K, V> {
-        std::mem::replace(self, Dict::new())
+        std::mem::take(self)
     }
 
     fn grow_if_needed(&mut self) {

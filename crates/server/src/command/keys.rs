@@ -136,10 +136,7 @@ pub fn command_keys(cmd: &CommandSpec, argv: &[&[u8]], out: &mut Vec<KeyRef>) {
     out.clear();
     let has_key_spec = cmd.key_specs.iter().any(|s| s.flags & key_flags::NOT_KEY == 0);
     let has_variable_flags = cmd.key_specs.iter().any(|s| s.flags & key_flags::VARIABLE_FLAGS != 0);
-    if has_key_spec
-        && !has_variable_flags
-        && keys_from_specs(cmd, argv, SearchOptions::default(), out).is_ok()
-    {
+    if has_key_spec && !has_variable_flags && keys_from_specs(cmd, argv, SearchOptions::default(), out).is_ok() {
         return;
     }
     if let Some(get_keys) = cmd.get_keys {
@@ -288,8 +285,8 @@ mod tests {
         assert_eq!(legacy_range(&MSET), (LegacyRange { first: 1, last: -1, step: 2 }, false));
         assert_eq!(legacy_range(&ZUNIONSTORE), (LegacyRange { first: 1, last: 1, step: 1 }, true));
         assert_eq!(legacy_range(&MIGRATE_LIKE), (LegacyRange::default(), true));
-        let smove = command(4, &[KeySpec::single(1, RW), KeySpec::single(2, RW)]);
-        assert_eq!(legacy_range(&smove), (LegacyRange { first: 1, last: 2, step: 1 }, false));
+        static SMOVE: CommandSpec = command(4, &[KeySpec::single(1, RW), KeySpec::single(2, RW)]);
+        assert_eq!(legacy_range(&SMOVE), (LegacyRange { first: 1, last: 2, step: 1 }, false));
         assert_eq!(legacy_range(&command(1, &[])), (LegacyRange::default(), false));
     }
 }

@@ -16,12 +16,8 @@ use crate::command::{
 const ALL_COMMANDS_TIP: &[&str] = &["nondeterministic_output_order"];
 
 /// Subcommand defaults: COMMAND's subcommands share flags, categories and group.
-const SUB: CommandSpec = CommandSpec {
-    flags: LOADING | STALE,
-    acl: acl::CONNECTION,
-    group: "server",
-    ..CommandSpec::DEFAULT
-};
+const SUB: CommandSpec =
+    CommandSpec { flags: LOADING | STALE, acl: acl::CONNECTION, group: "server", ..CommandSpec::DEFAULT };
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "command",
@@ -394,7 +390,11 @@ fn reply_key_spec(reply: &mut Reply, spec: &KeySpec) {
         FindKeys::Keynum { keynum_idx, first_key, step } => reply_search_type(
             reply,
             "keynum",
-            &[("keynumidx", Value::Int(keynum_idx)), ("firstkey", Value::Int(first_key)), ("keystep", Value::Int(step))],
+            &[
+                ("keynumidx", Value::Int(keynum_idx)),
+                ("firstkey", Value::Int(first_key)),
+                ("keystep", Value::Int(step)),
+            ],
         ),
         FindKeys::Unknown => reply_search_type(reply, "unknown", &[]),
     }
@@ -427,12 +427,8 @@ fn reply_search_type(reply: &mut Reply, kind: &str, fields: &[(&str, Value)]) {
 fn reply_docs(reply: &mut Reply, table: &CommandTable, id: CommandId) {
     let command = table.get(id);
     let spec = command.spec;
-    let texts = [
-        ("summary", spec.summary),
-        ("since", spec.since),
-        ("group", spec.group),
-        ("complexity", spec.complexity),
-    ];
+    let texts =
+        [("summary", spec.summary), ("since", spec.since), ("group", spec.group), ("complexity", spec.complexity)];
     let texts: Vec<_> = texts.into_iter().filter(|(_, v)| !v.is_empty()).collect();
     let deprecation = [("deprecated_since", spec.deprecated_since), ("replaced_by", spec.replaced_by)];
     let deprecation: Vec<_> = deprecation.into_iter().filter(|(_, v)| !v.is_empty()).collect();

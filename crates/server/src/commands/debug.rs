@@ -1,7 +1,7 @@
 //! DEBUG: the subcommands test suites rely on — SLEEP, OBJECT, POPULATE,
 //! DIGEST and DIGEST-VALUE (Redis's dataset digest, so datasets can be
 //! compared across servers), PROTOCOL (one reply of each RESP type),
-//! SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD and HTSTATS.
+//! SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, HTSTATS, ERROR and LOG.
 //!
 //! DEBUG is reachable only when `enable-debug-command` allows it (checked by
 //! the dispatcher through the PROTECTED flag). Nothing here is propagated:
@@ -13,6 +13,7 @@ use sha1::{Digest, Sha1};
 
 use crate::command::context::errors;
 use crate::command::{doc_flags, flags::*, CmdResult, CommandSpec, Ctx};
+use crate::log::log_at;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "debug",
@@ -42,6 +43,12 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         (b"quicklist-packed-threshold", 3) => quicklist_packed_threshold(ctx, argv[2])?,
         (b"htstats", 3) => htstats(ctx, argv[2])?,
+        // Sent as a reply, not raised: Redis does not count it as a failed call.
+        (b"error", 3) => ctx.reply().error(&String::from_utf8_lossy(argv[2])),
+        (b"log", 3) => {
+            log_at!(Warning, "DEBUG LOG: {}", String::from_utf8_lossy(argv[2]));
+            ctx.reply().ok();
+        }
         _ => {
             return Err(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
@@ -61,8 +68,12 @@ fn help(ctx: &mut Ctx, name: &[u8]) {
             "    Return a digest of the whole dataset (40 zeros when it is empty).",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Return a digest of the value at each key.",
+            "ERROR <text>",
+            "    Reply with the error <text>.",
             "HTSTATS <dbid>",
             "    Return hash table statistics of a database.",
+            "LOG <message>",
+            "    Write <message> to the server log.",
             "OBJECT <key>",
             "    Show low level information about the value at a key.",
             "POPULATE <count> [<prefix>] [<size>]",
@@ -90,9 +101,10 @@ fn atoi(arg: &[u8]) -> i64 {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let value = digits.bytes().take_while(u8::is_ascii_digit).fold(0i64, |n, d| {
-        n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
-    });
+    let value = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| n.wrapping_mul(10).wrapping_add(i64::from(d - b'0')));
     if negative {
         -value
     } else {
@@ -310,6 +322,8 @@ fn protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {
     match kind.to_ascii_lowercase().as_slice() {
         b"string" => reply.bulk(b"Hello World"),
         b"integer" => reply.int(12345),
+        // Redis's sample value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         b"double" => reply.double(3.141),
         b"bignum" => {
             let digits = b"1234567999999999999999999999999999999";
@@ -390,10 +404,7 @@ fn quicklist_packed_threshold(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
 /// Cinnabar's tables).
 fn htstats(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
     let index = parse_i64(arg).ok_or(errors::NOT_INTEGER)?;
-    let db = usize::try_from(index)
-        .ok()
-        .and_then(|i| ctx.srv.dbs.get(i))
-        .ok_or("ERR Out of range database")?;
+    let db = usize::try_from(index).ok().and_then(|i| ctx.srv.dbs.get(i)).ok_or("ERR Out of range database")?;
     let (key_buckets, expire_buckets) = db.bucket_count();
     let mut text = String::from("[Dictionary HT]\n");
     text.push_str(&table_stats(key_buckets, db.len()));
