@@ -457,3 +457,56 @@ fn key_spec_search_matches_redis_for_all_redis_specs() {
     assert!(compared > 20, "only {compared} cases compared");
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
 }
+
+/// The COMMAND DOCS fields that must equal Redis's (summaries and history
+/// texts are our own words, and `arguments` is not described yet).
+const EXACT_DOC_FIELDS: [&str; 6] = ["since", "group", "complexity", "doc_flags", "deprecated_since", "replaced_by"];
+
+/// Compares one command's COMMAND DOCS map (field/value pairs) with Redis's.
+fn docs_differences(name: &str, ours: &Frame, theirs: &Frame) -> Vec<String> {
+    let field = |map: &Frame, wanted: &str| -> Option<Frame> {
+        let pairs = map.items();
+        pairs.iter().step_by(2).position(|k| k.text() == wanted).map(|i| pairs[2 * i + 1].clone())
+    };
+    let show = |f: &Option<Frame>| f.as_ref().map_or("(absent)".to_string(), ToString::to_string);
+    let mut out = Vec::new();
+    for wanted in EXACT_DOC_FIELDS {
+        let (a, b) = (field(ours, wanted), field(theirs, wanted));
+        if a != b {
+            out.push(format!("COMMAND DOCS {name}: {wanted}\n    ours:   {}\n    theirs: {}", show(&a), show(&b)));
+        }
+    }
+    let versions = |map: &Frame| -> Vec<String> {
+        let history = field(map, "history");
+        let mut v: Vec<String> = history.iter().flat_map(|h| h.items().iter().map(|e| e.items()[0].text())).collect();
+        v.sort();
+        v
+    };
+    if versions(ours) != versions(theirs) {
+        out.push(format!(
+            "COMMAND DOCS {name}: history versions\n    ours:   {:?}\n    theirs: {:?}",
+            versions(ours),
+            versions(theirs)
+        ));
+    }
+    out
+}
+
+#[test]
+fn command_docs_metadata_matches_redis_for_every_command() {
+    let cinnabar = ServerProcess::start(Kind::Cinnabar, &[]);
+    let redis = ServerProcess::start(Kind::Redis, &[]);
+    let (mut ours, mut theirs) = (cinnabar.raw(), redis.raw());
+    let names: Vec<String> = call(&mut ours, &["COMMAND", "LIST"]).items().iter().map(Frame::text).collect();
+    let mut mismatches = Vec::new();
+    for name in &names {
+        // The reply is a map of one pair: name => docs.
+        let a = call(&mut ours, &["COMMAND", "DOCS", name]);
+        let b = call(&mut theirs, &["COMMAND", "DOCS", name]);
+        match (a.items().get(1), b.items().get(1)) {
+            (Some(a), Some(b)) => mismatches.extend(docs_differences(name, a, b)),
+            _ => mismatches.push(format!("COMMAND DOCS {name}:\n    ours:   {a}\n    theirs: {b}")),
+        }
+    }
+    assert!(mismatches.is_empty(), "{} COMMAND DOCS mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+}

@@ -46,7 +46,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         acl: acl::CONNECTION,
         handler: Some(select),
         group: "connection",
-        since: "2.0.0",
         summary: "Change the selected database for the current connection",
         complexity: "O(1)",
         ..CommandSpec::DEFAULT

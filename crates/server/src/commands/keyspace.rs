@@ -12,7 +12,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
         handler: Some(del),
         summary: "Delete a key",
-        complexity: "O(N) where N is the number of keys that will be removed.",
+        complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -25,6 +25,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(exists),
         summary: "Determine if a key exists",
         complexity: "O(N) where N is the number of keys to check.",
+        history: &[("3.0.3", "Several keys may be given.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

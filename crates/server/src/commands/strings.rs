@@ -30,6 +30,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "string",
         summary: "Set the string value of a key",
         complexity: "O(1)",
+        history: &[
+            ("2.6.12", "New options: EX, PX, NX, XX."),
+            ("6.0.0", "New option: KEEPTTL."),
+            ("6.2.0", "New options: GET, EXAT, PXAT."),
+            ("7.0.0", "NX and GET may be combined."),
+        ],
         ..CommandSpec::DEFAULT
     },
 ];
