@@ -153,6 +153,11 @@ impl Db {
         self.expires.resize_allowed = allowed;
     }
 
+    /// Chain statistics of the key and expiry tables (DEBUG HTSTATS).
+    pub fn table_stats(&self) -> (Vec<crate::TableStats>, Vec<crate::TableStats>) {
+        (self.keys.table_stats(), self.expires.table_stats())
+    }
+
     pub fn bucket_count(&self) -> (usize, usize) {
         (self.keys.bucket_count(), self.expires.bucket_count())
     }

@@ -8,7 +8,7 @@
 //! like Redis, DEBUG POPULATE does not count as a change to the dataset.
 
 use cinnabar_protocol::numbers::{parse_f64, parse_i64};
-use cinnabar_storage::{Entry, SmallBytes, StrValue, Value};
+use cinnabar_storage::{Entry, SmallBytes, StrValue, TableStats, Value};
 use sha1::{Digest, Sha1};
 
 use crate::command::context::errors;
@@ -399,24 +399,44 @@ fn quicklist_packed_threshold(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
     Ok(())
 }
 
-/// DEBUG HTSTATS <dbid>: sizes of the key and expiry tables, in the section
-/// layout Redis uses (the detailed chain-length histogram does not apply to
-/// Cinnabar's tables).
+/// DEBUG HTSTATS <dbid>: chain statistics of the key and expiry tables, in
+/// Redis's layout (the numbers are Cinnabar's own tables').
 fn htstats(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
     let index = parse_i64(arg).ok_or(errors::NOT_INTEGER)?;
     let db = usize::try_from(index).ok().and_then(|i| ctx.srv.dbs.get(i)).ok_or("ERR Out of range database")?;
-    let (key_buckets, expire_buckets) = db.bucket_count();
+    let (keys, expires) = db.table_stats();
     let mut text = String::from("[Dictionary HT]\n");
-    text.push_str(&table_stats(key_buckets, db.len()));
+    keys.iter().enumerate().for_each(|(i, t)| text.push_str(&table_stats(i, t)));
     text.push_str("[Expires HT]\n");
-    text.push_str(&table_stats(expire_buckets, db.expires_len()));
+    expires.iter().enumerate().for_each(|(i, t)| text.push_str(&table_stats(i, t)));
     ctx.reply().verbatim(text.as_bytes());
     Ok(())
 }
 
-fn table_stats(buckets: usize, elements: usize) -> String {
-    if elements == 0 {
-        return "No stats available for empty dictionaries\n".to_string();
+/// One table's section (Redis's `_dictGetStatsHt`); Redis computes the
+/// ratios in single precision.
+fn table_stats(index: usize, stats: &TableStats) -> String {
+    let role = if index == 0 { "main hash table" } else { "rehashing target" };
+    let mut text = format!("Hash table {index} stats ({role}):\n");
+    if stats.used == 0 {
+        text.push_str("No stats available for empty dictionaries\n");
+        return text;
     }
-    format!("Hash table 0 stats (main hash table):\n table size: {buckets}\n number of elements: {elements}\n")
+    let ratio = |a: usize, b: usize| a as f32 / b as f32;
+    text.push_str(&format!(
+        " table size: {}\n number of elements: {}\n different slots: {}\n max chain length: {}\n \
+         avg chain length (counted): {:.2}\n avg chain length (computed): {:.2}\n Chain length distribution:\n",
+        stats.size,
+        stats.used,
+        stats.slots,
+        stats.max_chain,
+        ratio(stats.total_chain, stats.slots),
+        ratio(stats.used, stats.slots)
+    ));
+    for (chain, &count) in stats.histogram[..TableStats::HISTOGRAM_LEN - 1].iter().enumerate() {
+        if count > 0 {
+            text.push_str(&format!("   {chain}: {count} ({:.2}%)\n", ratio(count, stats.size) * 100.0));
+        }
+    }
+    text
 }
