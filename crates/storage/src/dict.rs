@@ -515,6 +515,20 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     #[test]
+    fn table_stats_account_for_every_bucket_and_entry() {
+        let mut d: Dict<u64, u64> = Dict::new();
+        (0..1000).for_each(|i| d.insert_new(i, i));
+        let stats = d.table_stats();
+        assert!(!stats.is_empty() && stats.len() <= 2);
+        assert_eq!(stats.iter().map(|t| t.used).sum::<usize>(), 1000);
+        for t in &stats {
+            assert_eq!(t.total_chain, t.used);
+            assert_eq!(t.histogram.iter().sum::<usize>(), t.size);
+            assert_eq!(t.size - t.histogram[0], t.slots);
+        }
+    }
+
+    #[test]
     fn insert_get_remove_through_resizes() {
         let mut d: Dict<u64, u64> = Dict::new();
         for i in 0..10_000 {
