@@ -459,7 +459,7 @@ fn key_spec_search_matches_redis_for_all_redis_specs() {
 }
 
 /// The COMMAND DOCS fields that must equal Redis's (summaries and history
-/// texts are our own words, and `arguments` is not described yet).
+/// texts are our own words). `arguments` is compared when we document them.
 const EXACT_DOC_FIELDS: [&str; 6] = ["since", "group", "complexity", "doc_flags", "deprecated_since", "replaced_by"];
 
 /// Compares one command's COMMAND DOCS map (field/value pairs) with Redis's.
@@ -474,6 +474,12 @@ fn docs_differences(name: &str, ours: &Frame, theirs: &Frame) -> Vec<String> {
         let (a, b) = (field(ours, wanted), field(theirs, wanted));
         if a != b {
             out.push(format!("COMMAND DOCS {name}: {wanted}\n    ours:   {}\n    theirs: {}", show(&a), show(&b)));
+        }
+    }
+    if let Some(args) = field(ours, "arguments") {
+        let theirs_args = field(theirs, "arguments");
+        if Some(&args) != theirs_args.as_ref() {
+            out.push(format!("COMMAND DOCS {name}: arguments\n    ours:   {args}\n    theirs: {}", show(&theirs_args)));
         }
     }
     let versions = |map: &Frame| -> Vec<String> {

@@ -192,6 +192,105 @@ pub mod doc_flags {
     pub const NAMES: [(u32, &str); 2] = [(DEPRECATED, "deprecated"), (SYSCMD, "syscmd")];
 }
 
+/// What a documented argument is (COMMAND DOCS `type`).
+#[derive(Clone, Copy, Debug)]
+pub enum ArgType {
+    String,
+    Integer,
+    Double,
+    /// A key, described by the command's key spec at this index.
+    Key(i32),
+    Pattern,
+    UnixTime,
+    /// Just its token (e.g. `NX`).
+    PureToken,
+    /// Exactly one of these.
+    OneOf(&'static [Arg]),
+    /// These together.
+    Block(&'static [Arg]),
+}
+
+/// Argument flags (COMMAND DOCS argument `flags`).
+pub mod arg_flags {
+    pub const OPTIONAL: u32 = 1 << 0;
+    pub const MULTIPLE: u32 = 1 << 1;
+    pub const MULTIPLE_TOKEN: u32 = 1 << 2;
+
+    /// Flag names in the order Redis lists them.
+    pub const NAMES: [(u32, &str); 3] =
+        [(OPTIONAL, "optional"), (MULTIPLE, "multiple"), (MULTIPLE_TOKEN, "multiple_token")];
+}
+
+/// One documented argument of a command (COMMAND DOCS `arguments`). Build
+/// with the constructors and chain the modifiers:
+/// `Arg::integer("seconds").token("EX").since("2.6.12")`.
+#[derive(Clone, Copy, Debug)]
+pub struct Arg {
+    pub name: &'static str,
+    pub kind: ArgType,
+    /// The keyword that introduces it ("" for none).
+    pub token: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub deprecated_since: &'static str,
+    pub flags: u32,
+}
+
+impl Arg {
+    pub const fn new(name: &'static str, kind: ArgType) -> Arg {
+        Arg { name, kind, token: "", summary: "", since: "", deprecated_since: "", flags: 0 }
+    }
+    pub const fn string(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::String)
+    }
+    pub const fn integer(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::Integer)
+    }
+    pub const fn double(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::Double)
+    }
+    pub const fn key(name: &'static str, key_spec_index: i32) -> Arg {
+        Arg::new(name, ArgType::Key(key_spec_index))
+    }
+    pub const fn pattern(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::Pattern)
+    }
+    pub const fn unix_time(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::UnixTime)
+    }
+    /// A bare keyword argument.
+    pub const fn pure_token(name: &'static str, token: &'static str) -> Arg {
+        Arg::new(name, ArgType::PureToken).token(token)
+    }
+    pub const fn one_of(name: &'static str, choices: &'static [Arg]) -> Arg {
+        Arg::new(name, ArgType::OneOf(choices))
+    }
+    pub const fn block(name: &'static str, parts: &'static [Arg]) -> Arg {
+        Arg::new(name, ArgType::Block(parts))
+    }
+    pub const fn token(self, token: &'static str) -> Arg {
+        Arg { token, ..self }
+    }
+    pub const fn summary(self, summary: &'static str) -> Arg {
+        Arg { summary, ..self }
+    }
+    pub const fn since(self, since: &'static str) -> Arg {
+        Arg { since, ..self }
+    }
+    pub const fn deprecated_since(self, deprecated_since: &'static str) -> Arg {
+        Arg { deprecated_since, ..self }
+    }
+    pub const fn optional(self) -> Arg {
+        Arg { flags: self.flags | arg_flags::OPTIONAL, ..self }
+    }
+    pub const fn multiple(self) -> Arg {
+        Arg { flags: self.flags | arg_flags::MULTIPLE, ..self }
+    }
+    pub const fn multiple_token(self) -> Arg {
+        Arg { flags: self.flags | arg_flags::MULTIPLE_TOKEN, ..self }
+    }
+}
+
 /// One command (or subcommand) of the table.
 pub struct CommandSpec {
     /// Lower-case name (for a subcommand, just the subcommand's name).
@@ -220,6 +319,8 @@ pub struct CommandSpec {
     pub deprecated_since: &'static str,
     pub replaced_by: &'static str,
     pub history: &'static [(&'static str, &'static str)],
+    /// COMMAND DOCS `arguments` (empty: not documented).
+    pub args: &'static [Arg],
 }
 
 impl CommandSpec {
@@ -242,5 +343,6 @@ impl CommandSpec {
         deprecated_since: "",
         replaced_by: "",
         history: &[],
+        args: &[],
     };
 }

@@ -9,11 +9,12 @@ use cinnabar_storage::glob;
 use crate::command::keys::{self, KeyRef};
 use crate::command::table::{effective_acl_categories, Command};
 use crate::command::{
-    acl, doc_flags, flags, flags::*, key_flags, BeginSearch, CmdResult, CommandId, CommandSpec, CommandTable, Ctx,
-    FindKeys, KeySpec,
+    acl, arg_flags, doc_flags, flags, flags::*, key_flags, Arg, ArgType, BeginSearch, CmdResult, CommandId,
+    CommandSpec, CommandTable, Ctx, FindKeys, KeySpec,
 };
 
 const ALL_COMMANDS_TIP: &[&str] = &["nondeterministic_output_order"];
+const COMMAND_NAMES: &[Arg] = &[Arg::string("command-name").optional().multiple()];
 
 /// Subcommand defaults: COMMAND's subcommands share flags, categories and group.
 const SUB: CommandSpec =
@@ -45,6 +46,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             since: "7.0.0",
             summary: "Describe the documentation of some or all commands",
             complexity: "O(N) where N is the number of commands to look up",
+            args: COMMAND_NAMES,
             ..SUB
         },
         CommandSpec {
@@ -83,6 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             summary: "Describe some or all commands",
             complexity: "O(N) where N is the number of commands to look up",
             history: &[("7.0.0", "Without arguments, describes every command.")],
+            args: COMMAND_NAMES,
             ..SUB
         },
         CommandSpec {
@@ -93,6 +96,16 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             since: "7.0.0",
             summary: "List command names, optionally filtered",
             complexity: "O(N) where N is the total number of Redis commands",
+            args: &[Arg::one_of(
+                "filterby",
+                &[
+                    Arg::string("module-name").token("MODULE"),
+                    Arg::string("category").token("ACLCAT"),
+                    Arg::pattern("pattern").token("PATTERN"),
+                ],
+            )
+            .token("FILTERBY")
+            .optional()],
             ..SUB
         },
     ],
@@ -422,8 +435,7 @@ fn reply_search_type(reply: &mut Reply, kind: &str, fields: &[(&str, Value)]) {
     }
 }
 
-/// One command's COMMAND DOCS entry (Redis's `addReplyCommandDocs`). The
-/// `arguments` field is not described yet.
+/// One command's COMMAND DOCS entry (Redis's `addReplyCommandDocs`).
 fn reply_docs(reply: &mut Reply, table: &CommandTable, id: CommandId) {
     let command = table.get(id);
     let spec = command.spec;
@@ -436,6 +448,7 @@ fn reply_docs(reply: &mut Reply, table: &CommandTable, id: CommandId) {
         + usize::from(spec.doc_flags != 0)
         + deprecation.len()
         + usize::from(!spec.history.is_empty())
+        + usize::from(!spec.args.is_empty())
         + usize::from(command.is_container());
     reply.map(len);
     for (field, text) in texts {
@@ -459,6 +472,10 @@ fn reply_docs(reply: &mut Reply, table: &CommandTable, id: CommandId) {
             reply.bulk_str(change);
         }
     }
+    if !spec.args.is_empty() {
+        reply.bulk_str("arguments");
+        reply_args(reply, spec.args);
+    }
     if command.is_container() {
         reply.bulk_str("subcommands");
         let subcommands = command.subcommand_ids();
@@ -466,6 +483,57 @@ fn reply_docs(reply: &mut Reply, table: &CommandTable, id: CommandId) {
         for sub in subcommands {
             reply.bulk_str(&table.get(sub).fullname);
             reply_docs(reply, table, sub);
+        }
+    }
+}
+
+/// COMMAND DOCS `arguments` (Redis's `addReplyCommandArgList`).
+fn reply_args(reply: &mut Reply, args: &[Arg]) {
+    reply.array(args.len());
+    for arg in args {
+        let (kind, key_spec_index, nested) = match arg.kind {
+            ArgType::String => ("string", None, None),
+            ArgType::Integer => ("integer", None, None),
+            ArgType::Double => ("double", None, None),
+            ArgType::Key(index) => ("key", Some(index), None),
+            ArgType::Pattern => ("pattern", None, None),
+            ArgType::UnixTime => ("unix-time", None, None),
+            ArgType::PureToken => ("pure-token", None, None),
+            ArgType::OneOf(choices) => ("oneof", None, Some(choices)),
+            ArgType::Block(parts) => ("block", None, Some(parts)),
+        };
+        let texts = [("token", arg.token), ("summary", arg.summary), ("since", arg.since)];
+        let texts: Vec<_> = texts.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        let len = 2
+            + usize::from(key_spec_index.is_some())
+            + texts.len()
+            + usize::from(!arg.deprecated_since.is_empty())
+            + usize::from(arg.flags != 0)
+            + usize::from(nested.is_some());
+        reply.map(len);
+        reply.bulk_str("name");
+        reply.bulk_str(arg.name);
+        reply.bulk_str("type");
+        reply.bulk_str(kind);
+        if let Some(index) = key_spec_index {
+            reply.bulk_str("key_spec_index");
+            reply.int(index.into());
+        }
+        for (field, text) in texts {
+            reply.bulk_str(field);
+            reply.bulk_str(text);
+        }
+        if !arg.deprecated_since.is_empty() {
+            reply.bulk_str("deprecated_since");
+            reply.bulk_str(arg.deprecated_since);
+        }
+        if arg.flags != 0 {
+            reply.bulk_str("flags");
+            reply_flag_set(reply, arg.flags, &arg_flags::NAMES);
+        }
+        if let Some(nested) = nested {
+            reply.bulk_str("arguments");
+            reply_args(reply, nested);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT.
 
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, CmdResult, CommandSpec, Ctx};
+use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use cinnabar_protocol::numbers::parse_i64;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -11,6 +11,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: FAST | SENTINEL,
         acl: acl::CONNECTION,
         tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        args: &[Arg::string("message").optional()],
         handler: Some(ping),
         group: "connection",
         summary: "Ping the server",
@@ -22,6 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         arity: 2,
         flags: LOADING | STALE | FAST,
         acl: acl::CONNECTION,
+        args: &[Arg::string("message")],
         handler: Some(echo),
         group: "connection",
         summary: "Echo the given string",
@@ -44,6 +46,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         arity: 2,
         flags: LOADING | STALE | FAST,
         acl: acl::CONNECTION,
+        args: &[Arg::integer("index")],
         handler: Some(select),
         group: "connection",
         summary: "Change the selected database for the current connection",

@@ -1,6 +1,6 @@
 //! Generic keyspace commands: DEL, EXISTS, DBSIZE.
 
-use crate::command::{acl, flags::*, key_flags::*, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -10,6 +10,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RM | DELETE)],
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        args: &[Arg::key("key", 0).multiple()],
         handler: Some(del),
         summary: "Delete a key",
         complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
@@ -22,6 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RO)],
         tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        args: &[Arg::key("key", 0).multiple()],
         handler: Some(exists),
         summary: "Determine if a key exists",
         complexity: "O(N) where N is the number of keys to check.",

@@ -3,7 +3,7 @@
 use cinnabar_storage::{StrValue, Value};
 
 use crate::command::keys::KeyRef;
-use crate::command::{acl, flags::*, key_flags::*, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -12,6 +12,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: READONLY | FAST,
         acl: acl::STRING,
         key_specs: &[KeySpec::single(1, RO | ACCESS)],
+        args: &[Arg::key("key", 0)],
         handler: Some(get),
         group: "string",
         summary: "Get the value of a key",
@@ -26,6 +27,25 @@ pub static COMMANDS: &[CommandSpec] = &[
         key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)
             .with_notes("RW and ACCESS due to the optional `GET` argument")],
         get_keys: Some(set_keys),
+        args: &[
+            Arg::key("key", 0),
+            Arg::string("value"),
+            Arg::one_of("condition", &[Arg::pure_token("nx", "NX"), Arg::pure_token("xx", "XX")])
+                .since("2.6.12")
+                .optional(),
+            Arg::pure_token("get", "GET").since("6.2.0").optional(),
+            Arg::one_of(
+                "expiration",
+                &[
+                    Arg::integer("seconds").token("EX").since("2.6.12"),
+                    Arg::integer("milliseconds").token("PX").since("2.6.12"),
+                    Arg::unix_time("unix-time-seconds").token("EXAT").since("6.2.0"),
+                    Arg::unix_time("unix-time-milliseconds").token("PXAT").since("6.2.0"),
+                    Arg::pure_token("keepttl", "KEEPTTL").since("6.0.0"),
+                ],
+            )
+            .optional(),
+        ],
         handler: Some(set),
         group: "string",
         summary: "Set the string value of a key",
