@@ -355,6 +355,33 @@ mod tests {
         Ok(commands)
     }
 
+    /// Every command parsed and how parsing stopped (error, or bytes left over).
+    fn outcome(input: &[u8], trickle: bool) -> (Vec<Vec<Vec<u8>>>, Result<usize, ParseError>) {
+        let mut parser = RequestParser::new();
+        let mut commands = Vec::new();
+        let mut start = 0;
+        let ends: Vec<usize> = if trickle { (1..=input.len()).collect() } else { vec![input.len()] };
+        for end in ends {
+            loop {
+                match parser.parse(&input[start..end], Limits::default()) {
+                    Ok(Some(n)) => {
+                        assert!(n <= end - start, "consumed past the buffer");
+                        let mut argv = Vec::new();
+                        parser.argv(&input[start..end], &mut argv);
+                        if !argv.is_empty() {
+                            commands.push(argv.iter().map(|a| a.to_vec()).collect());
+                        }
+                        parser.reset();
+                        start += n;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return (commands, Err(e)),
+                }
+            }
+        }
+        (commands, Ok(input.len() - start))
+    }
+
     fn words(v: &[&str]) -> Vec<Vec<u8>> {
         v.iter().map(|s| s.as_bytes().to_vec()).collect()
     }
@@ -420,6 +447,21 @@ mod tests {
             let wire = encode(&commands);
             prop_assert_eq!(parse_all(&wire).unwrap(), commands.clone());
             prop_assert_eq!(parse_trickled(&wire).unwrap(), commands);
+        }
+
+        /// Corrupted pipelines (random byte changes in valid input) give the same
+        /// commands and the same error whether they arrive whole or byte by byte.
+        #[test]
+        fn mutated_input_is_split_invariant(
+            commands in prop::collection::vec(
+                prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 1..4), 1..4),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4)) {
+            let mut wire = encode(&commands);
+            for (at, byte) in flips {
+                let i = at.index(wire.len());
+                wire[i] = byte;
+            }
+            prop_assert_eq!(outcome(&wire, false), outcome(&wire, true));
         }
 
         /// Arbitrary bytes never panic, and a parse never claims more than it was given.

@@ -11,6 +11,7 @@ pub mod command;
 pub mod commands;
 pub mod config;
 pub mod cron;
+pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod propagate;

@@ -12,6 +12,7 @@ use cinnabar_storage::Db;
 use crate::client::{Client, ClientId};
 use crate::command::CommandTable;
 use crate::config::Config;
+use crate::lazyfree::LazyFree;
 use crate::propagate::Propagator;
 use crate::stats::Stats;
 
@@ -23,6 +24,8 @@ pub struct Server {
     pub commands: CommandTable,
     pub stats: Stats,
     pub propagation: Propagator,
+    /// The background thread that frees what UNLINK and FLUSH* ASYNC drop.
+    pub lazyfree: LazyFree,
     /// Unix time in milliseconds, refreshed before each command so a command
     /// sees one consistent "now" (as Redis's `server.mstime`).
     pub now_ms: i64,
@@ -56,6 +59,8 @@ pub fn lru_clock(now_ms: i64) -> u32 {
 impl Server {
     pub fn new(config: Config) -> Server {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let stats = Stats::default();
+        let lazyfree = LazyFree::start(stats.lazyfree.clone());
         let run_id: String = (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect();
         Server {
             config,
@@ -63,8 +68,9 @@ impl Server {
             clients: BTreeMap::new(),
             next_client_id: 1,
             commands: CommandTable::new(crate::commands::FAMILIES),
-            stats: Stats::default(),
+            stats,
             propagation: Propagator::default(),
+            lazyfree,
             now_ms: unix_ms(),
             started: Instant::now(),
             run_id,
@@ -110,11 +116,43 @@ impl Server {
         self.started.elapsed().as_secs()
     }
 
-    /// Deletes `key` from `db` because its TTL passed, emitting the DEL that
-    /// replicas and the AOF see instead of the expiry itself.
+    /// Deletes `key` from `db` if its TTL has passed. Returns true if it did.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        if !self.dbs[db].is_expired(key, self.now_ms) {
+            return false;
+        }
+        self.expire_key(db, key);
+        true
+    }
+
+    /// Deletes `key` from `db` because its TTL passed, emitting the DEL (UNLINK
+    /// under lazyfree-lazy-expire) that replicas and the AOF see instead of the
+    /// expiry itself.
     pub fn expire_key(&mut self, db: usize, key: &[u8]) {
-        self.dbs[db].remove(key);
+        let lazy = self.config.lazyfree_lazy_expire;
+        self.remove_key(db, key, lazy);
         self.stats.expired_keys += 1;
-        self.propagation.emit(db, &[b"DEL", key]);
+        self.propagation.emit(db, &[deletion_verb(lazy), key]);
+    }
+
+    /// Removes a key and its TTL, freeing the value in the background when
+    /// `lazy` and that is worth it. Returns true if the key existed.
+    pub fn remove_key(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
+        match self.dbs[db].remove(key) {
+            Some(entry) => {
+                self.lazyfree.free_value(entry.value, lazy);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The command a deletion propagates as: UNLINK when it was freed lazily.
+pub fn deletion_verb(lazy: bool) -> &'static [u8] {
+    if lazy {
+        b"UNLINK"
+    } else {
+        b"DEL"
     }
 }

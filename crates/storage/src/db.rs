@@ -66,9 +66,10 @@ impl Db {
         self.expires.get(key).copied()
     }
 
-    /// True if the key has a TTL that has passed at `now_ms`.
+    /// True if the key has a TTL that has passed at `now_ms` (a key lives through
+    /// its expiry millisecond, as in Redis).
     pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        self.expire_at(key).is_some_and(|t| t <= now_ms)
+        self.expire_at(key).is_some_and(|t| t < now_ms)
     }
 
     /// Adds or overwrites a key. Overwriting clears the TTL unless `keep_ttl`.
@@ -160,5 +161,35 @@ impl Db {
 
     pub fn bucket_count(&self) -> (usize, usize) {
         (self.keys.bucket_count(), self.expires.bucket_count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StrValue;
+
+    /// Every key pays for one Entry inside its dictionary node: keep it small.
+    #[test]
+    fn entry_stays_compact() {
+        assert!(std::mem::size_of::<Value>() <= 32, "Value is {} bytes", std::mem::size_of::<Value>());
+        assert!(std::mem::size_of::<Entry>() <= 40, "Entry is {} bytes", std::mem::size_of::<Entry>());
+    }
+
+    #[test]
+    fn ttl_follows_the_key() {
+        let mut db = Db::new();
+        let v = || Entry::new(Value::Str(StrValue::from_bytes(b"v")), 0);
+        db.set(b"k", v(), false);
+        assert!(db.set_expire(b"k", 100));
+        assert!(db.is_expired(b"k", 101) && !db.is_expired(b"k", 100));
+        db.set(b"k", v(), true);
+        assert_eq!(db.expire_at(b"k"), Some(100), "KEEPTTL keeps it");
+        db.set(b"k", v(), false);
+        assert_eq!(db.expire_at(b"k"), None, "overwriting clears it");
+        assert!(!db.set_expire(b"missing", 1));
+        db.set_expire(b"k", 5);
+        db.remove(b"k");
+        assert_eq!((db.len(), db.expires_len()), (0, 0));
     }
 }

@@ -57,13 +57,15 @@ pub struct Ctx<'a> {
     pub cmd: CommandId,
     dirty: u64,
     propagation: Propagation,
+    /// Propagate even if nothing changed (FLUSHALL on an empty server).
+    forced: bool,
     /// True once an error reply was sent (failed_calls).
     pub failed: bool,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(srv: &'a mut Server, client: &'a mut Client, cmd: CommandId) -> Self {
-        Ctx { srv, client, cmd, dirty: 0, propagation: Propagation::AsSent, failed: false }
+        Ctx { srv, client, cmd, dirty: 0, propagation: Propagation::AsSent, forced: false, failed: false }
     }
 
     pub fn reply(&mut self) -> &mut Reply {
@@ -93,23 +95,30 @@ impl<'a> Ctx<'a> {
 
     /// Deletes the key if its TTL has passed. Returns true if it was expired.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        let db = self.client.db;
-        if !self.srv.dbs[db].is_expired(key, self.srv.now_ms) {
-            return false;
-        }
-        self.srv.expire_key(db, key);
-        true
+        self.srv.expire_if_needed(self.client.db, key)
     }
 
     /// Looks a key up for reading: expires it if due, counts a hit or miss and
     /// refreshes its access time.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup_read_with(key, true)
+    }
+
+    /// As `lookup_read`, but leaves the access time alone (Redis's
+    /// LOOKUP_NOTOUCH: EXISTS, TYPE, TTL and friends do not count as a use).
+    pub fn lookup_read_no_touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup_read_with(key, false)
+    }
+
+    fn lookup_read_with(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
         self.expire_if_needed(key);
         let lru = self.srv.lru_clock();
         match self.srv.dbs[self.client.db].get_mut(key) {
             Some(entry) => {
                 self.srv.stats.keyspace_hits += 1;
-                entry.access = lru;
+                if touch {
+                    entry.access = lru;
+                }
                 Some(entry)
             }
             None => {
@@ -178,6 +187,12 @@ impl<'a> Ctx<'a> {
         self.dirty
     }
 
+    /// Propagates this command even if it changed nothing (Redis's
+    /// `forceCommandPropagation`).
+    pub fn force_propagation(&mut self) {
+        self.forced = true;
+    }
+
     /// Propagates `argv` instead of the command as sent (may be called several
     /// times to emit several commands).
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
@@ -189,7 +204,7 @@ impl<'a> Ctx<'a> {
 
     /// Sends this command's effects to the replication stream, if it changed anything.
     pub(super) fn finish_propagation(&mut self, argv: &[&[u8]]) {
-        if self.dirty == 0 {
+        if self.dirty == 0 && !self.forced {
             return;
         }
         self.srv.dirty += self.dirty;

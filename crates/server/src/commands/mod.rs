@@ -4,11 +4,20 @@
 pub mod command;
 pub mod connection;
 pub mod debug;
+pub mod expire;
 pub mod keyspace;
+#[cfg(test)]
+mod propagation_tests;
 pub mod strings;
 
 use crate::command::CommandSpec;
 
 /// Every family's entries, in the order COMMAND lists them.
-pub static FAMILIES: &[&[CommandSpec]] =
-    &[connection::COMMANDS, strings::COMMANDS, keyspace::COMMANDS, command::COMMANDS, debug::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    strings::COMMANDS,
+    keyspace::COMMANDS,
+    expire::COMMANDS,
+    command::COMMANDS,
+    debug::COMMANDS,
+];
