@@ -44,3 +44,23 @@ fn debug_is_refused_unless_enabled() {
         assert_eq!(local, format!("+{}\r\n", "0".repeat(40)), "{kind:?}");
     }
 }
+
+#[test]
+fn active_expiry_pauses_and_resumes_with_set_active_expire() {
+    for kind in [Kind::Cinnabar, Kind::Redis] {
+        let server = ServerProcess::start(kind, &["--enable-debug-command", "yes"]);
+        let mut conn = server.raw();
+        assert_eq!(conn.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+        conn.cmd(&["SET", "k", "v"]);
+        conn.cmd(&["PEXPIRE", "k", "1"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // DBSIZE does not expire keys itself: only the cycle would have.
+        assert_eq!(conn.cmd(&["DBSIZE"]), ":1\r\n", "{kind:?}");
+        conn.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while conn.cmd(&["DBSIZE"]) != ":0\r\n" {
+            assert!(std::time::Instant::now() < deadline, "{kind:?}: the key was never expired");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
