@@ -6,6 +6,7 @@
 use cinnabar_protocol::Reply;
 use cinnabar_storage::glob;
 
+use crate::command::context::errors;
 use crate::command::keys::{self, KeyRef};
 use crate::command::table::{effective_acl_categories, Command};
 use crate::command::{
@@ -202,23 +203,18 @@ impl ListFilter<'_> {
 }
 
 fn parse_list_filter<'a>(options: &[&'a [u8]]) -> Result<ListFilter<'a>, &'static str> {
-    let mut filter = ListFilter::All;
-    let mut rest = options;
-    while let Some((option, tail)) = rest.split_first() {
-        // FILTERBY is accepted only as the last three arguments, as in Redis.
-        if !option.eq_ignore_ascii_case(b"filterby") || tail.len() != 2 {
-            return Err(crate::command::context::errors::SYNTAX);
-        }
-        let arg = tail[1];
-        filter = match tail[0].to_ascii_lowercase().as_slice() {
-            b"module" => ListFilter::Module,
-            b"aclcat" => ListFilter::AclCategory(acl_category_by_name(arg)),
-            b"pattern" => ListFilter::Pattern(arg),
-            _ => return Err(crate::command::context::errors::SYNTAX),
-        };
-        rest = &[];
+    // FILTERBY can only be the last three arguments, as in Redis.
+    let (kind, arg) = match options {
+        [] => return Ok(ListFilter::All),
+        [filterby, kind, arg] if filterby.eq_ignore_ascii_case(b"filterby") => (kind, *arg),
+        _ => return Err(errors::SYNTAX),
+    };
+    match kind.to_ascii_lowercase().as_slice() {
+        b"module" => Ok(ListFilter::Module),
+        b"aclcat" => Ok(ListFilter::AclCategory(acl_category_by_name(arg))),
+        b"pattern" => Ok(ListFilter::Pattern(arg)),
+        _ => Err(errors::SYNTAX),
     }
-    Ok(filter)
 }
 
 fn acl_category_by_name(name: &[u8]) -> Option<u64> {
