@@ -61,7 +61,7 @@ fn hostile_protocol_never_takes_the_server_down() {
     let mut setup = server.raw();
     assert_eq!(setup.cmd(&["SET", "survivor", "acknowledged"]), "+OK\r\n");
 
-    let mut rng = fastrand::Rng::with_seed(0xC1AA_BA5);
+    let mut rng = fastrand::Rng::with_seed(0x0C1A_ABA5);
     for _ in 0..400 {
         let mut conn = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
         conn.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
