@@ -21,6 +21,9 @@ pub fn period(srv: &Server) -> Duration {
 }
 
 pub fn tick(srv: &mut Server, state: &mut CronState) {
+    if srv.cron_paused {
+        return;
+    }
     srv.refresh_time();
     if srv.active_expire_enabled {
         active_expire::run(srv, &mut state.expire);

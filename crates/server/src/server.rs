@@ -41,6 +41,8 @@ pub struct Server {
     pub listening_port: u16,
     /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
     pub active_expire_enabled: bool,
+    /// True after DEBUG PAUSE-CRON 1: the periodic task does nothing.
+    pub cron_paused: bool,
     /// List elements at least this big get a node of their own (DEBUG
     /// QUICKLIST-PACKED-THRESHOLD).
     pub quicklist_packed_threshold: u64,
@@ -79,6 +81,7 @@ impl Server {
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
             active_expire_enabled: true,
+            cron_paused: false,
             quicklist_packed_threshold: 1 << 30,
         }
     }

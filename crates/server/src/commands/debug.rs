@@ -1,7 +1,8 @@
 //! DEBUG: the subcommands test suites rely on — SLEEP, OBJECT, POPULATE,
 //! DIGEST and DIGEST-VALUE (Redis's dataset digest, so datasets can be
 //! compared across servers), PROTOCOL (one reply of each RESP type),
-//! SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, HTSTATS, ERROR and LOG.
+//! SET-ACTIVE-EXPIRE, PAUSE-CRON, QUICKLIST-PACKED-THRESHOLD, HTSTATS, ERROR
+//! and LOG.
 //!
 //! DEBUG is reachable only when `enable-debug-command` allows it (checked by
 //! the dispatcher through the PROTECTED flag). Nothing here is propagated:
@@ -41,6 +42,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.srv.active_expire_enabled = atoi(argv[2]) != 0;
             ctx.reply().ok();
         }
+        (b"pause-cron", 3) => {
+            ctx.srv.cron_paused = atoi(argv[2]) != 0;
+            ctx.reply().ok();
+        }
         (b"quicklist-packed-threshold", 3) => quicklist_packed_threshold(ctx, argv[2])?,
         (b"htstats", 3) => htstats(ctx, argv[2])?,
         // Sent as a reply, not raised: Redis does not count it as a failed call.
@@ -76,6 +81,8 @@ fn help(ctx: &mut Ctx, name: &[u8]) {
             "    Write <message> to the server log.",
             "OBJECT <key>",
             "    Show low level information about the value at a key.",
+            "PAUSE-CRON <0|1>",
+            "    Stop or resume the periodic background task.",
             "POPULATE <count> [<prefix>] [<size>]",
             "    Create <count> string keys named <prefix>:<n> (default prefix 'key')",
             "    holding 'value:<n>', padded or cut to <size> bytes when given.",
