@@ -1,5 +1,6 @@
 //! The periodic task (Redis's `serverCron`), run `hz` times a second: active
-//! expiry, incremental rehashing of the keyspace, idle-client timeouts.
+//! expiry (timed for the latency monitor), incremental rehashing of the
+//! keyspace, idle-client timeouts, and sampling of rates and memory.
 
 use std::time::{Duration, Instant};
 
@@ -25,9 +26,13 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
         return;
     }
     srv.refresh_time();
+    srv.stats.sample(srv.now_ms);
+    let expire_started = Instant::now();
     if srv.active_expire_enabled {
         active_expire::run(srv, &mut state.expire);
     }
+    let expire_ms = expire_started.elapsed().as_millis() as u64;
+    srv.latency.add_if_needed(srv.config.latency_monitor_threshold, "expire-cycle", expire_ms, srv.now_ms / 1000);
     rehash_databases(srv);
     close_idle_clients(srv);
 }
@@ -46,6 +51,10 @@ fn close_idle_clients(srv: &mut Server) {
     }
     for client in srv.clients.values() {
         let Ok(mut c) = client.try_borrow_mut() else { continue };
+        // Monitors and clients waiting out a CLIENT PAUSE are exempt, as in Redis.
+        if c.monitor || c.postponed {
+            continue;
+        }
         if srv.now_ms - c.last_interaction_ms > timeout_ms {
             log_at!(Verbose, "Closing idle client");
             c.kill();

@@ -11,11 +11,13 @@ pub mod command;
 pub mod commands;
 pub mod config;
 pub mod cron;
+pub mod latency;
 pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod propagate;
 pub mod server;
+pub mod slowlog;
 pub mod stats;
 
 use std::cell::RefCell;
@@ -65,6 +67,7 @@ async fn serve(config: Config) -> i32 {
     let pidfile = config.pidfile.clone();
     let server = Rc::new(RefCell::new(Server::new(config)));
     server.borrow_mut().listening_port = port;
+    server.borrow_mut().startup_memory = stats::used_memory();
     log::set_role('M');
     log_at!(Notice, "Running mode=standalone, port={}.", port);
     log_at!(Warning, "Server initialized");

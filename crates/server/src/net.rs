@@ -1,6 +1,8 @@
-//! Networking on the main thread: listeners (bind, maxclients at accept) and
-//! one task per connection that reads, parses every complete request in its
-//! buffer, runs each to completion, and writes the replies.
+//! Networking on the main thread: listeners (bind; maxclients, protected mode
+//! and TCP keepalive at accept) and one task per connection that reads, parses
+//! every complete request in its buffer, runs each to completion, and writes
+//! the replies. A request held by CLIENT PAUSE stays in the buffer, and the
+//! task stops reading until the pause ends.
 //!
 //! No borrow of the server is held across an `.await`: a task borrows the
 //! server only between reading and writing.
@@ -14,13 +16,13 @@ use cinnabar_protocol::{Limits, RequestParser};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use crate::client::Client;
-use crate::command::dispatch;
+use crate::client::{quoted_repr, Client};
+use crate::command::dispatch::{self, Outcome};
 use crate::log::log_at;
 use crate::server::Server;
 
 /// Bytes read from a socket at a time (Redis's PROTO_IOBUF_LEN).
-const READ_CHUNK: usize = 16 * 1024;
+pub const READ_CHUNK: usize = 16 * 1024;
 
 /// Opens a listener for each `bind` address. An address prefixed with `-` is
 /// optional: it is skipped if unavailable on this host.
@@ -74,18 +76,76 @@ pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>) {
         let local = stream.local_addr().map(|a| format_addr(&a)).unwrap_or_default();
         let client = {
             let mut srv = server.borrow_mut();
-            if srv.clients.len() as i64 >= srv.config.maxclients {
+            if let Some(refusal) = refusal(&srv, &peer) {
                 srv.stats.rejected_connections += 1;
                 drop(srv);
-                let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+                // Best effort, as Redis: the connection closes either way.
+                let _ = stream.try_write(refusal);
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            if srv.config.tcp_keepalive > 0 {
+                set_keepalive(stream.as_raw_fd(), srv.config.tcp_keepalive as i32);
+            }
             srv.add_client(format_addr(&peer), local, stream.as_raw_fd())
         };
         log_at!(Verbose, "Accepted {}", format_addr(&peer));
         tokio::task::spawn_local(serve(stream, server.clone(), client));
     }
+}
+
+const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// Redis 7.0's answer to a non-loopback peer in protected mode.
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled \
+and no password is set for the default user. In this mode connections are only accepted from the loopback \
+interface. If you want to connect from external computers to Redis you may adopt one of the following \
+solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback \
+interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not \
+publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) \
+Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the \
+protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for \
+testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the \
+default user. NOTE: You only need to do one of the above things in order for the server to start accepting \
+connections from the outside.\r\n";
+
+/// Why a new connection is refused, if it is: maxclients, then protected
+/// mode. Redis 7.0 applies protected mode whatever `bind` says, whenever the
+/// default user has no password, to every peer but 127.0.0.1 and ::1.
+fn refusal(srv: &Server, peer: &SocketAddr) -> Option<&'static [u8]> {
+    if srv.clients.len() as i64 >= srv.config.maxclients {
+        return Some(MAX_CLIENTS_REACHED);
+    }
+    let loopback = match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
+    };
+    if srv.config.protected_mode && !srv.auth_required_by_default() && !loopback {
+        return Some(PROTECTED_MODE_DENIED);
+    }
+    None
+}
+
+/// Turns on TCP keepalive probes like Redis's `anetKeepAlive`: first probe
+/// after `interval` idle seconds, then every `interval / 3`, three probes.
+/// Failures are ignored: keepalive is an optimisation of dead-peer detection.
+fn set_keepalive(fd: i32, interval: i32) {
+    let set = |level: i32, name: i32, value: i32| {
+        // SAFETY: fd is an open socket owned by the caller; value outlives the call.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const i32).cast(),
+                std::mem::size_of::<i32>() as libc::socklen_t,
+            )
+        }
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, interval);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (interval / 3).max(1));
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
 }
 
 /// `ip:port`, with IPv6 addresses unbracketed as Redis prints them.
@@ -103,19 +163,17 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
     let mut parser = RequestParser::new();
     let mut spare: Vec<u8> = Vec::new();
     'conn: loop {
-        tokio::select! {
-            biased;
-            _ = wake.notified() => {}
-            ready = stream.readable() => {
-                if ready.is_err() {
-                    break 'conn;
-                }
-                input.reserve(READ_CHUNK);
-                match stream.try_read_buf(&mut input) {
-                    Ok(0) => break 'conn,
-                    Ok(n) => server.borrow_mut().stats.net_input_bytes += n as u64,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue 'conn,
-                    Err(_) => break 'conn,
+        let postponed = client.borrow().postponed;
+        if postponed {
+            wait_for_unpause(&server, &wake).await;
+        } else {
+            tokio::select! {
+                biased;
+                _ = wake.notified() => {}
+                ready = stream.readable() => {
+                    if ready.is_err() || !read_available(&stream, &mut input, &server, &client) {
+                        break 'conn;
+                    }
                 }
             }
         }
@@ -132,10 +190,16 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             let out = c.reply.take();
             c.reply.restore_capacity(std::mem::take(&mut spare));
             srv.stats.net_output_bytes += out.len() as u64;
+            if !out.is_empty() {
+                srv.stats.total_writes_processed += 1;
+            }
             (out, c.close_after_reply)
         };
-        if !output.is_empty() && stream.write_all(&output).await.is_err() {
-            break 'conn;
+        if !output.is_empty() {
+            if let Err(e) = stream.write_all(&output).await {
+                log_at!(Verbose, "Error writing to client: {}", e);
+                break 'conn;
+            }
         }
         spare = output;
         if close_after {
@@ -145,32 +209,77 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
     server.borrow_mut().remove_client(id);
 }
 
+/// Appends what the socket has to `input`. False once the connection is over
+/// (the peer closed it, or reading failed), which is logged as Redis does.
+fn read_available(stream: &TcpStream, input: &mut Vec<u8>, server: &RefCell<Server>, client: &RefCell<Client>) -> bool {
+    input.reserve(READ_CHUNK);
+    match stream.try_read_buf(input) {
+        Ok(0) => {
+            if crate::log::enabled(crate::log::Level::Verbose) {
+                let srv = server.borrow();
+                let info = client.borrow().info_line(srv.now_ms, &srv.commands, 0);
+                log_at!(Verbose, "Client closed connection {}", info);
+            }
+            false
+        }
+        Ok(n) => {
+            let stats = &mut server.borrow_mut().stats;
+            stats.net_input_bytes += n as u64;
+            stats.total_reads_processed += 1;
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
+        Err(e) => {
+            log_at!(Verbose, "Reading from client: {}", e);
+            false
+        }
+    }
+}
+
+/// Sleeps until the client pause ends (or is lifted, or the client is woken).
+async fn wait_for_unpause(server: &Rc<RefCell<Server>>, wake: &tokio::sync::Notify) {
+    let (end_ms, lifted) = {
+        let srv = server.borrow();
+        (srv.client_pause.end_ms, srv.client_pause_lifted.clone())
+    };
+    let remaining = (end_ms - crate::server::unix_ms() + 1).max(0) as u64;
+    tokio::select! {
+        _ = wake.notified() => {}
+        _ = lifted.notified() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_millis(remaining)) => {}
+    }
+}
+
 /// Parses and runs every complete request in `input`, then drops the bytes
 /// consumed. A protocol error answers and marks the client to close.
 fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestParser, input: &mut Vec<u8>) {
     let mut offset = 0;
     let mut spare_argv: Vec<&'static [u8]> = Vec::new();
     while !client.close_after_reply && !client.close_asap && offset < input.len() {
-        let limits = Limits { max_bulk_len: srv.config.proto_max_bulk_len, auth_required: !client.authenticated };
+        let auth_required = !client.authenticated && srv.auth_required_by_default();
+        let limits = Limits { max_bulk_len: srv.config.proto_max_bulk_len, auth_required };
         match parser.parse(&input[offset..], limits) {
             Ok(Some(consumed)) => {
                 let mut argv = recycle(std::mem::take(&mut spare_argv));
                 parser.argv(&input[offset..], &mut argv);
-                if !argv.is_empty() {
-                    dispatch::execute(srv, client, &argv);
-                }
+                client.query_buffer_len = input.len() - offset;
+                let outcome = if argv.is_empty() { Outcome::Done } else { dispatch::execute(srv, client, &argv) };
                 spare_argv = recycle(argv);
                 parser.reset();
+                if outcome == Outcome::Postponed {
+                    break;
+                }
                 offset += consumed;
             }
             Ok(None) => break,
             Err(e) => {
+                client.query_buffer_len = input.len() - offset;
                 log_at!(
                     Verbose,
-                    "Protocol error ({}) from client: id={} addr={}",
+                    "Protocol error ({}) from client: {}. {}",
                     e.log_reason(),
-                    client.id,
-                    client.addr
+                    client.info_line(srv.now_ms, &srv.commands, 0),
+                    protocol_error_sample(&input[offset..])
                 );
                 client.reply.error(&format!("ERR {}", e.message()));
                 srv.stats.record_error("ERR");
@@ -181,17 +290,35 @@ fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestPars
     }
     input.drain(..offset);
     client.query_buffer_len = input.len();
+    client.query_buffer_free = input.capacity() - input.len();
     if input.len() as i64 > srv.config.client_query_buffer_limit {
         log_at!(
             Warning,
-            "Closing client that reached max query buffer length: id={} addr={} qbuf={} (qbuf initial bytes: {:?})",
-            client.id,
-            client.addr,
-            input.len(),
-            String::from_utf8_lossy(&input[..input.len().min(64)])
+            "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+            client.info_line(srv.now_ms, &srv.commands, 0),
+            quoted_repr(&input[..input.len().min(64)])
         );
         client.close_asap = true;
     }
+}
+
+/// What Redis logs of the query buffer on a protocol error: all of it when
+/// short, else both ends, with non-printable bytes shown as dots.
+fn protocol_error_sample(pending: &[u8]) -> String {
+    const DUMP: usize = 128;
+    let text =
+        |b: &[u8]| -> String { b.iter().map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' }).collect() };
+    let sample = if pending.len() < DUMP {
+        format!("Query buffer during protocol error: '{}'", text(pending))
+    } else {
+        format!(
+            "Query buffer during protocol error: '{}' (... more {} bytes ...) '{}'",
+            text(&pending[..DUMP / 2]),
+            pending.len() - DUMP,
+            text(&pending[pending.len() - DUMP / 2..])
+        )
+    };
+    sample.chars().take(255).collect()
 }
 
 /// Empties an argument vector and reuses its allocation under a new lifetime,
@@ -199,4 +326,33 @@ fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestPars
 fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
     v.clear();
     v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_keepalive;
+    use std::os::fd::AsRawFd;
+
+    fn get(fd: i32, level: i32, name: i32) -> i32 {
+        let mut value: i32 = 0;
+        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: fd is an open socket; value and len are valid for the call.
+        let rc = unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
+        assert_eq!(rc, 0);
+        value
+    }
+
+    #[test]
+    fn keepalive_is_configured_like_redis() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let fd = stream.as_raw_fd();
+        set_keepalive(fd, 300);
+        assert_eq!(get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 300);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 100);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        set_keepalive(fd, 2);
+        assert_eq!(get(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 1);
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use cinnabar_storage::Db;
 
-use crate::client::{Client, ClientId};
+use crate::client::{Client, ClientId, ClientPause};
 use crate::command::CommandTable;
 use crate::config::Config;
 use crate::lazyfree::LazyFree;
@@ -46,11 +46,30 @@ pub struct Server {
     /// List elements at least this big get a node of their own (DEBUG
     /// QUICKLIST-PACKED-THRESHOLD).
     pub quicklist_packed_threshold: u64,
+    /// Replication ids (INFO replication): ours, random at start, and the
+    /// previous master's (all zeros until a failover).
+    pub replid: String,
+    pub replid2: String,
+    pub slowlog: crate::slowlog::Slowlog,
+    pub latency: crate::latency::LatencyMonitor,
+    /// `used_memory` once start-up finished (used_memory_startup).
+    pub startup_memory: usize,
+    /// Clients in MONITOR mode, in the order they started.
+    pub monitors: Vec<ClientId>,
+    /// CLIENT PAUSE state, and the signal that wakes postponed clients when
+    /// it ends early (CLIENT UNPAUSE).
+    pub client_pause: ClientPause,
+    pub client_pause_lifted: Rc<tokio::sync::Notify>,
 }
 
 /// The current unix time in milliseconds.
 pub fn unix_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A random 40-hex-digit id (run_id, replid).
+fn random_hex_id() -> String {
+    (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect()
 }
 
 /// Redis's LRU clock: seconds, wrapping at 24 bits.
@@ -63,7 +82,6 @@ impl Server {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let stats = Stats::default();
         let lazyfree = LazyFree::start(stats.lazyfree.clone());
-        let run_id: String = (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect();
         Server {
             config,
             dbs,
@@ -75,7 +93,7 @@ impl Server {
             lazyfree,
             now_ms: unix_ms(),
             started: Instant::now(),
-            run_id,
+            run_id: random_hex_id(),
             dirty: 0,
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
@@ -83,6 +101,14 @@ impl Server {
             active_expire_enabled: true,
             cron_paused: false,
             quicklist_packed_threshold: 1 << 30,
+            replid: random_hex_id(),
+            replid2: "0".repeat(40),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            startup_memory: 0,
+            monitors: Vec::new(),
+            client_pause: ClientPause::default(),
+            client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -100,6 +126,7 @@ impl Server {
 
     pub fn remove_client(&mut self, id: ClientId) {
         self.clients.remove(&id);
+        self.monitors.retain(|&m| m != id);
     }
 
     /// True while new clients must AUTH before other commands.

@@ -158,6 +158,9 @@ impl Db {
     pub fn table_stats(&self) -> (Vec<crate::TableStats>, Vec<crate::TableStats>) {
         (self.keys.table_stats(), self.expires.table_stats())
     }
+    /// Bytes of a node in the key dictionary and in the expiry dictionary.
+    pub const KEY_NODE_SIZE: usize = Dict::<SmallBytes, Entry>::NODE_SIZE;
+    pub const EXPIRE_NODE_SIZE: usize = Dict::<SmallBytes, i64>::NODE_SIZE;
 
     pub fn bucket_count(&self) -> (usize, usize) {
         (self.keys.bucket_count(), self.expires.bucket_count())

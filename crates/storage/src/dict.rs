@@ -105,6 +105,12 @@ pub struct Dict<K, V> {
     pub resize_allowed: bool,
 }
 
+impl<K, V> Dict<K, V> {
+    /// Bytes of one entry's node (key, value and chain link), before the
+    /// allocator rounds it up; for memory accounting.
+    pub const NODE_SIZE: usize = std::mem::size_of::<Node<K, V>>();
+}
+
 impl<K: Hash + Eq, V> Default for Dict<K, V> {
     fn default() -> Self {
         Self::new()

@@ -61,11 +61,22 @@ pub struct Ctx<'a> {
     forced: bool,
     /// True once an error reply was sent (failed_calls).
     pub failed: bool,
+    /// Argument positions holding secrets, shown as `(redacted)` to MONITOR.
+    pub redacted: Vec<usize>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(srv: &'a mut Server, client: &'a mut Client, cmd: CommandId) -> Self {
-        Ctx { srv, client, cmd, dirty: 0, propagation: Propagation::AsSent, forced: false, failed: false }
+        Ctx {
+            srv,
+            client,
+            cmd,
+            dirty: 0,
+            propagation: Propagation::AsSent,
+            forced: false,
+            failed: false,
+            redacted: Vec::new(),
+        }
     }
 
     pub fn reply(&mut self) -> &mut Reply {
@@ -164,18 +175,6 @@ impl<'a> Ctx<'a> {
     pub fn delete_key(&mut self, key: &[u8]) -> bool {
         self.expire_if_needed(key);
         self.srv.dbs[self.client.db].remove(key).is_some()
-    }
-
-    /// A HELP reply in Redis's layout: a header naming `command`, the
-    /// subcommand `lines`, then HELP itself.
-    pub fn reply_help(&mut self, command: &[u8], lines: &[&str]) {
-        let reply = &mut self.client.reply;
-        reply.array(lines.len() + 3);
-        let name = String::from_utf8_lossy(command).to_uppercase();
-        reply.simple(&format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
-        lines.iter().for_each(|line| reply.simple(line));
-        reply.simple("HELP");
-        reply.simple("    Prints this help.");
     }
 
     /// Counts `n` changes to the dataset; a command with changes is propagated.

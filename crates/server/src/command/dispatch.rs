@@ -1,25 +1,57 @@
 //! Running one request: resolve the command, apply the generic checks every
 //! command gets from its table entry (existence, arity, authentication), call
 //! the handler, then account for it (commandstats, errorstats, dirty counter,
-//! propagation) and honour CLIENT REPLY.
+//! propagation, latency histogram, latency monitor, slow log, MONITOR) and
+//! honour CLIENT REPLY and CLIENT PAUSE.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use super::context::errors;
 use super::{flags, CommandId, Ctx};
 use crate::client::{Client, ReplyMode};
+use crate::commands::monitor;
+use crate::log::log_at;
 use crate::server::Server;
+use crate::slowlog::FinishedCommand;
+
+/// Whether a request ran or must wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// CLIENT PAUSE holds this command: nothing happened; offer the same
+    /// request again once the pause ends.
+    Postponed,
+}
 
 /// Executes one parsed request for `client`.
-pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) {
+pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome {
     srv.refresh_time();
+    if is_cross_protocol_attack(argv[0]) {
+        warn_cross_protocol_attack(srv.now_ms);
+        client.close_asap = true;
+        return Outcome::Done;
+    }
+    let checked = check(srv, client, argv);
+    if let Ok(id) = checked {
+        // Monitors are never paused (Redis marks them as replicas).
+        if !client.monitor && srv.client_pause.holds(srv.commands.get(id).spec.flags, srv.now_ms) {
+            client.postponed = true;
+            return Outcome::Postponed;
+        }
+    }
+    client.postponed = false;
     client.last_interaction_ms = srv.now_ms;
+    client.last_command_id = match &checked {
+        Ok(id) | Err((Some(id), _)) => Some(*id),
+        Err((None, _)) => None,
+    };
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skipping;
     }
     let reply_mark = client.reply.len();
 
-    match check(srv, client, argv) {
+    match checked {
         Ok(id) => call(srv, client, id, argv),
         Err((id, msg)) => {
             if let Some(id) = id {
@@ -35,6 +67,28 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) {
     }
     if client.reply_mode == ReplyMode::Skipping {
         client.reply_mode = ReplyMode::On;
+    }
+    Outcome::Done
+}
+
+/// `POST` and `Host:` are HTTP, sent by a browser tricked into talking to the
+/// server (cross-protocol scripting); Redis drops such connections silently.
+fn is_cross_protocol_attack(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+}
+
+/// Logs the attack at most once a minute, so the log cannot be flooded.
+fn warn_cross_protocol_attack(now_ms: i64) {
+    static LAST_LOGGED_S: AtomicI64 = AtomicI64::new(0);
+    let now_s = now_ms / 1000;
+    if (now_s - LAST_LOGGED_S.load(Ordering::Relaxed)).abs() > 60 {
+        LAST_LOGGED_S.store(now_s, Ordering::Relaxed);
+        log_at!(
+            Warning,
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. \
+             This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis \
+             instance. Connection aborted."
+        );
     }
 }
 
@@ -52,7 +106,7 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if command.spec.flags & flags::PROTECTED != 0 && !protected_command_allowed(srv, client, &command.fullname) {
         return Err((Some(id), protected_command_error(&command.fullname)));
     }
-    if !client.authenticated && command.spec.flags & flags::NO_AUTH == 0 {
+    if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
     Ok(id)
@@ -115,14 +169,47 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
     }
     ctx.finish_propagation(argv);
     let failed = ctx.failed;
+    let redacted = std::mem::take(&mut ctx.redacted);
     let elapsed = started.elapsed();
 
-    client.last_command_id = Some(id);
+    if srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
+        feed_monitors(srv, client, argv, &redacted);
+    }
     srv.stats.total_commands_processed += 1;
+    let duration_us = elapsed.as_micros() as u64;
+    record_latency(srv, client, id, argv, duration_us);
+    let track_latency = srv.config.latency_tracking;
     let stats = &mut srv.commands.get_mut(id).stats;
     stats.calls += 1;
-    stats.usec += elapsed.as_micros() as u64;
+    stats.usec += duration_us;
     if failed {
         stats.failed_calls += 1;
     }
+    if track_latency {
+        // Whole microseconds, as Redis measures, so percentiles match its output.
+        stats.latency_histogram.get_or_insert_with(Default::default).record_ns(duration_us * 1000);
+    }
+}
+
+/// Feeds a finished command to the latency monitor and the slow log.
+fn record_latency(srv: &mut Server, client: &Client, id: CommandId, argv: &[&[u8]], duration_us: u64) {
+    let command_flags = srv.commands.get(id).spec.flags;
+    let event = if command_flags & flags::FAST != 0 { "fast-command" } else { "command" };
+    let now_secs = srv.now_ms / 1000;
+    srv.latency.add_if_needed(srv.config.latency_monitor_threshold, event, duration_us / 1000, now_secs);
+    if command_flags & flags::SKIP_SLOWLOG == 0 {
+        let finished =
+            FinishedCommand { argv, duration_us, time: now_secs, peer: &client.addr, name: client.name.as_deref() };
+        srv.slowlog.push_if_needed(srv.config.slowlog_log_slower_than, srv.config.slowlog_max_len, finished);
+    }
+}
+
+/// Shows the command to MONITOR clients, secrets replaced by `(redacted)`.
+fn feed_monitors(srv: &Server, client: &mut Client, argv: &[&[u8]], redacted: &[usize]) {
+    if redacted.is_empty() {
+        return monitor::feed(srv, client, argv);
+    }
+    let shown: Vec<&[u8]> =
+        argv.iter().enumerate().map(|(i, a)| if redacted.contains(&i) { &b"(redacted)"[..] } else { *a }).collect();
+    monitor::feed(srv, client, &shown);
 }

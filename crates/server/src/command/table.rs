@@ -15,6 +15,9 @@ pub struct CommandStats {
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+    /// Call durations (INFO latencystats, LATENCY HISTOGRAM); allocated on
+    /// the first call, as it is large.
+    pub latency_histogram: Option<Box<crate::latency::Histogram>>,
 }
 
 /// A table entry: the static spec plus what the running server keeps about it.

@@ -13,6 +13,7 @@ use crate::command::{
     acl, arg_flags, doc_flags, flags, flags::*, key_flags, Arg, ArgType, BeginSearch, CmdResult, CommandId,
     CommandSpec, CommandTable, Ctx, FindKeys, KeySpec,
 };
+use crate::commands::server::reply_help;
 
 const ALL_COMMANDS_TIP: &[&str] = &["nondeterministic_output_order"];
 const COMMAND_NAMES: &[Arg] = &[Arg::string("command-name").optional().multiple()];
@@ -261,7 +262,8 @@ fn reply_keys(ctx: &mut Ctx, argv: &[&[u8]], with_flags: bool) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    ctx.reply_help(
+    reply_help(
+        ctx,
         argv[0],
         &[
             "(no subcommand)",

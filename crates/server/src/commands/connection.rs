@@ -1,8 +1,17 @@
-//! Connection commands: PING, ECHO, QUIT, SELECT.
+//! Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
+//!
+//! Authentication follows `requirepass` semantics for the `default` user
+//! (Redis's behaviour without ACL users): the default user has that password,
+//! or no password at all when it is empty.
 
+use crate::client::ReplyMode;
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
+use crate::commands::{client, monitor};
 use cinnabar_protocol::numbers::parse_i64;
+use cinnabar_protocol::RespVersion;
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -53,6 +62,43 @@ pub static COMMANDS: &[CommandSpec] = &[
         complexity: "O(1)",
         ..CommandSpec::DEFAULT
     },
+    CommandSpec {
+        name: "auth",
+        arity: -2,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+        acl: acl::CONNECTION,
+        handler: Some(auth),
+        group: "connection",
+        summary: "Authenticate the connection",
+        complexity: "O(N) where N is the number of passwords defined for the user",
+        history: &[("6.0.0", "A user name may be given (ACL).")],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hello",
+        arity: -1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+        acl: acl::CONNECTION,
+        handler: Some(hello),
+        group: "connection",
+        since: "6.0.0",
+        summary: "Handshake: pick the protocol, optionally authenticate and name the connection",
+        complexity: "O(1)",
+        history: &[("6.2.0", "The protocol version is optional; without arguments HELLO reports the connection.")],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "reset",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+        acl: acl::CONNECTION,
+        handler: Some(reset),
+        group: "connection",
+        since: "6.2.0",
+        summary: "Return the connection to the state of a new one",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
 ];
 
 fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -82,5 +128,114 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.client.db = index as usize;
     ctx.reply().ok();
+    Ok(())
+}
+
+/// True if `user`/`password` are valid credentials.
+fn credentials_valid(ctx: &Ctx, user: &[u8], password: &[u8]) -> bool {
+    let requirepass = ctx.srv.config.requirepass.as_bytes();
+    user == b"default" && (requirepass.is_empty() || password == requirepass)
+}
+
+/// Authenticates the client, or fails with WRONGPASS.
+fn authenticate(ctx: &mut Ctx, user: &[u8], password: &[u8]) -> CmdResult {
+    if !credentials_valid(ctx, user, password) {
+        return Err(WRONGPASS.into());
+    }
+    ctx.client.authenticated = true;
+    Ok(())
+}
+
+fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::SYNTAX.into());
+    }
+    ctx.redacted.extend(1..argv.len());
+    let (user, password) = match argv {
+        [_, password] => {
+            if ctx.srv.config.requirepass.is_empty() {
+                return Err("ERR AUTH <password> called without any password configured for the default user. \
+                            Are you sure your configuration is correct?"
+                    .into());
+            }
+            (&b"default"[..], *password)
+        }
+        [_, user, password] => (*user, *password),
+        _ => unreachable!("arity allows two or three arguments"),
+    };
+    authenticate(ctx, user, password)?;
+    ctx.reply().ok();
+    Ok(())
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]. Options apply in order,
+/// so a valid AUTH stays in effect even when a later option fails.
+fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let mut version = None;
+    if let Some(arg) = argv.get(1) {
+        let v = parse_i64(arg).ok_or("ERR Protocol version is not an integer or out of range")?;
+        version = match v {
+            2 => Some(RespVersion::Resp2),
+            3 => Some(RespVersion::Resp3),
+            _ => return Err("NOPROTO unsupported protocol version".into()),
+        };
+    }
+    let mut j = 2;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        let option = argv[j];
+        if option.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            ctx.redacted.extend([j + 1, j + 2]);
+            authenticate(ctx, argv[j + 1], argv[j + 2])?;
+            j += 3;
+        } else if option.eq_ignore_ascii_case(b"setname") && more >= 1 {
+            client::set_name(ctx, argv[j + 1])?;
+            j += 2;
+        } else {
+            return Err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(option)).into());
+        }
+    }
+    if !ctx.client.authenticated && ctx.srv.auth_required_by_default() {
+        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH \
+                    <user> <pass> option can be used to authenticate the client and select the RESP protocol \
+                    version at the same time"
+            .into());
+    }
+    if let Some(v) = version {
+        ctx.reply().resp = v;
+    }
+    let id = ctx.client.id as i64;
+    let proto = if ctx.reply().is_resp3() { 3 } else { 2 };
+    let reply = ctx.reply();
+    reply.map(7);
+    for (field, value) in [("server", "redis"), ("version", crate::REDIS_VERSION)] {
+        reply.bulk_str(field);
+        reply.bulk_str(value);
+    }
+    reply.bulk_str("proto");
+    reply.int(proto);
+    reply.bulk_str("id");
+    reply.int(id);
+    for (field, value) in [("mode", "standalone"), ("role", "master")] {
+        reply.bulk_str(field);
+        reply.bulk_str(value);
+    }
+    reply.bulk_str("modules");
+    reply.array(0);
+    Ok(())
+}
+
+/// Clears the connection's state as if it had just connected.
+fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    monitor::stop_monitoring(ctx.srv, ctx.client);
+    ctx.client.db = 0;
+    ctx.client.reply.resp = RespVersion::Resp2;
+    ctx.client.authenticated = !ctx.srv.auth_required_by_default();
+    ctx.client.name = None;
+    // A RESET whose own reply is being skipped (CLIENT REPLY SKIP) stays silent.
+    if ctx.client.reply_mode != ReplyMode::Skipping {
+        ctx.client.reply_mode = ReplyMode::On;
+    }
+    ctx.reply().simple("RESET");
     Ok(())
 }

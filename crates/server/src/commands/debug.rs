@@ -14,6 +14,7 @@ use sha1::{Digest, Sha1};
 
 use crate::command::context::errors;
 use crate::command::{doc_flags, flags::*, CmdResult, CommandSpec, Ctx};
+use crate::commands::server::reply_help;
 use crate::log::log_at;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -66,7 +67,8 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, name: &[u8]) {
-    ctx.reply_help(
+    reply_help(
+        ctx,
         name,
         &[
             "DIGEST",

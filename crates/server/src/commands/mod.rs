@@ -1,13 +1,18 @@
 //! The command families, one file each. A family exports `COMMANDS`, its table
 //! entries; `FAMILIES` lists them all for the command table.
 
+pub mod client;
 pub mod command;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod info;
 pub mod keyspace;
+pub mod memory;
+pub mod monitor;
 #[cfg(test)]
 mod propagation_tests;
+pub mod server;
 pub mod strings;
 
 use crate::command::CommandSpec;
@@ -20,4 +25,9 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     expire::COMMANDS,
     command::COMMANDS,
     debug::COMMANDS,
+    client::COMMANDS,
+    monitor::COMMANDS,
+    info::COMMANDS,
+    server::COMMANDS,
+    memory::COMMANDS,
 ];

@@ -156,6 +156,11 @@ impl RawConn {
         RawConn { reader: BufReader::new(stream) }
     }
 
+    /// The underlying socket (for timeouts and peeking).
+    pub fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
     /// Sends bytes as they are.
     pub fn send(&mut self, bytes: &[u8]) {
         self.reader.get_mut().write_all(bytes).expect("write");
