@@ -40,6 +40,13 @@ pub struct Server {
     pub shutdown_requested: Rc<tokio::sync::Notify>,
     /// The port actually listened on (config may say 0 = pick one).
     pub listening_port: u16,
+    /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
+    pub active_expire_enabled: bool,
+    /// True after DEBUG PAUSE-CRON 1: the periodic task does nothing.
+    pub cron_paused: bool,
+    /// List elements at least this big get a node of their own (DEBUG
+    /// QUICKLIST-PACKED-THRESHOLD).
+    pub quicklist_packed_threshold: u64,
     /// Replication ids (INFO replication): ours, random at start, and the
     /// previous master's (all zeros until a failover).
     pub replid: String,
@@ -96,6 +103,9 @@ impl Server {
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
+            active_expire_enabled: true,
+            cron_paused: false,
+            quicklist_packed_threshold: 1 << 30,
             replid: random_hex_id(),
             replid2: "0".repeat(40),
             slowlog: Default::default(),

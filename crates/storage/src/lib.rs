@@ -13,5 +13,5 @@ pub mod value;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
-pub use dict::Dict;
+pub use dict::{Dict, TableStats};
 pub use value::{StrValue, Value};

@@ -3,8 +3,10 @@
 
 pub mod bitmaps;
 pub mod client;
+pub mod command;
 pub mod config;
 pub mod connection;
+pub mod debug;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
@@ -27,6 +29,8 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     object::COMMANDS,
     keyspace::COMMANDS,
     expire::COMMANDS,
+    command::COMMANDS,
+    debug::COMMANDS,
     client::COMMANDS,
     config::COMMANDS,
     monitor::COMMANDS,

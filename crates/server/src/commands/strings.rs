@@ -13,6 +13,7 @@ use cinnabar_storage::{SmallBytes, StrValue, Value};
 
 use super::long_double;
 use crate::command::context::errors;
+use crate::command::keys::KeyRef;
 use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 
 const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
@@ -38,16 +39,20 @@ macro_rules! string_command {
 
 pub static COMMANDS: &[CommandSpec] = &[
     string_command!("get", 2, READONLY | FAST, RO | ACCESS, get, "1.0.0", "Get the value of a key", "O(1)"),
-    string_command!(
-        "set",
-        -3,
-        WRITE | DENYOOM,
-        RW | ACCESS | UPDATE | VARIABLE_FLAGS,
-        set,
-        "1.0.0",
-        "Set the string value of a key, with optional expiry and conditions",
-        "O(1)"
-    ),
+    CommandSpec {
+        name: "set",
+        arity: -3,
+        flags: WRITE | DENYOOM,
+        acl: acl::STRING,
+        key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)
+            .with_notes("RW and ACCESS due to the optional `GET` argument")],
+        get_keys: Some(set_keys),
+        handler: Some(set),
+        group: "string",
+        summary: "Set the string value of a key, with optional expiry and conditions",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
     string_command!("setnx", 3, WRITE | DENYOOM | FAST, OW | INSERT, setnx, "1.0.0", "Set a key only if it is absent", "O(1)"),
     string_command!("setex", 4, WRITE | DENYOOM, OW | UPDATE, setex, "2.0.0", "Set a key with a TTL in seconds", "O(1)"),
     string_command!("psetex", 4, WRITE | DENYOOM, OW | UPDATE, psetex, "2.6.0", "Set a key with a TTL in milliseconds", "O(1)"),
@@ -396,6 +401,13 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => None,
     };
     set_generic(ctx, argv, argv[1], argv[2], &opts, expire_at, SetReplies::OkOrNull)
+}
+
+/// SET's key and its flags: only `SET ... GET` reads the old value.
+fn set_keys(argv: &[&[u8]], out: &mut Vec<KeyRef>) {
+    let reads = argv.iter().skip(3).any(|arg| arg.eq_ignore_ascii_case(b"get"));
+    let flags = if reads { RW | ACCESS | UPDATE } else { OW | UPDATE };
+    out.push(KeyRef { pos: 1, flags });
 }
 
 fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
