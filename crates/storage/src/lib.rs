@@ -9,6 +9,8 @@ pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod glob;
+pub mod intset;
+pub mod listpack;
 pub mod value;
 
 pub use bytes::SmallBytes;
