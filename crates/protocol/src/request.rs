@@ -209,6 +209,39 @@ impl RequestParser {
     }
 }
 
+/// Every command in a byte stream that arrives in chunks, and how parsing
+/// stopped: `Ok(n)` with `n` bytes of an incomplete request left over, or the
+/// protocol error. `chunk_ends` are the offsets where successive reads end
+/// (the last must be `input.len()`). For tests and fuzzing: a request split
+/// anywhere must parse the same.
+pub type StreamOutcome = (Vec<Vec<Vec<u8>>>, Result<usize, ParseError>);
+
+/// Parses `input` as it arrives in chunks; see [`StreamOutcome`].
+pub fn parse_stream(input: &[u8], chunk_ends: &[usize], limits: Limits) -> StreamOutcome {
+    let mut parser = RequestParser::new();
+    let mut commands = Vec::new();
+    let mut start = 0;
+    for &end in chunk_ends {
+        loop {
+            match parser.parse(&input[start..end], limits) {
+                Ok(Some(n)) => {
+                    assert!(n <= end - start, "parser consumed past the buffer");
+                    let mut argv = Vec::new();
+                    parser.argv(&input[start..end], &mut argv);
+                    if !argv.is_empty() {
+                        commands.push(argv.iter().map(|a| a.to_vec()).collect());
+                    }
+                    parser.reset();
+                    start += n;
+                }
+                Ok(None) => break,
+                Err(e) => return (commands, Err(e)),
+            }
+        }
+    }
+    (commands, Ok(input.len() - start))
+}
+
 /// Finds a `\r`-terminated header line starting at `from`. Like Redis, the byte
 /// after `\r` must be present but is not checked. Returns the line (without the
 /// terminator) and the offset just past it.
@@ -236,7 +269,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         Some(nul) => &line[..nul],
         None => line,
     };
-    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let mut words = Vec::new();
     let mut i = 0;
     loop {
@@ -270,10 +302,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < line.len() && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i)?;
                     break;
                 } else {
                     word.push(c);
@@ -284,10 +313,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     word.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < line.len() && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i)?;
                     break;
                 } else {
                     word.push(c);
@@ -307,6 +333,20 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
 }
 
+/// C's `isspace`, which `sdssplitargs` uses.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Steps past a closing quote at `i`; Redis requires a space or the end of
+/// the line right after it (None: unbalanced quotes).
+fn after_closing_quote(line: &[u8], i: usize) -> Option<usize> {
+    match line.get(i + 1) {
+        Some(&c) if !is_space(c) => None,
+        _ => Some(i + 1),
+    }
+}
+
 fn hex_value(c: u8) -> u8 {
     match c {
         b'0'..=b'9' => c - b'0',
@@ -321,65 +361,20 @@ mod tests {
     use proptest::prelude::*;
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ParseError> {
-        let mut parser = RequestParser::new();
-        let mut commands = Vec::new();
-        let mut offset = 0;
-        while let Some(n) = parser.parse(&input[offset..], Limits::default())? {
-            let mut argv = Vec::new();
-            parser.argv(&input[offset..], &mut argv);
-            if !argv.is_empty() {
-                commands.push(argv.iter().map(|a| a.to_vec()).collect());
-            }
-            parser.reset();
-            offset += n;
-        }
-        Ok(commands)
+        let (commands, end) = outcome(input, false);
+        end.map(|_| commands)
     }
 
     /// Feeds `input` one byte at a time, as a slow client would.
     fn parse_trickled(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ParseError> {
-        let mut parser = RequestParser::new();
-        let mut commands = Vec::new();
-        let mut start = 0;
-        for end in 1..=input.len() {
-            while let Some(n) = parser.parse(&input[start..end], Limits::default())? {
-                let mut argv = Vec::new();
-                parser.argv(&input[start..end], &mut argv);
-                if !argv.is_empty() {
-                    commands.push(argv.iter().map(|a| a.to_vec()).collect());
-                }
-                parser.reset();
-                start += n;
-            }
-        }
-        Ok(commands)
+        let (commands, end) = outcome(input, true);
+        end.map(|_| commands)
     }
 
-    /// Every command parsed and how parsing stopped (error, or bytes left over).
-    fn outcome(input: &[u8], trickle: bool) -> (Vec<Vec<Vec<u8>>>, Result<usize, ParseError>) {
-        let mut parser = RequestParser::new();
-        let mut commands = Vec::new();
-        let mut start = 0;
+    /// Every command parsed and how parsing stopped, whole or byte by byte.
+    fn outcome(input: &[u8], trickle: bool) -> StreamOutcome {
         let ends: Vec<usize> = if trickle { (1..=input.len()).collect() } else { vec![input.len()] };
-        for end in ends {
-            loop {
-                match parser.parse(&input[start..end], Limits::default()) {
-                    Ok(Some(n)) => {
-                        assert!(n <= end - start, "consumed past the buffer");
-                        let mut argv = Vec::new();
-                        parser.argv(&input[start..end], &mut argv);
-                        if !argv.is_empty() {
-                            commands.push(argv.iter().map(|a| a.to_vec()).collect());
-                        }
-                        parser.reset();
-                        start += n;
-                    }
-                    Ok(None) => break,
-                    Err(e) => return (commands, Err(e)),
-                }
-            }
-        }
-        (commands, Ok(input.len() - start))
+        parse_stream(input, &ends, Limits::default())
     }
 
     fn words(v: &[&str]) -> Vec<Vec<u8>> {

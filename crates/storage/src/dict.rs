@@ -209,6 +209,18 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         }
         self.rehash_step();
         let h = self.hash(key);
+        let (_, link) = self.link_of(h, key)?;
+        link.as_mut().map(|n| &mut n.value)
+    }
+
+    /// The table holding `key` and the link (bucket head or `next` field) that
+    /// points at its node. The chain is walked once to find the table and once
+    /// more mutably: chains average under one node, and this keeps the code safe.
+    fn link_of<Q>(&mut self, h: usize, key: &Q) -> Option<(usize, &mut Link<K, V>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let live = self.live_tables();
         let slot = self.tables[..live].iter().position(|t| {
             let mut link = &t.buckets[h & t.mask()];
@@ -226,7 +238,7 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         while link.as_ref().is_some_and(|n| n.key.borrow() != key) {
             link = &mut link.as_mut().expect("checked by the loop condition").next;
         }
-        link.as_mut().map(|n| &mut n.value)
+        Some((slot, link))
     }
 
     /// Inserts or replaces; returns the previous value.
@@ -268,20 +280,11 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         }
         self.rehash_step();
         let h = self.hash(key);
-        for i in 0..self.live_tables() {
-            let t = &mut self.tables[i];
-            let idx = h & t.mask();
-            let mut link = &mut t.buckets[idx];
-            while link.as_ref().is_some_and(|n| n.key.borrow() != key) {
-                link = &mut link.as_mut().expect("checked by the loop condition").next;
-            }
-            if let Some(mut node) = link.take() {
-                *link = node.next.take();
-                t.used -= 1;
-                return Some((node.key, node.value));
-            }
-        }
-        None
+        let (slot, link) = self.link_of(h, key)?;
+        let mut node = link.take().expect("link_of points at the key's node");
+        *link = node.next.take();
+        self.tables[slot].used -= 1;
+        Some((node.key, node.value))
     }
 
     /// Removes everything, returning the old contents so the caller can drop
