@@ -4,6 +4,7 @@
 pub mod client;
 pub mod connection;
 pub mod expire;
+pub mod hyperloglog;
 pub mod info;
 pub mod keyspace;
 pub mod memory;
@@ -26,4 +27,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     info::COMMANDS,
     server::COMMANDS,
     memory::COMMANDS,
+    hyperloglog::COMMANDS,
 ];

@@ -1,0 +1,233 @@
+//! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE, PFDEBUG, PFSELFTEST.
+//!
+//! An HLL is an ordinary string value (TYPE says string, GET returns its
+//! bytes); the representation and the estimator live in
+//! `cinnabar_storage::hyperloglog`. This file finds and validates the strings,
+//! applies Redis's replies and errors, and counts changes: PFCOUNT rewriting a
+//! stale cached cardinality, and PFDEBUG converting to dense, are changes and
+//! are propagated as sent, as Redis does.
+
+use cinnabar_storage::hyperloglog::{self as hll, Encoding, Union};
+use cinnabar_storage::{StrValue, Value};
+
+use crate::command::context::errors;
+use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+
+const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+const CORRUPTED: &str = "INVALIDOBJ Corrupted HLL object detected";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "pfadd",
+        arity: -2,
+        flags: WRITE | DENYOOM | FAST,
+        acl: acl::HYPERLOGLOG,
+        key_specs: &[KeySpec::single(1, RW | INSERT)],
+        handler: Some(pfadd),
+        group: "hyperloglog",
+        since: "2.8.9",
+        summary: "Add elements to a HyperLogLog",
+        complexity: "O(1) to add every element.",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pfcount",
+        arity: -2,
+        flags: READONLY,
+        acl: acl::HYPERLOGLOG,
+        // RW: counting one key may rewrite its cached cardinality.
+        key_specs: &[KeySpec::range(1, -1, 1, RW | ACCESS)],
+        handler: Some(pfcount),
+        group: "hyperloglog",
+        since: "2.8.9",
+        summary: "Estimate the number of distinct elements seen by one or more HyperLogLogs",
+        complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pfmerge",
+        arity: -2,
+        flags: WRITE | DENYOOM,
+        acl: acl::HYPERLOGLOG,
+        key_specs: &[KeySpec::single(1, RW | ACCESS | INSERT), KeySpec::range(2, -1, 1, RO | ACCESS)],
+        handler: Some(pfmerge),
+        group: "hyperloglog",
+        since: "2.8.9",
+        summary: "Merge HyperLogLogs into one",
+        complexity: "O(N) to merge N HyperLogLogs, but with high constant times.",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pfdebug",
+        arity: 3,
+        flags: WRITE | DENYOOM | ADMIN,
+        acl: acl::HYPERLOGLOG,
+        key_specs: &[KeySpec::single(2, RW | ACCESS)],
+        handler: Some(pfdebug),
+        group: "hyperloglog",
+        since: "2.8.9",
+        summary: "Inspect or convert the internals of a HyperLogLog value",
+        complexity: "N/A",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pfselftest",
+        arity: 1,
+        flags: ADMIN,
+        acl: acl::HYPERLOGLOG,
+        handler: Some(pfselftest),
+        group: "hyperloglog",
+        since: "2.8.9",
+        summary: "Run the HyperLogLog implementation's self test",
+        complexity: "N/A",
+        ..CommandSpec::DEFAULT
+    },
+];
+
+/// How a command looks its keys up (which decides the hit/miss counters).
+#[derive(Clone, Copy)]
+enum Lookup {
+    Read,
+    Write,
+}
+
+/// The HLL bytes at `key`, converted to `raw` for editing in place (Redis
+/// unshares the string first); `Ok(None)` if the key is absent.
+fn hll_at<'c>(ctx: &'c mut Ctx, key: &[u8], lookup: Lookup) -> Result<Option<&'c mut Vec<u8>>, CmdError> {
+    let entry = match lookup {
+        Lookup::Read => ctx.lookup_read(key),
+        Lookup::Write => ctx.lookup_write(key),
+    };
+    let Some(entry) = entry else { return Ok(None) };
+    let value = entry.value.as_str_mut().ok_or(CmdError::from(errors::WRONGTYPE))?;
+    check_hll(value)?;
+    Ok(Some(value.make_raw()))
+}
+
+/// Redis's test for an HLL string; the encoding if it passes.
+fn check_hll(value: &StrValue) -> Result<Encoding, CmdError> {
+    match value {
+        StrValue::Int(_) => None,
+        other => hll::validate(&other.as_bytes()),
+    }
+    .ok_or(CmdError::from(NOT_HLL))
+}
+
+/// Stores an empty HLL at `key` unless a live key is there; true if it did.
+fn create_if_missing(ctx: &mut Ctx, key: &[u8]) -> bool {
+    if ctx.lookup_write(key).is_some() {
+        return false;
+    }
+    ctx.set_key(key, Value::Str(StrValue::raw(hll::new_sparse())), false);
+    true
+}
+
+fn sparse_max_bytes(ctx: &Ctx) -> usize {
+    usize::try_from(ctx.srv.config.hll_sparse_max_bytes).unwrap_or(usize::MAX)
+}
+
+fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let max_bytes = sparse_max_bytes(ctx);
+    // Creating the key is a change even with no elements.
+    let created = create_if_missing(ctx, argv[1]);
+    let mut updated = u64::from(created);
+    let hll = hll_at(ctx, argv[1], Lookup::Write)?.expect("the key exists now");
+    for element in &argv[2..] {
+        if hll::add(hll, element, max_bytes).map_err(|_| CmdError::from(CORRUPTED))? {
+            updated += 1;
+        }
+    }
+    if updated > 0 {
+        hll::invalidate_cache(hll);
+        ctx.mark_dirty(updated);
+    }
+    ctx.reply().int(i64::from(updated > 0));
+    Ok(())
+}
+
+fn pfcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let cardinality = match argv {
+        [_, key] => count_one(ctx, key)?,
+        _ => union_of(ctx, &argv[1..])?.count(),
+    };
+    ctx.reply().int(cardinality as i64);
+    Ok(())
+}
+
+/// PFCOUNT of one key: the cached cardinality, or a fresh estimate written
+/// back into the string (a change, so it is propagated).
+fn count_one(ctx: &mut Ctx, key: &[u8]) -> Result<u64, CmdError> {
+    let Some(hll) = hll_at(ctx, key, Lookup::Read)? else { return Ok(0) };
+    if let Some(cached) = hll::cached_cardinality(hll) {
+        return Ok(cached);
+    }
+    let cardinality = hll::count(hll).map_err(|_| CmdError::from(CORRUPTED))?;
+    hll::store_cardinality(hll, cardinality);
+    ctx.mark_dirty(1);
+    Ok(cardinality)
+}
+
+/// The register-wise maximum of the HLLs at `keys` (absent keys are empty).
+fn union_of(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Union, CmdError> {
+    let mut union = Union::default();
+    for key in keys {
+        let Some(entry) = ctx.lookup_read(key) else { continue };
+        let value = entry.value.as_str().ok_or(CmdError::from(errors::WRONGTYPE))?;
+        check_hll(value)?;
+        union.merge(&value.as_bytes()).map_err(|_| CmdError::from(CORRUPTED))?;
+    }
+    Ok(union)
+}
+
+fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let max_bytes = sparse_max_bytes(ctx);
+    // The destination is a source too.
+    let union = union_of(ctx, &argv[1..])?;
+    create_if_missing(ctx, argv[1]);
+    let dest = hll_at(ctx, argv[1], Lookup::Write)?.expect("the key exists now");
+    union.store_into(dest, max_bytes).map_err(|_| CmdError::from(CORRUPTED))?;
+    ctx.mark_dirty(1);
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    let Some(hll) = hll_at(ctx, argv[2], Lookup::Write)? else {
+        return Err("ERR The specified key does not exist".into());
+    };
+    if sub.eq_ignore_ascii_case(b"getreg") {
+        let converted = hll::sparse_to_dense(hll).map_err(|_| CmdError::from(CORRUPTED))?;
+        let registers: Vec<u8> = hll::dense_registers(hll).collect();
+        if converted {
+            ctx.mark_dirty(1);
+        }
+        let reply = ctx.reply();
+        reply.array(registers.len());
+        registers.into_iter().for_each(|r| reply.int(i64::from(r)));
+    } else if sub.eq_ignore_ascii_case(b"decode") {
+        if hll::validate(hll) != Some(Encoding::Sparse) {
+            return Err("ERR HLL encoding is not sparse".into());
+        }
+        let decoded = hll::decode_sparse(hll);
+        ctx.reply().bulk(decoded.as_bytes());
+    } else if sub.eq_ignore_ascii_case(b"encoding") {
+        let encoding = hll::validate(hll).expect("validated on lookup");
+        ctx.reply().simple(encoding.name());
+    } else if sub.eq_ignore_ascii_case(b"todense") {
+        let converted = hll::sparse_to_dense(hll).map_err(|_| CmdError::from(CORRUPTED))?;
+        if converted {
+            ctx.mark_dirty(1);
+        }
+        ctx.reply().int(i64::from(converted));
+    } else {
+        return Err(format!("ERR Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(sub)).into());
+    }
+    Ok(())
+}
+
+fn pfselftest(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    hll::self_test(fastrand::u64(..), sparse_max_bytes(ctx))?;
+    ctx.reply().ok();
+    Ok(())
+}
