@@ -99,4 +99,19 @@ macro_rules! corpus {
     };
 }
 
-corpus!(protocol, connection, strings, bitmaps, keyspace, expire, object, config, client, server, info, command, debug, hyperloglog);
+corpus!(
+    protocol,
+    connection,
+    strings,
+    bitmaps,
+    keyspace,
+    expire,
+    object,
+    config,
+    client,
+    server,
+    info,
+    command,
+    debug,
+    hyperloglog
+);
