@@ -22,10 +22,15 @@ pub fn period(srv: &Server) -> Duration {
 }
 
 pub fn tick(srv: &mut Server, state: &mut CronState) {
+    if srv.cron_paused {
+        return;
+    }
     srv.refresh_time();
     srv.stats.sample(srv.now_ms);
     let expire_started = Instant::now();
-    active_expire::run(srv, &mut state.expire);
+    if srv.active_expire_enabled {
+        active_expire::run(srv, &mut state.expire);
+    }
     let expire_ms = expire_started.elapsed().as_millis() as u64;
     srv.latency.add_if_needed(srv.config.latency_monitor_threshold, "expire-cycle", expire_ms, srv.now_ms / 1000);
     rehash_databases(srv);

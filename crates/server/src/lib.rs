@@ -5,6 +5,7 @@
 //! current-thread runtime runs the listeners, every connection task and the
 //! cron on the main thread, and commands execute one at a time to completion.
 
+pub mod access;
 pub mod active_expire;
 pub mod client;
 pub mod command;
@@ -32,13 +33,17 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub const CINNABAR_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Starts the server and runs it until shutdown. Returns the exit status.
-pub fn run(config: Config) -> i32 {
+pub fn run(mut config: Config) -> i32 {
     if config.daemonize {
         daemonize();
     }
     let level = log::Level::parse(&config.loglevel).unwrap_or(log::Level::Notice);
     log::configure(level, &config.logfile);
     log_startup(&config);
+    if config::fit_maxclients(&mut config) == config::OpenFiles::TooLow {
+        return 1;
+    }
+    config::apply_process_settings(&config);
     if !config.dir.is_empty() {
         if let Err(e) = std::env::set_current_dir(&config.dir) {
             log_at!(Warning, "Can't chdir to '{}': {}", config.dir, e);
@@ -113,7 +118,7 @@ fn log_startup(config: &Config) {
         REDIS_VERSION,
         std::process::id()
     );
-    if config.config_file.is_empty() {
+    if !config.loaded_from_arguments {
         log_at!(
             Warning,
             "Warning: no config file specified, using the default config. In order to specify a config file use cinnabar-server /path/to/redis.conf"

@@ -28,7 +28,7 @@ fn main() {
             eprintln!("       ./cinnabar-server /etc/myredis.conf --loglevel verbose -");
         }
         Err(e) => {
-            eprint!("{}", e.report());
+            e.print();
             std::process::exit(1);
         }
     }

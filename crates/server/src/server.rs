@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use cinnabar_storage::Db;
 
+use crate::access::AccessPolicy;
 use crate::client::{Client, ClientId, ClientPause};
 use crate::command::CommandTable;
 use crate::config::Config;
@@ -39,6 +40,13 @@ pub struct Server {
     pub shutdown_requested: Rc<tokio::sync::Notify>,
     /// The port actually listened on (config may say 0 = pick one).
     pub listening_port: u16,
+    /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
+    pub active_expire_enabled: bool,
+    /// True after DEBUG PAUSE-CRON 1: the periodic task does nothing.
+    pub cron_paused: bool,
+    /// List elements at least this big get a node of their own (DEBUG
+    /// QUICKLIST-PACKED-THRESHOLD).
+    pub quicklist_packed_threshold: u64,
     /// Replication ids (INFO replication): ours, random at start, and the
     /// previous master's (all zeros until a failover).
     pub replid: String,
@@ -73,6 +81,10 @@ pub fn lru_clock(now_ms: i64) -> u32 {
 impl Server {
     pub fn new(config: Config) -> Server {
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let mut commands = CommandTable::new(crate::commands::FAMILIES);
+        for (from, to) in &config.renamed_commands {
+            commands.rename(from, to);
+        }
         let stats = Stats::default();
         let lazyfree = LazyFree::start(stats.lazyfree.clone());
         Server {
@@ -80,7 +92,7 @@ impl Server {
             dbs,
             clients: BTreeMap::new(),
             next_client_id: 1,
-            commands: CommandTable::new(crate::commands::FAMILIES),
+            commands,
             stats,
             propagation: Propagator::default(),
             lazyfree,
@@ -91,6 +103,9 @@ impl Server {
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
+            active_expire_enabled: true,
+            cron_paused: false,
+            quicklist_packed_threshold: 1 << 30,
             replid: random_hex_id(),
             replid2: "0".repeat(40),
             slowlog: Default::default(),
@@ -130,6 +145,11 @@ impl Server {
 
     pub fn lru_clock(&self) -> u32 {
         lru_clock(self.now_ms)
+    }
+
+    /// How keys' access stamps are made and read at this moment.
+    pub fn access_policy(&self) -> AccessPolicy {
+        AccessPolicy::new(&self.config, self.now_ms)
     }
 
     pub fn uptime_secs(&self) -> u64 {

@@ -46,7 +46,9 @@ fn sorted_elements(frame: &[u8]) -> Vec<u8> {
 fn run_corpus(name: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(format!("{name}.redis"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let servers = [ServerProcess::start(Kind::Cinnabar, &[]), ServerProcess::start(Kind::Redis, &[])];
+    let args: Vec<&str> =
+        text.lines().filter_map(|l| l.trim().strip_prefix("!args ")).flat_map(str::split_whitespace).collect();
+    let servers = [ServerProcess::start(Kind::Cinnabar, &args), ServerProcess::start(Kind::Redis, &args)];
     let mut conns: [Option<RawConn>; 2] = [None, None];
     let mut mismatches = Vec::new();
     let mut executed = 0;
@@ -59,6 +61,9 @@ fn run_corpus(name: &str) -> Vec<String> {
             Some(rest) => rest.split_once(' ').unwrap_or((rest, "")),
             None => ("", line),
         };
+        if directive == "args" {
+            continue;
+        }
         if directive == "sleep" {
             std::thread::sleep(std::time::Duration::from_millis(command.trim().parse().expect("!sleep <ms>")));
             continue;
@@ -113,5 +118,6 @@ corpus!(
     info,
     command,
     debug,
+    debug_resp3,
     hyperloglog
 );

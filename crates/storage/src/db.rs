@@ -154,6 +154,10 @@ impl Db {
         self.expires.resize_allowed = allowed;
     }
 
+    /// Chain statistics of the key and expiry tables (DEBUG HTSTATS).
+    pub fn table_stats(&self) -> (Vec<crate::TableStats>, Vec<crate::TableStats>) {
+        (self.keys.table_stats(), self.expires.table_stats())
+    }
     /// Bytes of a node in the key dictionary and in the expiry dictionary.
     pub const KEY_NODE_SIZE: usize = Dict::<SmallBytes, Entry>::NODE_SIZE;
     pub const EXPIRE_NODE_SIZE: usize = Dict::<SmallBytes, i64>::NODE_SIZE;

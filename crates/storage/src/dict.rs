@@ -51,6 +51,44 @@ impl<K, V> Table<K, V> {
     }
 }
 
+/// Chain-length statistics of one table, as DEBUG HTSTATS reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableStats {
+    pub size: usize,
+    pub used: usize,
+    /// Buckets holding at least one entry.
+    pub slots: usize,
+    pub max_chain: usize,
+    pub total_chain: usize,
+    /// Buckets by chain length; the last element also counts longer chains.
+    pub histogram: [usize; TableStats::HISTOGRAM_LEN],
+}
+
+impl TableStats {
+    pub const HISTOGRAM_LEN: usize = 50;
+
+    fn of<K, V>(table: &Table<K, V>) -> TableStats {
+        let mut stats = TableStats {
+            size: table.buckets.len(),
+            used: table.used,
+            slots: 0,
+            max_chain: 0,
+            total_chain: 0,
+            histogram: [0; Self::HISTOGRAM_LEN],
+        };
+        for bucket in &table.buckets {
+            let chain = std::iter::successors(bucket.as_deref(), |node| node.next.as_deref()).count();
+            stats.histogram[chain.min(Self::HISTOGRAM_LEN - 1)] += 1;
+            if chain > 0 {
+                stats.slots += 1;
+                stats.max_chain = stats.max_chain.max(chain);
+                stats.total_chain += chain;
+            }
+        }
+        stats
+    }
+}
+
 const INITIAL_SIZE: usize = 4;
 /// Above this load factor a table grows even while resizing is discouraged.
 const FORCE_RESIZE_RATIO: usize = 5;
@@ -104,6 +142,12 @@ impl<K: Hash + Eq, V> Dict<K, V> {
     /// Total buckets across both tables (for DEBUG and memory accounting).
     pub fn bucket_count(&self) -> usize {
         self.tables[0].buckets.len() + self.tables[1].buckets.len()
+    }
+
+    /// Chain statistics of the main table and, while resizing, of the target
+    /// table (DEBUG HTSTATS).
+    pub fn table_stats(&self) -> Vec<TableStats> {
+        self.tables[..self.live_tables()].iter().map(TableStats::of).collect()
     }
 
     fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
@@ -475,6 +519,20 @@ impl<K, V> Drop for Table<K, V> {
 mod tests {
     use super::*;
     use std::collections::{HashMap, HashSet};
+
+    #[test]
+    fn table_stats_account_for_every_bucket_and_entry() {
+        let mut d: Dict<u64, u64> = Dict::new();
+        (0..1000).for_each(|i| d.insert_new(i, i));
+        let stats = d.table_stats();
+        assert!(!stats.is_empty() && stats.len() <= 2);
+        assert_eq!(stats.iter().map(|t| t.used).sum::<usize>(), 1000);
+        for t in &stats {
+            assert_eq!(t.total_chain, t.used);
+            assert_eq!(t.histogram.iter().sum::<usize>(), t.size);
+            assert_eq!(t.size - t.histogram[0], t.slots);
+        }
+    }
 
     #[test]
     fn insert_get_remove_through_resizes() {

@@ -10,9 +10,11 @@ pub mod db;
 pub mod dict;
 pub mod glob;
 pub mod hyperloglog;
+pub mod intset;
+pub mod listpack;
 pub mod value;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
-pub use dict::Dict;
+pub use dict::{Dict, TableStats};
 pub use value::{StrValue, Value};

@@ -123,12 +123,12 @@ impl<'a> Ctx<'a> {
 
     fn lookup_read_with(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
         self.expire_if_needed(key);
-        let lru = self.srv.lru_clock();
+        let access = self.srv.access_policy();
         match self.srv.dbs[self.client.db].get_mut(key) {
             Some(entry) => {
                 self.srv.stats.keyspace_hits += 1;
                 if touch {
-                    entry.access = lru;
+                    entry.access = access.touch(entry.access);
                 }
                 Some(entry)
             }
@@ -143,9 +143,9 @@ impl<'a> Ctx<'a> {
     /// time, without touching the hit/miss counters.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(key);
-        let lru = self.srv.lru_clock();
+        let access = self.srv.access_policy();
         let entry = self.srv.dbs[self.client.db].get_mut(key)?;
-        entry.access = lru;
+        entry.access = access.touch(entry.access);
         Some(entry)
     }
 
@@ -167,8 +167,12 @@ impl<'a> Ctx<'a> {
 
     /// Stores `value` at `key`, replacing any value (and its TTL unless `keep_ttl`).
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
-        let entry = Entry::new(value, self.srv.lru_clock());
-        self.srv.dbs[self.client.db].set(key, entry, keep_ttl);
+        let access = self.srv.access_policy();
+        let db = &mut self.srv.dbs[self.client.db];
+        // Under LFU an overwritten key keeps its counter (Redis's dbSetValue).
+        let kept = if access.is_lfu() { db.get(key).map(|old| old.access) } else { None };
+        let stamp = kept.unwrap_or_else(|| access.fresh());
+        db.set(key, Entry::new(value, stamp), keep_ttl);
     }
 
     /// Removes a key. Returns true if it existed (and had not expired).

@@ -103,10 +103,35 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if (arity > 0 && arity != argc) || argc < -arity {
         return Err((Some(id), format!("ERR wrong number of arguments for '{}' command", command.fullname)));
     }
+    if command.spec.flags & flags::PROTECTED != 0 && !protected_command_allowed(srv, client, &command.fullname) {
+        return Err((Some(id), protected_command_error(&command.fullname)));
+    }
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
     Ok(id)
+}
+
+/// A PROTECTED command (DEBUG, MODULE) runs only if its `enable-<name>-command`
+/// setting is `yes`, or `local` and the client connects from this host.
+fn protected_command_allowed(srv: &Server, client: &Client, name: &str) -> bool {
+    let setting = crate::config::lookup(&format!("enable-{name}-command")).map(|d| d.get(&srv.config));
+    match setting.as_deref() {
+        Some("yes") => true,
+        Some("local") => {
+            let ip = client.addr.rsplit_once(':').map_or(client.addr.as_str(), |(ip, _)| ip);
+            ip == "127.0.0.1" || ip == "::1"
+        }
+        _ => false,
+    }
+}
+
+fn protected_command_error(name: &str) -> String {
+    format!(
+        "ERR {} command not allowed. If the enable-{name}-command option is set to \"local\", you can run it from a \
+         local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        name.to_uppercase()
+    )
 }
 
 /// `unknown command 'x', with args beginning with: 'a' 'b' ` or, for a known

@@ -9,6 +9,7 @@
 
 pub mod context;
 pub mod dispatch;
+pub mod keys;
 pub mod table;
 
 pub use context::{CmdError, CmdResult, Ctx};
@@ -134,6 +135,9 @@ pub enum BeginSearch {
     Index(i32),
     /// After `keyword`, searching from `start_from` (negative: from the end).
     Keyword { keyword: &'static str, start_from: i32 },
+    /// Not describable (e.g. SORT's BY/GET/STORE keys); the command's
+    /// `get_keys` finds such keys.
+    Unknown,
 }
 
 /// How keys are found once the search has begun.
@@ -143,6 +147,8 @@ pub enum FindKeys {
     Range { last_key: i32, step: i32, limit: i32 },
     /// The number of keys is at `keynum_idx`; keys start at `first_key`.
     Keynum { keynum_idx: i32, first_key: i32, step: i32 },
+    /// Not describable; see `BeginSearch::Unknown`.
+    Unknown,
 }
 
 /// One key spec of a command (Redis 7.0 key-specs).
@@ -151,17 +157,137 @@ pub struct KeySpec {
     pub flags: u32,
     pub begin: BeginSearch,
     pub find: FindKeys,
+    /// COMMAND INFO `notes` ("" for none).
+    pub notes: &'static str,
 }
 
 impl KeySpec {
+    /// Any spec; prefer the shorthands below for the common shapes.
+    pub const fn new(flags: u32, begin: BeginSearch, find: FindKeys) -> KeySpec {
+        KeySpec { flags, begin, find, notes: "" }
+    }
+
     /// The common case: a single key at `index`.
     pub const fn single(index: i32, flags: u32) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key: 0, step: 1, limit: 0 } }
+        KeySpec::range(index, 0, 1, flags)
     }
 
     /// Keys from `index` to `last_key` (relative, -1 = last argument) every `step`.
     pub const fn range(index: i32, last_key: i32, step: i32, flags: u32) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key, step, limit: 0 } }
+        KeySpec::new(flags, BeginSearch::Index(index), FindKeys::Range { last_key, step, limit: 0 })
+    }
+
+    /// The same spec with COMMAND INFO `notes`.
+    pub const fn with_notes(self, notes: &'static str) -> KeySpec {
+        KeySpec { notes, ..self }
+    }
+}
+
+/// Documentation flags (COMMAND DOCS `doc_flags`).
+pub mod doc_flags {
+    pub const DEPRECATED: u32 = 1 << 0;
+    pub const SYSCMD: u32 = 1 << 1;
+
+    /// Flag names in the order Redis lists them.
+    pub const NAMES: [(u32, &str); 2] = [(DEPRECATED, "deprecated"), (SYSCMD, "syscmd")];
+}
+
+/// What a documented argument is (COMMAND DOCS `type`).
+#[derive(Clone, Copy, Debug)]
+pub enum ArgType {
+    String,
+    Integer,
+    Double,
+    /// A key, described by the command's key spec at this index.
+    Key(i32),
+    Pattern,
+    UnixTime,
+    /// Just its token (e.g. `NX`).
+    PureToken,
+    /// Exactly one of these.
+    OneOf(&'static [Arg]),
+    /// These together.
+    Block(&'static [Arg]),
+}
+
+/// Argument flags (COMMAND DOCS argument `flags`).
+pub mod arg_flags {
+    pub const OPTIONAL: u32 = 1 << 0;
+    pub const MULTIPLE: u32 = 1 << 1;
+    pub const MULTIPLE_TOKEN: u32 = 1 << 2;
+
+    /// Flag names in the order Redis lists them.
+    pub const NAMES: [(u32, &str); 3] =
+        [(OPTIONAL, "optional"), (MULTIPLE, "multiple"), (MULTIPLE_TOKEN, "multiple_token")];
+}
+
+/// One documented argument of a command (COMMAND DOCS `arguments`). Build
+/// with the constructors and chain the modifiers:
+/// `Arg::integer("seconds").token("EX").since("2.6.12")`.
+#[derive(Clone, Copy, Debug)]
+pub struct Arg {
+    pub name: &'static str,
+    pub kind: ArgType,
+    /// The keyword that introduces it ("" for none).
+    pub token: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub deprecated_since: &'static str,
+    pub flags: u32,
+}
+
+impl Arg {
+    pub const fn new(name: &'static str, kind: ArgType) -> Arg {
+        Arg { name, kind, token: "", summary: "", since: "", deprecated_since: "", flags: 0 }
+    }
+    pub const fn string(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::String)
+    }
+    pub const fn integer(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::Integer)
+    }
+    pub const fn double(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::Double)
+    }
+    pub const fn key(name: &'static str, key_spec_index: i32) -> Arg {
+        Arg::new(name, ArgType::Key(key_spec_index))
+    }
+    pub const fn pattern(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::Pattern)
+    }
+    pub const fn unix_time(name: &'static str) -> Arg {
+        Arg::new(name, ArgType::UnixTime)
+    }
+    /// A bare keyword argument.
+    pub const fn pure_token(name: &'static str, token: &'static str) -> Arg {
+        Arg::new(name, ArgType::PureToken).token(token)
+    }
+    pub const fn one_of(name: &'static str, choices: &'static [Arg]) -> Arg {
+        Arg::new(name, ArgType::OneOf(choices))
+    }
+    pub const fn block(name: &'static str, parts: &'static [Arg]) -> Arg {
+        Arg::new(name, ArgType::Block(parts))
+    }
+    pub const fn token(self, token: &'static str) -> Arg {
+        Arg { token, ..self }
+    }
+    pub const fn summary(self, summary: &'static str) -> Arg {
+        Arg { summary, ..self }
+    }
+    pub const fn since(self, since: &'static str) -> Arg {
+        Arg { since, ..self }
+    }
+    pub const fn deprecated_since(self, deprecated_since: &'static str) -> Arg {
+        Arg { deprecated_since, ..self }
+    }
+    pub const fn optional(self) -> Arg {
+        Arg { flags: self.flags | arg_flags::OPTIONAL, ..self }
+    }
+    pub const fn multiple(self) -> Arg {
+        Arg { flags: self.flags | arg_flags::MULTIPLE, ..self }
+    }
+    pub const fn multiple_token(self) -> Arg {
+        Arg { flags: self.flags | arg_flags::MULTIPLE_TOKEN, ..self }
     }
 }
 
@@ -184,6 +310,17 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    /// Command-specific key finding (Redis's `getkeys_proc`), for commands
+    /// whose key specs cannot tell: variable flags, incomplete or unknown specs.
+    pub get_keys: Option<keys::GetKeysFn>,
+    /// COMMAND DOCS extras: `doc_flags::*`, deprecation, and version history
+    /// as (version, change) pairs.
+    pub doc_flags: u32,
+    pub deprecated_since: &'static str,
+    pub replaced_by: &'static str,
+    pub history: &'static [(&'static str, &'static str)],
+    /// COMMAND DOCS `arguments` (empty: not documented).
+    pub args: &'static [Arg],
 }
 
 impl CommandSpec {
@@ -201,5 +338,11 @@ impl CommandSpec {
         since: "1.0.0",
         summary: "",
         complexity: "",
+        get_keys: None,
+        doc_flags: 0,
+        deprecated_since: "",
+        replaced_by: "",
+        history: &[],
+        args: &[],
     };
 }

@@ -138,6 +138,16 @@ impl CommandTable {
         self.by_name.len()
     }
 
+    /// `rename-command from to`: the command answers to `to` instead (to
+    /// nothing if `to` is empty). Names are set once at start-up, so the new
+    /// name is leaked to live as long as the table.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        let Some(id) = self.by_name.remove(from.to_ascii_lowercase().as_str()) else { return };
+        if !to.is_empty() {
+            self.by_name.insert(Box::leak(to.to_ascii_lowercase().into_boxed_str()), id);
+        }
+    }
+
     pub fn reset_stats(&mut self) {
         for c in &mut self.commands {
             c.stats = CommandStats::default();

@@ -50,6 +50,14 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             tips: &["nondeterministic_output"],
             complexity: "O(N) where N is the number of client connections",
+            history: &[
+                ("2.8.12", "New id field."),
+                ("5.0.0", "New TYPE filter."),
+                ("6.0.0", "New user field."),
+                ("6.2.0", "New argv-mem, tot-mem, laddr and redir fields; new ID filter."),
+                ("7.0.0", "New resp, multi-mem, rbs and rbp fields."),
+                ("7.0.3", "New ssub field."),
+            ],
             ..sub("list", -2, ADMIN_FLAGS, list, "2.4.0", "Describe the connected clients")
         },
         CommandSpec {
@@ -58,9 +66,19 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         },
         CommandSpec {
             complexity: "O(N) where N is the number of client connections",
+            history: &[
+                ("2.8.12", "Filters given as name/value pairs."),
+                ("2.8.12", "New ID filter."),
+                ("3.2.0", "TYPE accepts master."),
+                ("5.0.0", "TYPE replica (slave still accepted)."),
+                ("6.2.0", "New LADDR filter."),
+            ],
             ..sub("kill", -3, ADMIN_FLAGS, kill, "2.4.0", "Close client connections")
         },
-        sub("pause", -3, ADMIN_FLAGS, pause, "2.9.50", "Hold clients' commands for a while"),
+        CommandSpec {
+            history: &[("6.2.0", "New WRITE mode.")],
+            ..sub("pause", -3, ADMIN_FLAGS, pause, "2.9.50", "Hold clients' commands for a while")
+        },
         CommandSpec {
             complexity: "O(N) Where N is the number of paused clients",
             ..sub("unpause", 2, ADMIN_FLAGS, unpause, "6.2.0", "End a client pause")

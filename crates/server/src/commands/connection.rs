@@ -6,7 +6,7 @@
 
 use crate::client::ReplyMode;
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, CmdResult, CommandSpec, Ctx};
+use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use crate::commands::{client, monitor};
 use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_protocol::RespVersion;
@@ -20,6 +20,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: FAST | SENTINEL,
         acl: acl::CONNECTION,
         tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        args: &[Arg::string("message").optional()],
         handler: Some(ping),
         group: "connection",
         summary: "Ping the server",
@@ -29,8 +30,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         arity: 2,
-        flags: FAST,
+        flags: LOADING | STALE | FAST,
         acl: acl::CONNECTION,
+        args: &[Arg::string("message")],
         handler: Some(echo),
         group: "connection",
         summary: "Echo the given string",
@@ -53,9 +55,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         arity: 2,
         flags: LOADING | STALE | FAST,
         acl: acl::CONNECTION,
+        args: &[Arg::integer("index")],
         handler: Some(select),
         group: "connection",
-        since: "2.0.0",
         summary: "Change the selected database for the current connection",
         complexity: "O(1)",
         ..CommandSpec::DEFAULT
@@ -69,6 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "connection",
         summary: "Authenticate the connection",
         complexity: "O(N) where N is the number of passwords defined for the user",
+        history: &[("6.0.0", "A user name may be given (ACL).")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -81,6 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "6.0.0",
         summary: "Handshake: pick the protocol, optionally authenticate and name the connection",
         complexity: "O(1)",
+        history: &[("6.2.0", "The protocol version is optional; without arguments HELLO reports the connection.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

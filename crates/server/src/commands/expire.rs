@@ -20,6 +20,11 @@ const READS_KEY: &[KeySpec] = &[KeySpec::single(1, RO | ACCESS)];
 const EXPIRY_COMMAND: CommandSpec =
     CommandSpec { flags: WRITE | FAST, acl: acl::KEYSPACE, complexity: "O(1)", ..CommandSpec::DEFAULT };
 
+/// COMMAND DOCS history of the commands that set a TTL.
+const NX_XX_GT_LT: &[(&str, &str)] = &[("7.0.0", "New NX, XX, GT and LT conditions.")];
+/// COMMAND DOCS history of the commands that read a TTL.
+const MISSING_KEY_REPLY: &[(&str, &str)] = &[("2.8.0", "A missing key gives -2 (no TTL still gives -1).")];
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
@@ -27,6 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         key_specs: UPDATES_KEY,
         handler: Some(expire),
         summary: "Give a key a time to live in seconds",
+        history: NX_XX_GT_LT,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -36,6 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(pexpire),
         since: "2.6.0",
         summary: "Give a key a time to live in milliseconds",
+        history: NX_XX_GT_LT,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -45,6 +52,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(expireat),
         since: "1.2.0",
         summary: "Make a key expire at a Unix time in seconds",
+        history: NX_XX_GT_LT,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -54,6 +62,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(pexpireat),
         since: "2.6.0",
         summary: "Make a key expire at a Unix time in milliseconds",
+        history: NX_XX_GT_LT,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -73,6 +82,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         tips: &["nondeterministic_output"],
         handler: Some(ttl),
         summary: "Report a key's remaining time to live in seconds",
+        history: MISSING_KEY_REPLY,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -84,6 +94,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(pttl),
         since: "2.6.0",
         summary: "Report a key's remaining time to live in milliseconds",
+        history: MISSING_KEY_REPLY,
         ..EXPIRY_COMMAND
     },
     CommandSpec {

@@ -18,6 +18,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     group: "server",
     summary: "Report information and statistics about the server",
     complexity: "O(1)",
+    history: &[("7.0.0", "Several sections may be asked for.")],
     ..CommandSpec::DEFAULT
 }];
 

@@ -8,7 +8,7 @@ use cinnabar_storage::glob;
 use cinnabar_storage::{Db, Entry, SmallBytes};
 
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::server::Server;
 
 const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
@@ -23,6 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RM | DELETE)],
         tips: MULTI_SHARD_SUM,
+        args: &[Arg::key("key", 0).multiple()],
         handler: Some(del),
         summary: "Delete keys",
         complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
@@ -48,9 +49,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RO)],
         tips: MULTI_SHARD_SUM,
+        args: &[Arg::key("key", 0).multiple()],
         handler: Some(exists),
         summary: "Count how many of the given keys exist",
         complexity: "O(N) where N is the number of keys to check.",
+        history: &[("3.0.3", "Several keys may be given.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -97,6 +100,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(renamenx),
         summary: "Give a key a new name unless that name is taken",
         complexity: "O(1)",
+        history: &[("3.2.0", "Renaming a key to its own name is no longer an error.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -144,6 +148,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "server",
         summary: "Delete every key of the selected database",
         complexity: "O(N) where N is the number of keys in the selected database",
+        history: &[("4.0.0", "New ASYNC mode."), ("6.2.0", "New SYNC mode.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -156,6 +161,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "server",
         summary: "Delete every key of every database",
         complexity: "O(N) where N is the total number of keys in all databases",
+        history: &[("4.0.0", "New ASYNC mode."), ("6.2.0", "New SYNC mode.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -191,6 +197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.8.0",
         summary: "Walk the keyspace a few keys per call with a cursor",
         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        history: &[("6.0.0", "New TYPE filter.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

@@ -1,14 +1,20 @@
 //! The command families, one file each. A family exports `COMMANDS`, its table
 //! entries; `FAMILIES` lists them all for the command table.
 
+pub mod bitmaps;
 pub mod client;
+pub mod command;
+pub mod config;
 pub mod connection;
+pub mod debug;
 pub mod expire;
 pub mod hyperloglog;
 pub mod info;
 pub mod keyspace;
+mod long_double;
 pub mod memory;
 pub mod monitor;
+pub mod object;
 #[cfg(test)]
 mod propagation_tests;
 pub mod server;
@@ -20,9 +26,14 @@ use crate::command::CommandSpec;
 pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     strings::COMMANDS,
+    bitmaps::COMMANDS,
+    object::COMMANDS,
     keyspace::COMMANDS,
     expire::COMMANDS,
+    command::COMMANDS,
+    debug::COMMANDS,
     client::COMMANDS,
+    config::COMMANDS,
     monitor::COMMANDS,
     info::COMMANDS,
     server::COMMANDS,

@@ -43,6 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Stop the server, optionally saving first",
         complexity:
             "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        history: &[("7.0.0", "New NOW, FORCE and ABORT modifiers.")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -57,6 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 handler: Some(slowlog_get),
                 summary: "Return the most recent slow log entries",
                 complexity: "O(N) where N is the number of entries returned",
+                history: &[("4.0.0", "Entries include the client's address and name.")],
                 ..slowlog_sub()
             },
             CommandSpec {

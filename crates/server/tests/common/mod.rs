@@ -51,9 +51,15 @@ impl ServerProcess {
     }
 
     pub fn start(kind: Kind, args: &[&str]) -> ServerProcess {
+        Self::start_with_file(kind, None, args)
+    }
+
+    /// Starts a server with a config file (given first, as redis-server wants
+    /// it) followed by the usual `--port`/`--bind` and `args`.
+    pub fn start_with_file(kind: Kind, config_file: Option<&str>, args: &[&str]) -> ServerProcess {
         let mut last_err = String::new();
         for _ in 0..5 {
-            match Self::try_start(kind, args) {
+            match Self::try_start(kind, config_file, args) {
                 Ok(s) => return s,
                 Err(e) => last_err = e,
             }
@@ -61,7 +67,7 @@ impl ServerProcess {
         panic!("could not start {kind:?}: {last_err}");
     }
 
-    fn try_start(kind: Kind, args: &[&str]) -> Result<ServerProcess, String> {
+    fn try_start(kind: Kind, config_file: Option<&str>, args: &[&str]) -> Result<ServerProcess, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port();
         let binary = match kind {
@@ -69,7 +75,8 @@ impl ServerProcess {
             Kind::Redis => redis_binary(),
         };
         let port_text = port.to_string();
-        let mut argv: Vec<&str> = vec!["--port", &port_text, "--bind", "127.0.0.1"];
+        let mut argv: Vec<&str> = config_file.into_iter().collect();
+        argv.extend(["--port", &port_text, "--bind", "127.0.0.1"]);
         if kind == Kind::Redis {
             // The oracle must not write files or log noise into the test's way.
             argv.extend(["--save", "", "--appendonly", "no"]);
