@@ -11,7 +11,7 @@ use cinnabar_storage::hyperloglog::{self as hll, Encoding, Union};
 use cinnabar_storage::{StrValue, Value};
 
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPTED: &str = "INVALIDOBJ Corrupted HLL object detected";
@@ -28,6 +28,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.8.9",
         summary: "Add elements to a HyperLogLog",
         complexity: "O(1) to add every element.",
+        args: &[Arg::key("key", 0), Arg::string("element").optional().multiple()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -36,12 +37,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: READONLY,
         acl: acl::HYPERLOGLOG,
         // RW: counting one key may rewrite its cached cardinality.
-        key_specs: &[KeySpec::range(1, -1, 1, RW | ACCESS)],
+        key_specs: &[KeySpec::range(1, -1, 1, RW | ACCESS)
+            .with_notes("RW because it may change the internal representation of the key, and propagate to replicas")],
         handler: Some(pfcount),
         group: "hyperloglog",
         since: "2.8.9",
         summary: "Estimate the number of distinct elements seen by one or more HyperLogLogs",
         complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
+        args: &[Arg::key("key", 0).multiple()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -55,6 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.8.9",
         summary: "Merge HyperLogLogs into one",
         complexity: "O(N) to merge N HyperLogLogs, but with high constant times.",
+        args: &[Arg::key("destkey", 0), Arg::key("sourcekey", 1).multiple()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -68,6 +72,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.8.9",
         summary: "Inspect or convert the internals of a HyperLogLog value",
         complexity: "N/A",
+        doc_flags: doc_flags::SYSCMD,
+        args: &[Arg::string("subcommand"), Arg::key("key", 0)],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -80,6 +86,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.8.9",
         summary: "Run the HyperLogLog implementation's self test",
         complexity: "N/A",
+        doc_flags: doc_flags::SYSCMD,
         ..CommandSpec::DEFAULT
     },
 ];
