@@ -105,28 +105,35 @@ fn hll_at<'c>(ctx: &'c mut Ctx, key: &[u8], lookup: Lookup) -> Result<Option<&'c
         Lookup::Read => ctx.lookup_read(key),
         Lookup::Write => ctx.lookup_write(key),
     };
-    let Some(entry) = entry else { return Ok(None) };
-    let value = entry.value.as_str_mut().ok_or(CmdError::from(errors::WRONGTYPE))?;
+    entry.map(|entry| editable_hll(&mut entry.value)).transpose()
+}
+
+/// The HLL at `key` for writing, an empty one stored first if the key is
+/// absent; true with it if it was created. One access to the key, as Redis's
+/// single lookup.
+fn hll_or_new<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<(&'c mut Vec<u8>, bool), CmdError> {
+    let created = ctx.lookup_write(key).is_none();
+    if created {
+        ctx.set_key(key, Value::Str(StrValue::raw(hll::new_sparse())), false);
+    }
+    let entry = ctx.db().get_mut(key).expect("looked up or stored just above");
+    Ok((editable_hll(&mut entry.value)?, created))
+}
+
+fn editable_hll(value: &mut Value) -> Result<&mut Vec<u8>, CmdError> {
+    let value = value.as_str_mut().ok_or(CmdError::from(errors::WRONGTYPE))?;
     check_hll(value)?;
-    Ok(Some(value.make_raw()))
+    Ok(value.make_raw())
 }
 
-/// Redis's test for an HLL string; the encoding if it passes.
-fn check_hll(value: &StrValue) -> Result<Encoding, CmdError> {
-    match value {
-        StrValue::Int(_) => None,
-        other => hll::validate(&other.as_bytes()),
+/// Redis's test for an HLL string (magic, encoding, dense length).
+fn check_hll(value: &StrValue) -> Result<(), CmdError> {
+    let valid = !matches!(value, StrValue::Int(_)) && hll::validate(&value.as_bytes()).is_some();
+    if valid {
+        Ok(())
+    } else {
+        Err(NOT_HLL.into())
     }
-    .ok_or(CmdError::from(NOT_HLL))
-}
-
-/// Stores an empty HLL at `key` unless a live key is there; true if it did.
-fn create_if_missing(ctx: &mut Ctx, key: &[u8]) -> bool {
-    if ctx.lookup_write(key).is_some() {
-        return false;
-    }
-    ctx.set_key(key, Value::Str(StrValue::raw(hll::new_sparse())), false);
-    true
 }
 
 fn sparse_max_bytes(ctx: &Ctx) -> usize {
@@ -135,10 +142,9 @@ fn sparse_max_bytes(ctx: &Ctx) -> usize {
 
 fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max_bytes = sparse_max_bytes(ctx);
+    let (hll, created) = hll_or_new(ctx, argv[1])?;
     // Creating the key is a change even with no elements.
-    let created = create_if_missing(ctx, argv[1]);
     let mut updated = u64::from(created);
-    let hll = hll_at(ctx, argv[1], Lookup::Write)?.expect("the key exists now");
     for element in &argv[2..] {
         if hll::add(hll, element, max_bytes).map_err(|_| CmdError::from(CORRUPTED))? {
             updated += 1;
@@ -190,8 +196,7 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max_bytes = sparse_max_bytes(ctx);
     // The destination is a source too.
     let union = union_of(ctx, &argv[1..])?;
-    create_if_missing(ctx, argv[1]);
-    let dest = hll_at(ctx, argv[1], Lookup::Write)?.expect("the key exists now");
+    let (dest, _) = hll_or_new(ctx, argv[1])?;
     union.store_into(dest, max_bytes).map_err(|_| CmdError::from(CORRUPTED))?;
     ctx.mark_dirty(1);
     ctx.reply().ok();
