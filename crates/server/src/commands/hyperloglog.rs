@@ -233,7 +233,9 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         ctx.reply().int(i64::from(converted));
     } else {
-        return Err(format!("ERR Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(sub)).into());
+        // Redis prints the name as a C string: it ends at the first NUL.
+        let name = sub.split(|&b| b == 0).next().unwrap_or_default();
+        return Err(format!("ERR Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(name)).into());
     }
     Ok(())
 }
