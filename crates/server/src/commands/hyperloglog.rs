@@ -7,7 +7,7 @@
 //! stale cached cardinality, and PFDEBUG converting to dense, are changes and
 //! are propagated as sent, as Redis does.
 
-use cinnabar_storage::hyperloglog::{self as hll, Encoding, Union};
+use cinnabar_storage::hyperloglog::{self as hll, Corrupted, Encoding, Union};
 use cinnabar_storage::{StrValue, Value};
 
 use crate::command::context::errors;
@@ -91,6 +91,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
 ];
 
+impl From<Corrupted> for CmdError {
+    fn from(_: Corrupted) -> Self {
+        CORRUPTED.into()
+    }
+}
+
 /// How a command looks its keys up (which decides the hit/miss counters).
 #[derive(Clone, Copy)]
 enum Lookup {
@@ -146,7 +152,7 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // Creating the key is a change even with no elements.
     let mut updated = u64::from(created);
     for element in &argv[2..] {
-        if hll::add(hll, element, max_bytes).map_err(|_| CmdError::from(CORRUPTED))? {
+        if hll::add(hll, element, max_bytes)? {
             updated += 1;
         }
     }
@@ -174,7 +180,7 @@ fn count_one(ctx: &mut Ctx, key: &[u8]) -> Result<u64, CmdError> {
     if let Some(cached) = hll::cached_cardinality(hll) {
         return Ok(cached);
     }
-    let cardinality = hll::count(hll).map_err(|_| CmdError::from(CORRUPTED))?;
+    let cardinality = hll::count(hll)?;
     hll::store_cardinality(hll, cardinality);
     ctx.mark_dirty(1);
     Ok(cardinality)
@@ -187,7 +193,7 @@ fn union_of(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Union, CmdError> {
         let Some(entry) = ctx.lookup_read(key) else { continue };
         let value = entry.value.as_str().ok_or(CmdError::from(errors::WRONGTYPE))?;
         check_hll(value)?;
-        union.merge(&value.as_bytes()).map_err(|_| CmdError::from(CORRUPTED))?;
+        union.merge(&value.as_bytes())?;
     }
     Ok(union)
 }
@@ -197,7 +203,7 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // The destination is a source too.
     let union = union_of(ctx, &argv[1..])?;
     let (dest, _) = hll_or_new(ctx, argv[1])?;
-    union.store_into(dest, max_bytes).map_err(|_| CmdError::from(CORRUPTED))?;
+    union.store_into(dest, max_bytes)?;
     ctx.mark_dirty(1);
     ctx.reply().ok();
     Ok(())
@@ -209,7 +215,7 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err("ERR The specified key does not exist".into());
     };
     if sub.eq_ignore_ascii_case(b"getreg") {
-        let converted = hll::sparse_to_dense(hll).map_err(|_| CmdError::from(CORRUPTED))?;
+        let converted = hll::sparse_to_dense(hll)?;
         let registers: Vec<u8> = hll::dense_registers(hll).collect();
         if converted {
             ctx.mark_dirty(1);
@@ -227,7 +233,7 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let encoding = hll::validate(hll).expect("validated on lookup");
         ctx.reply().simple(encoding.name());
     } else if sub.eq_ignore_ascii_case(b"todense") {
-        let converted = hll::sparse_to_dense(hll).map_err(|_| CmdError::from(CORRUPTED))?;
+        let converted = hll::sparse_to_dense(hll)?;
         if converted {
             ctx.mark_dirty(1);
         }
