@@ -9,6 +9,7 @@ pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod glob;
+pub mod hyperloglog;
 pub mod intset;
 pub mod listpack;
 pub mod value;

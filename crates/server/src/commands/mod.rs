@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod hyperloglog;
 pub mod info;
 pub mod keyspace;
 mod long_double;
@@ -37,4 +38,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     info::COMMANDS,
     server::COMMANDS,
     memory::COMMANDS,
+    hyperloglog::COMMANDS,
 ];

@@ -134,3 +134,28 @@ fn keys_expired_on_access_propagate_del_or_unlink() {
         assert_eq!(harness.srv.stats.expired_keys, 1);
     }
 }
+
+#[test]
+fn hyperloglog_cache_refreshes_and_conversions_propagate_as_sent() {
+    // The same stream redis-server 7.0.15 writes to its AOF for these commands.
+    let lines = propagated(
+        defaults,
+        &[
+            "PFADD h a b c",
+            "PFCOUNT h",
+            "PFCOUNT h",
+            "PFCOUNT h h2",
+            "PFADD h a",
+            "PFDEBUG TODENSE h",
+            "PFDEBUG TODENSE h",
+            "PFADD h2",
+            "PFDEBUG GETREG h2",
+            "PFDEBUG GETREG h2",
+            "PFMERGE h3",
+        ],
+    );
+    assert_eq!(
+        lines,
+        ["SELECT 0", "PFADD h a b c", "PFCOUNT h", "PFDEBUG TODENSE h", "PFADD h2", "PFDEBUG GETREG h2", "PFMERGE h3"]
+    );
+}
