@@ -20,7 +20,7 @@ fi
 python3 -c 'import redis' 2>/dev/null || python3 -m pip install -q 'redis>=5,<6'
 
 cargo build --profile ci --workspace --all-targets
-cargo test --profile ci --workspace -- --test-threads="${TEST_THREADS:-4}"
+cargo test --profile ci --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"
 
 if compgen -G "tests/python/test_*.py" >/dev/null; then
   python3 -m pip install -q pytest >/dev/null 2>&1 || true
