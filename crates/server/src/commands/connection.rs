@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         args: &[Arg::string("message").optional()],
         handler: Some(ping),
         group: "connection",
-        summary: "Ping the server",
+        summary: "Check that the server is answering",
         complexity: "O(1)",
         ..CommandSpec::DEFAULT
     },
