@@ -13,6 +13,16 @@ use crate::command::context::errors;
 use crate::command::keys::KeyRef;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 
+/// BITCOUNT's and BITPOS's optional unit for their range.
+const INDEX_UNIT: Arg = Arg::one_of("index_unit", &[Arg::pure_token("byte", "BYTE"), Arg::pure_token("bit", "BIT")])
+    .since("7.0.0")
+    .optional();
+/// When BITCOUNT and BITPOS gained that unit.
+const INDEX_UNIT_HISTORY: &[(&str, &str)] =
+    &[("7.0.0", "The range may be given in bits with BIT (BYTE is the default).")];
+/// A BITFIELD/BITFIELD_RO read: GET <encoding> <offset>.
+const GET_FIELD: Arg = Arg::block("encoding_offset", &[Arg::string("encoding"), Arg::integer("offset")]).token("GET");
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
@@ -55,19 +65,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         complexity: "O(N)",
         args: &[
             Arg::key("key", 0),
-            Arg::block(
-                "index",
-                &[
-                    Arg::integer("start"),
-                    Arg::integer("end"),
-                    Arg::one_of("index_unit", &[Arg::pure_token("byte", "BYTE"), Arg::pure_token("bit", "BIT")])
-                        .since("7.0.0")
-                        .optional(),
-                ],
-            )
-            .optional(),
+            Arg::block("index", &[Arg::integer("start"), Arg::integer("end"), INDEX_UNIT]).optional(),
         ],
-        history: &[("7.0.0", "The range may be given in bits with BIT (BYTE is the default).")],
+        history: INDEX_UNIT_HISTORY,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -86,26 +86,11 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg::integer("bit"),
             Arg::block(
                 "index",
-                &[
-                    Arg::integer("start"),
-                    Arg::block(
-                        "end_index",
-                        &[
-                            Arg::integer("end"),
-                            Arg::one_of(
-                                "index_unit",
-                                &[Arg::pure_token("byte", "BYTE"), Arg::pure_token("bit", "BIT")],
-                            )
-                            .since("7.0.0")
-                            .optional(),
-                        ],
-                    )
-                    .optional(),
-                ],
+                &[Arg::integer("start"), Arg::block("end_index", &[Arg::integer("end"), INDEX_UNIT]).optional()],
             )
             .optional(),
         ],
-        history: &[("7.0.0", "The range may be given in bits with BIT (BYTE is the default).")],
+        history: INDEX_UNIT_HISTORY,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -139,7 +124,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             Arg::one_of(
                 "operation",
                 &[
-                    Arg::block("encoding_offset", &[Arg::string("encoding"), Arg::integer("offset")]).token("GET"),
+                    GET_FIELD,
                     Arg::block(
                         "write",
                         &[
@@ -189,14 +174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "6.0.0",
         summary: "Read integers at bit offsets of a string",
         complexity: "O(1) for each subcommand specified",
-        args: &[
-            Arg::key("key", 0),
-            Arg::block("encoding_offset", &[Arg::string("encoding"), Arg::integer("offset")])
-                .token("GET")
-                .optional()
-                .multiple()
-                .multiple_token(),
-        ],
+        args: &[Arg::key("key", 0), GET_FIELD.optional().multiple().multiple_token()],
         ..CommandSpec::DEFAULT
     },
 ];

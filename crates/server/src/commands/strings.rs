@@ -18,11 +18,13 @@ use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdR
 
 const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
 
+/// COMMAND DOCS argument lists shared by several string commands.
 const KEY: &[Arg] = &[Arg::key("key", 0)];
 const KEY_VALUE: &[Arg] = &[Arg::key("key", 0), Arg::string("value")];
 const KEY_START_END: &[Arg] = &[Arg::key("key", 0), Arg::integer("start"), Arg::integer("end")];
 const KEY_VALUE_PAIRS: &[Arg] = &[Arg::block("key_value", &[Arg::key("key", 0), Arg::string("value")]).multiple()];
 
+/// SET's arguments: condition, GET and expiration, each with the version that added it.
 const SET_ARGS: &[Arg] = &[
     Arg::key("key", 0),
     Arg::string("value"),
@@ -41,6 +43,7 @@ const SET_ARGS: &[Arg] = &[
     .optional(),
 ];
 
+/// GETEX's arguments: a new expiration or PERSIST.
 const GETEX_ARGS: &[Arg] = &[
     Arg::key("key", 0),
     Arg::one_of(
