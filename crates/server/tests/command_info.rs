@@ -122,6 +122,56 @@ fn call(conn: &mut RawConn, words: &[&str]) -> Frame {
     Frame::parse(&conn.call(&argv))
 }
 
+/// Commands Cinnabar has on purpose although Redis 7.0 does not: exempt from
+/// the comparison, but each must still be in our table and absent from Redis's.
+const INTENTIONAL_EXTENSIONS: &[&str] = &[
+    // Redis 7.2's CLIENT SETINFO: redis-py 5 and redis-rs send it on connect
+    // and would log errors (or fail) without it.
+    "client|setinfo",
+];
+
+/// Redis 7.0 commands Cinnabar does not have yet, with the issue that will
+/// add each. A container's subcommand list is compared without them; once one
+/// is in our table (or Redis turns out not to have it) the test fails until
+/// the entry is removed here.
+const KNOWN_GAPS: &[(&str, &str)] = &[
+    ("client|caching", "client-side caching"),
+    ("client|tracking", "client-side caching"),
+    ("client|trackinginfo", "client-side caching"),
+    ("client|unblock", "blocking commands"),
+];
+
+/// Differences in a container's subcommand names once the intentional
+/// extensions and known gaps are set aside, plus any stale list entry.
+fn subcommand_name_differences(name: &str, ours: &[String], theirs: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let parent_of = |full: &str| full.split('|').next().unwrap_or_default().to_string();
+    for extension in INTENTIONAL_EXTENSIONS.iter().filter(|e| parent_of(e) == name) {
+        if !ours.iter().any(|n| n == extension) || theirs.iter().any(|n| n == extension) {
+            out.push(format!(
+                "INTENTIONAL_EXTENSIONS lists {extension}: ours has it: {}, Redis has it: {}",
+                ours.iter().any(|n| n == extension),
+                theirs.iter().any(|n| n == extension)
+            ));
+        }
+    }
+    for (gap, issue) in KNOWN_GAPS.iter().filter(|(g, _)| parent_of(g) == name) {
+        if ours.iter().any(|n| n == gap) || !theirs.iter().any(|n| n == gap) {
+            out.push(format!(
+                "KNOWN_GAPS lists {gap} ({issue}): ours has it: {}, Redis has it: {}",
+                ours.iter().any(|n| n == gap),
+                theirs.iter().any(|n| n == gap)
+            ));
+        }
+    }
+    let ours: Vec<&String> = ours.iter().filter(|n| !INTENTIONAL_EXTENSIONS.contains(&n.as_str())).collect();
+    let theirs: Vec<&String> = theirs.iter().filter(|n| !KNOWN_GAPS.iter().any(|(g, _)| g == n)).collect();
+    if ours != theirs {
+        out.push(format!("COMMAND INFO {name}: subcommand names\n    ours:   {ours:?}\n    theirs: {theirs:?}"));
+    }
+    out
+}
+
 /// Describes how two COMMAND INFO entries differ, field by field.
 fn info_differences(name: &str, ours: &Frame, theirs: &Frame) -> Vec<String> {
     let (ours, theirs) = (normalise_info(ours), normalise_info(theirs));
@@ -142,13 +192,7 @@ fn info_differences(name: &str, ours: &Frame, theirs: &Frame) -> Vec<String> {
     }
     // A subcommand only one side has shows up in the subcommand list.
     let names = |f: &Frame| -> Vec<String> { f.items()[9].items().iter().map(|s| s.items()[0].text()).collect() };
-    if names(&ours) != names(&theirs) {
-        out.push(format!(
-            "COMMAND INFO {name}: subcommand names\n    ours:   {:?}\n    theirs: {:?}",
-            names(&ours),
-            names(&theirs)
-        ));
-    }
+    out.extend(subcommand_name_differences(name, &names(&ours), &names(&theirs)));
     out
 }
 
@@ -161,7 +205,7 @@ fn command_info_matches_redis_for_every_command() {
     let names: Vec<String> = call(&mut ours, &["COMMAND", "LIST"]).items().iter().map(Frame::text).collect();
     assert!(names.len() > 10, "COMMAND LIST lists our table: {names:?}");
     let mut mismatches = Vec::new();
-    for name in &names {
+    for name in names.iter().filter(|n| !INTENTIONAL_EXTENSIONS.contains(&n.as_str())) {
         let a = call(&mut ours, &["COMMAND", "INFO", name]);
         let b = call(&mut theirs, &["COMMAND", "INFO", name]);
         mismatches.extend(info_differences(name, &a.items()[0], &b.items()[0]));
@@ -240,6 +284,12 @@ const GETKEYS_CASES: &[&str] = &[
     "bitfield k get u8 0",
     "bitfield k set u8 0 1",
     "bitfield_ro k get u8 0",
+    "bitfield k",
+    "bitfield k get u8",
+    "bitfield k get u8 0 get",
+    "bitfield k overflow",
+    "bitfield k overflow wrap get u8 0",
+    "bitfield k incrby u8 0 1",
     "bitop and d a b",
     "pfmerge d a b",
     "pfcount a b",
@@ -505,7 +555,7 @@ fn command_docs_metadata_matches_redis_for_every_command() {
     let (mut ours, mut theirs) = (cinnabar.raw(), redis.raw());
     let names: Vec<String> = call(&mut ours, &["COMMAND", "LIST"]).items().iter().map(Frame::text).collect();
     let mut mismatches = Vec::new();
-    for name in &names {
+    for name in names.iter().filter(|n| !INTENTIONAL_EXTENSIONS.contains(&n.as_str())) {
         // The reply is a map of one pair: name => docs.
         let a = call(&mut ours, &["COMMAND", "DOCS", name]);
         let b = call(&mut theirs, &["COMMAND", "DOCS", name]);

@@ -10,7 +10,18 @@ use cinnabar_storage::{StrValue, Value};
 
 use super::strings::stored_string_mut;
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::keys::KeyRef;
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+
+/// BITCOUNT's and BITPOS's optional unit for their range.
+const INDEX_UNIT: Arg = Arg::one_of("index_unit", &[Arg::pure_token("byte", "BYTE"), Arg::pure_token("bit", "BIT")])
+    .since("7.0.0")
+    .optional();
+/// When BITCOUNT and BITPOS gained that unit.
+const INDEX_UNIT_HISTORY: &[(&str, &str)] =
+    &[("7.0.0", "The range may be given in bits with BIT (BYTE is the default).")];
+/// A BITFIELD/BITFIELD_RO read: GET <encoding> <offset>.
+const GET_FIELD: Arg = Arg::block("encoding_offset", &[Arg::string("encoding"), Arg::integer("offset")]).token("GET");
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -24,6 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.2.0",
         summary: "Set or clear one bit of a string",
         complexity: "O(1)",
+        args: &[Arg::key("key", 0), Arg::integer("offset"), Arg::integer("value")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -37,6 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.2.0",
         summary: "Read one bit of a string",
         complexity: "O(1)",
+        args: &[Arg::key("key", 0), Arg::integer("offset")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -50,6 +63,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.6.0",
         summary: "Count the set bits of a string, optionally in a range",
         complexity: "O(N)",
+        args: &[
+            Arg::key("key", 0),
+            Arg::block("index", &[Arg::integer("start"), Arg::integer("end"), INDEX_UNIT]).optional(),
+        ],
+        history: INDEX_UNIT_HISTORY,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -63,6 +81,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.8.7",
         summary: "Find the first set or clear bit of a string",
         complexity: "O(N)",
+        args: &[
+            Arg::key("key", 0),
+            Arg::integer("bit"),
+            Arg::block(
+                "index",
+                &[Arg::integer("start"), Arg::block("end_index", &[Arg::integer("end"), INDEX_UNIT]).optional()],
+            )
+            .optional(),
+        ],
+        history: INDEX_UNIT_HISTORY,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -76,6 +104,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.6.0",
         summary: "Combine strings bit by bit into a destination key",
         complexity: "O(N)",
+        args: &[Arg::string("operation"), Arg::key("destkey", 0), Arg::key("key", 1).multiple()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -83,12 +112,55 @@ pub static COMMANDS: &[CommandSpec] = &[
         arity: -2,
         flags: WRITE | DENYOOM,
         acl: acl::BITMAP,
-        key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)],
+        key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)
+            .with_notes("This command allows both access and modification of the key")],
         handler: Some(bitfield),
         group: "bitmap",
         since: "3.2.0",
         summary: "Read and write integers of any width at bit offsets of a string",
         complexity: "O(1) for each subcommand specified",
+        args: &[
+            Arg::key("key", 0),
+            Arg::one_of(
+                "operation",
+                &[
+                    GET_FIELD,
+                    Arg::block(
+                        "write",
+                        &[
+                            Arg::one_of(
+                                "wrap_sat_fail",
+                                &[
+                                    Arg::pure_token("wrap", "WRAP"),
+                                    Arg::pure_token("sat", "SAT"),
+                                    Arg::pure_token("fail", "FAIL"),
+                                ],
+                            )
+                            .token("OVERFLOW")
+                            .optional(),
+                            Arg::one_of(
+                                "write_operation",
+                                &[
+                                    Arg::block(
+                                        "encoding_offset_value",
+                                        &[Arg::string("encoding"), Arg::integer("offset"), Arg::integer("value")],
+                                    )
+                                    .token("SET"),
+                                    Arg::block(
+                                        "encoding_offset_increment",
+                                        &[Arg::string("encoding"), Arg::integer("offset"), Arg::integer("increment")],
+                                    )
+                                    .token("INCRBY"),
+                                ],
+                            ),
+                        ],
+                    ),
+                ],
+            )
+            .optional()
+            .multiple(),
+        ],
+        get_keys: Some(bitfield_keys),
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -102,6 +174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "6.0.0",
         summary: "Read integers at bit offsets of a string",
         complexity: "O(1) for each subcommand specified",
+        args: &[Arg::key("key", 0), GET_FIELD.optional().multiple().multiple_token()],
         ..CommandSpec::DEFAULT
     },
 ];
@@ -430,6 +503,28 @@ fn parse_field_ops(ctx: &Ctx, argv: &[&[u8]]) -> Result<Vec<FieldOp>, CmdError> 
         j += if kind == FieldOpKind::Get { 3 } else { 4 };
     }
     Ok(ops)
+}
+
+/// BITFIELD's key: only read when every operation is a complete GET or
+/// OVERFLOW; a SET, INCRBY or anything unparsable makes it a write, as Redis's
+/// `bitfieldGetKeys` assumes.
+fn bitfield_keys(argv: &[&[u8]], out: &mut Vec<KeyRef>) {
+    let mut read_only = true;
+    let mut i = 2;
+    while i < argv.len() {
+        let remaining = argv.len() - i - 1;
+        let op = argv[i];
+        if op.eq_ignore_ascii_case(b"get") && remaining >= 2 {
+            i += 3;
+        } else if op.eq_ignore_ascii_case(b"overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            read_only = false;
+            break;
+        }
+    }
+    let flags = if read_only { RO | ACCESS } else { RW | ACCESS | UPDATE };
+    out.push(KeyRef { pos: 1, flags });
 }
 
 fn bitfield(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

@@ -8,7 +8,7 @@ use cinnabar_protocol::numbers::parse_i64;
 
 use crate::client::{Client, ClientType, PauseMode, ReplyMode};
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, CmdResult, CommandSpec, Ctx};
+use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 
 const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 const PLAIN_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
@@ -36,6 +36,55 @@ const fn sub(
     }
 }
 
+/// COMMAND DOCS arguments of CLIENT LIST: the TYPE and ID filters.
+const LIST_ARGS: &[Arg] = &[
+    Arg::one_of(
+        "normal_master_replica_pubsub",
+        &[
+            Arg::pure_token("normal", "NORMAL"),
+            Arg::pure_token("master", "MASTER"),
+            Arg::pure_token("replica", "REPLICA"),
+            Arg::pure_token("pubsub", "PUBSUB"),
+        ],
+    )
+    .token("TYPE")
+    .since("5.0.0")
+    .optional(),
+    Arg::block("id", &[Arg::integer("client-id").multiple()]).token("ID").since("6.2.0").optional(),
+];
+
+/// COMMAND DOCS arguments of CLIENT KILL: the old `ip:port` form or filters.
+const KILL_ARGS: &[Arg] = &[Arg::one_of(
+    "filter",
+    &[
+        Arg::string("ip:port").deprecated_since("2.8.12"),
+        Arg::one_of(
+            "new-format",
+            &[
+                Arg::integer("client-id").token("ID").since("2.8.12").optional(),
+                Arg::one_of(
+                    "normal_master_slave_pubsub",
+                    &[
+                        Arg::pure_token("normal", "NORMAL"),
+                        Arg::pure_token("master", "MASTER").since("3.2.0"),
+                        Arg::pure_token("slave", "SLAVE"),
+                        Arg::pure_token("replica", "REPLICA").since("5.0.0"),
+                        Arg::pure_token("pubsub", "PUBSUB"),
+                    ],
+                )
+                .token("TYPE")
+                .since("2.8.12")
+                .optional(),
+                Arg::string("username").token("USER").optional(),
+                Arg::string("ip:port").token("ADDR").optional(),
+                Arg::string("ip:port").token("LADDR").since("6.2.0").optional(),
+                Arg::string("yes/no").token("SKIPME").optional(),
+            ],
+        )
+        .multiple(),
+    ],
+)];
+
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "client",
     arity: -2,
@@ -45,7 +94,10 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     complexity: "Depends on subcommand.",
     subcommands: &[
         sub("id", 2, PLAIN_FLAGS, id, "5.0.0", "This connection's id"),
-        sub("setname", 3, PLAIN_FLAGS, setname, "2.6.9", "Name this connection"),
+        CommandSpec {
+            args: &[Arg::string("connection-name")],
+            ..sub("setname", 3, PLAIN_FLAGS, setname, "2.6.9", "Name this connection")
+        },
         sub("getname", 2, PLAIN_FLAGS, getname, "2.6.9", "This connection's name"),
         CommandSpec {
             tips: &["nondeterministic_output"],
@@ -58,6 +110,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
                 ("7.0.0", "New resp, multi-mem, rbs and rbp fields."),
                 ("7.0.3", "New ssub field."),
             ],
+            args: LIST_ARGS,
             ..sub("list", -2, ADMIN_FLAGS, list, "2.4.0", "Describe the connected clients")
         },
         CommandSpec {
@@ -73,18 +126,34 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
                 ("5.0.0", "TYPE replica (slave still accepted)."),
                 ("6.2.0", "New LADDR filter."),
             ],
+            args: KILL_ARGS,
             ..sub("kill", -3, ADMIN_FLAGS, kill, "2.4.0", "Close client connections")
         },
         CommandSpec {
             history: &[("6.2.0", "New WRITE mode.")],
+            args: &[
+                Arg::integer("timeout"),
+                Arg::one_of("mode", &[Arg::pure_token("write", "WRITE"), Arg::pure_token("all", "ALL")])
+                    .since("6.2.0")
+                    .optional(),
+            ],
             ..sub("pause", -3, ADMIN_FLAGS, pause, "2.9.50", "Hold clients' commands for a while")
         },
         CommandSpec {
             complexity: "O(N) Where N is the number of paused clients",
             ..sub("unpause", 2, ADMIN_FLAGS, unpause, "6.2.0", "End a client pause")
         },
-        sub("reply", 3, PLAIN_FLAGS, reply, "3.2.0", "Turn this connection's replies on or off"),
-        sub("no-evict", 3, ADMIN_FLAGS, no_evict, "7.0.0", "Exempt this connection from client eviction"),
+        CommandSpec {
+            args: &[Arg::one_of(
+                "on_off_skip",
+                &[Arg::pure_token("on", "ON"), Arg::pure_token("off", "OFF"), Arg::pure_token("skip", "SKIP")],
+            )],
+            ..sub("reply", 3, PLAIN_FLAGS, reply, "3.2.0", "Turn this connection's replies on or off")
+        },
+        CommandSpec {
+            args: &[Arg::one_of("enabled", &[Arg::pure_token("on", "ON"), Arg::pure_token("off", "OFF")])],
+            ..sub("no-evict", 3, ADMIN_FLAGS, no_evict, "7.0.0", "Exempt this connection from client eviction")
+        },
         CommandSpec {
             tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
             ..sub("setinfo", 4, PLAIN_FLAGS | SENTINEL, setinfo, "7.2.0", "Record the client library's name or version")

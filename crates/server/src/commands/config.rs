@@ -3,7 +3,7 @@
 //! table in `crate::config`.
 
 use crate::command::context::errors;
-use crate::command::{flags::*, CmdResult, CommandSpec, Ctx};
+use crate::command::{flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use crate::config::{self, Directive, IMMUTABLE, PROTECTED};
 use crate::log::log_at;
 use cinnabar_storage::glob;
@@ -44,6 +44,8 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         since: "2.0.0",
         summary: "Change configuration parameters",
         complexity: PER_PARAMETER,
+        history: &[("7.0.0", "Several parameters may be set at once.")],
+        args: &[Arg::block("parameter_value", &[Arg::string("parameter"), Arg::string("value")]).multiple()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -55,6 +57,8 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         since: "2.0.0",
         summary: "Read configuration parameters",
         complexity: PER_PARAMETER,
+        history: &[("7.0.0", "Several patterns may be given.")],
+        args: &[Arg::block("parameter", &[Arg::string("parameter")]).multiple()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         args: &[Arg::string("message").optional()],
         handler: Some(ping),
         group: "connection",
-        summary: "Ping the server",
+        summary: "Check that the server is answering",
         complexity: "O(1)",
         ..CommandSpec::DEFAULT
     },
@@ -72,6 +72,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Authenticate the connection",
         complexity: "O(N) where N is the number of passwords defined for the user",
         history: &[("6.0.0", "A user name may be given (ACL).")],
+        args: &[Arg::string("username").since("6.0.0").optional(), Arg::string("password")],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -85,6 +86,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Handshake: pick the protocol, optionally authenticate and name the connection",
         complexity: "O(1)",
         history: &[("6.2.0", "The protocol version is optional; without arguments HELLO reports the connection.")],
+        args: &[Arg::block(
+            "arguments",
+            &[
+                Arg::integer("protover"),
+                Arg::block("username_password", &[Arg::string("username"), Arg::string("password")])
+                    .token("AUTH")
+                    .optional(),
+                Arg::string("clientname").token("SETNAME").optional(),
+            ],
+        )
+        .optional()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

@@ -8,7 +8,7 @@
 use cinnabar_protocol::numbers::parse_i64;
 
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::server::deletion_verb;
 
 /// Key spec shared by the commands that set or remove a TTL.
@@ -25,6 +25,21 @@ const NX_XX_GT_LT: &[(&str, &str)] = &[("7.0.0", "New NX, XX, GT and LT conditio
 /// COMMAND DOCS history of the commands that read a TTL.
 const MISSING_KEY_REPLY: &[(&str, &str)] = &[("2.8.0", "A missing key gives -2 (no TTL still gives -1).")];
 
+/// COMMAND DOCS arguments of the commands that only name a key.
+const KEY: &[Arg] = &[Arg::key("key", 0)];
+/// The optional condition of the commands that set a TTL.
+const CONDITION: Arg = Arg::one_of(
+    "condition",
+    &[
+        Arg::pure_token("nx", "NX"),
+        Arg::pure_token("xx", "XX"),
+        Arg::pure_token("gt", "GT"),
+        Arg::pure_token("lt", "LT"),
+    ],
+)
+.since("7.0.0")
+.optional();
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
@@ -33,6 +48,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(expire),
         summary: "Give a key a time to live in seconds",
         history: NX_XX_GT_LT,
+        args: &[Arg::key("key", 0), Arg::integer("seconds"), CONDITION],
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -43,6 +59,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.6.0",
         summary: "Give a key a time to live in milliseconds",
         history: NX_XX_GT_LT,
+        args: &[Arg::key("key", 0), Arg::integer("milliseconds"), CONDITION],
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -53,6 +70,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "1.2.0",
         summary: "Make a key expire at a Unix time in seconds",
         history: NX_XX_GT_LT,
+        args: &[Arg::key("key", 0), Arg::unix_time("unix-time-seconds"), CONDITION],
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -63,6 +81,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.6.0",
         summary: "Make a key expire at a Unix time in milliseconds",
         history: NX_XX_GT_LT,
+        args: &[Arg::key("key", 0), Arg::unix_time("unix-time-milliseconds"), CONDITION],
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -72,6 +91,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(persist),
         since: "2.2.0",
         summary: "Remove a key's time to live",
+        args: KEY,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -83,6 +103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(ttl),
         summary: "Report a key's remaining time to live in seconds",
         history: MISSING_KEY_REPLY,
+        args: KEY,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -95,6 +116,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.6.0",
         summary: "Report a key's remaining time to live in milliseconds",
         history: MISSING_KEY_REPLY,
+        args: KEY,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -105,6 +127,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(expiretime),
         since: "7.0.0",
         summary: "Report the Unix time in seconds at which a key expires",
+        args: KEY,
         ..EXPIRY_COMMAND
     },
     CommandSpec {
@@ -115,6 +138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(pexpiretime),
         since: "7.0.0",
         summary: "Report the Unix time in milliseconds at which a key expires",
+        args: KEY,
         ..EXPIRY_COMMAND
     },
 ];

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::command::{acl, flags::*, CmdResult, CommandSpec, Ctx};
+use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use crate::commands::memory::{bytes_to_human, overhead};
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -19,6 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     summary: "Report information and statistics about the server",
     complexity: "O(1)",
     history: &[("7.0.0", "Several sections may be asked for.")],
+    args: &[Arg::string("section").optional().multiple()],
     ..CommandSpec::DEFAULT
 }];
 

@@ -15,6 +15,15 @@ const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_polic
 const ALL_SHARDS_SUCCEEDED: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 
+/// COMMAND DOCS arguments of RENAME and RENAMENX.
+const RENAME_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::key("newkey", 1)];
+/// COMMAND DOCS arguments of FLUSHDB and FLUSHALL.
+const FLUSH_ARGS: &[Arg] = &[Arg::one_of(
+    "async",
+    &[Arg::pure_token("async", "ASYNC").since("4.0.0"), Arg::pure_token("sync", "SYNC").since("6.2.0")],
+)
+.optional()];
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
@@ -40,6 +49,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "4.0.0",
         summary: "Delete keys, reclaiming large values' memory in a background thread",
         complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        args: &[
+            Arg::key("key", 0).multiple(),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -65,6 +77,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(type_of),
         summary: "Report the type of the value at a key",
         complexity: "O(1)",
+        args: &[
+            Arg::key("key", 0),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -78,6 +93,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "3.2.1",
         summary: "Refresh the last access time of keys and count those that exist",
         complexity: "O(N) where N is the number of keys that will be touched.",
+        args: &[
+            Arg::key("key", 0).multiple(),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -89,6 +107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(rename),
         summary: "Give a key a new name, replacing any key of that name",
         complexity: "O(1)",
+        args: RENAME_ARGS,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -101,6 +120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Give a key a new name unless that name is taken",
         complexity: "O(1)",
         history: &[("3.2.0", "Renaming a key to its own name is no longer an error.")],
+        args: RENAME_ARGS,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -113,6 +133,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "6.2.0",
         summary: "Duplicate a key's value and TTL under another name, possibly in another database",
         complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        args: &[
+            Arg::key("source", 0),
+            Arg::key("destination", 1),
+            Arg::integer("destination-db").token("DB").optional(),
+            Arg::pure_token("replace", "REPLACE").optional(),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -124,6 +150,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(move_key),
         summary: "Transfer a key to another database",
         complexity: "O(1)",
+        args: &[
+            Arg::key("key", 0),
+            Arg::integer("db"),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -136,6 +166,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "4.0.0",
         summary: "Exchange the contents of two databases",
         complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        args: &[
+            Arg::integer("index1"),
+            Arg::integer("index2"),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -149,6 +183,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Delete every key of the selected database",
         complexity: "O(N) where N is the number of keys in the selected database",
         history: &[("4.0.0", "New ASYNC mode."), ("6.2.0", "New SYNC mode.")],
+        args: FLUSH_ARGS,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -162,6 +197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Delete every key of every database",
         complexity: "O(N) where N is the total number of keys in all databases",
         history: &[("4.0.0", "New ASYNC mode."), ("6.2.0", "New SYNC mode.")],
+        args: FLUSH_ARGS,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -185,6 +221,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(keys),
         summary: "List every key matching a glob pattern",
         complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        args: &[
+            Arg::pattern("pattern"),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -198,6 +237,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Walk the keyspace a few keys per call with a cursor",
         complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
         history: &[("6.0.0", "New TYPE filter.")],
+        args: &[
+            Arg::integer("cursor"),
+            Arg::pattern("pattern").token("MATCH").optional(),
+            Arg::integer("count").token("COUNT").optional(),
+            Arg::string("type").token("TYPE").since("6.0.0").optional(),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

@@ -14,7 +14,7 @@ use cinnabar_storage::{Db, Entry, SmallBytes};
 
 use crate::client::Client;
 use crate::command::context::errors;
-use crate::command::{flags::*, key_flags::*, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::commands::server::reply_help;
 use crate::net::READ_CHUNK;
 use crate::server::Server;
@@ -66,6 +66,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             handler: Some(usage),
             summary: "Estimate the memory used by a key and its value",
             complexity: "O(N) where N is the number of samples.",
+            args: &[Arg::key("key", 0), Arg::integer("count").token("SAMPLES").optional()],
             ..sub()
         },
         CommandSpec {

@@ -6,7 +6,7 @@
 
 use cinnabar_storage::{Entry, StrValue, Value};
 
-use crate::command::{acl, flags::*, key_flags::*, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
 
 /// A subcommand that takes one key and reports on its value.
 macro_rules! key_subcommand {
@@ -22,6 +22,7 @@ macro_rules! key_subcommand {
             since: $since,
             summary: $summary,
             complexity: "O(1)",
+            args: &[Arg::key("key", 0)],
             ..CommandSpec::DEFAULT
         }
     };

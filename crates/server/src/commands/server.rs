@@ -4,7 +4,7 @@
 use cinnabar_protocol::numbers::parse_i64;
 
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, CmdResult, CommandId, CommandSpec, CommandTable, Ctx};
+use crate::command::{acl, flags::*, Arg, CmdResult, CommandId, CommandSpec, CommandTable, Ctx};
 use crate::config::Config;
 use crate::latency::{render_graph, EventSeries, Histogram};
 use crate::log::log_at;
@@ -44,6 +44,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         complexity:
             "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
         history: &[("7.0.0", "New NOW, FORCE and ABORT modifiers.")],
+        args: &[
+            Arg::one_of("nosave_save", &[Arg::pure_token("nosave", "NOSAVE"), Arg::pure_token("save", "SAVE")])
+                .optional(),
+            Arg::pure_token("now", "NOW").since("7.0.0").optional(),
+            Arg::pure_token("force", "FORCE").since("7.0.0").optional(),
+            Arg::pure_token("abort", "ABORT").since("7.0.0").optional(),
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -59,6 +66,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 summary: "Return the most recent slow log entries",
                 complexity: "O(N) where N is the number of entries returned",
                 history: &[("4.0.0", "Entries include the client's address and name.")],
+                args: &[Arg::integer("count").optional()],
                 ..slowlog_sub()
             },
             CommandSpec {
@@ -112,6 +120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 tips: REPORT_TIPS,
                 handler: Some(latency_graph),
                 summary: "Draw an event's latency samples as an ASCII graph",
+                args: &[Arg::string("event")],
                 ..latency_sub()
             },
             CommandSpec {
@@ -122,6 +131,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 summary: "Return per-command cumulative latency distributions",
                 since: "7.0.0",
                 complexity: "O(N) where N is the number of commands with latency information being retrieved.",
+                args: &[Arg::string("command").optional().multiple()],
                 ..latency_sub()
             },
             CommandSpec {
@@ -130,6 +140,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 tips: REPORT_TIPS,
                 handler: Some(latency_history),
                 summary: "Return an event's recorded latency samples",
+                args: &[Arg::string("event")],
                 ..latency_sub()
             },
             CommandSpec {
@@ -146,6 +157,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
                 handler: Some(latency_reset),
                 summary: "Forget the samples of some or all latency events",
+                args: &[Arg::string("event").optional().multiple()],
                 ..latency_sub()
             },
             CommandSpec {

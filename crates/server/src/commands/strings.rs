@@ -14,13 +14,64 @@ use cinnabar_storage::{SmallBytes, StrValue, Value};
 use super::long_double;
 use crate::command::context::errors;
 use crate::command::keys::KeyRef;
-use crate::command::{acl, flags::*, key_flags::*, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 
 const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
 
+/// COMMAND DOCS argument lists shared by several string commands.
+const KEY: &[Arg] = &[Arg::key("key", 0)];
+const KEY_VALUE: &[Arg] = &[Arg::key("key", 0), Arg::string("value")];
+const KEY_START_END: &[Arg] = &[Arg::key("key", 0), Arg::integer("start"), Arg::integer("end")];
+const KEY_VALUE_PAIRS: &[Arg] = &[Arg::block("key_value", &[Arg::key("key", 0), Arg::string("value")]).multiple()];
+
+/// SET's arguments: condition, GET and expiration, each with the version that added it.
+const SET_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("value"),
+    Arg::one_of("condition", &[Arg::pure_token("nx", "NX"), Arg::pure_token("xx", "XX")]).since("2.6.12").optional(),
+    Arg::pure_token("get", "GET").since("6.2.0").optional(),
+    Arg::one_of(
+        "expiration",
+        &[
+            Arg::integer("seconds").token("EX").since("2.6.12"),
+            Arg::integer("milliseconds").token("PX").since("2.6.12"),
+            Arg::unix_time("unix-time-seconds").token("EXAT").since("6.2.0"),
+            Arg::unix_time("unix-time-milliseconds").token("PXAT").since("6.2.0"),
+            Arg::pure_token("keepttl", "KEEPTTL").since("6.0.0"),
+        ],
+    )
+    .optional(),
+];
+
+/// GETEX's arguments: a new expiration or PERSIST.
+const GETEX_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::one_of(
+        "expiration",
+        &[
+            Arg::integer("seconds").token("EX"),
+            Arg::integer("milliseconds").token("PX"),
+            Arg::unix_time("unix-time-seconds").token("EXAT"),
+            Arg::unix_time("unix-time-milliseconds").token("PXAT"),
+            Arg::pure_token("persist", "PERSIST"),
+        ],
+    )
+    .optional(),
+];
+
 /// A one-key string command; the fields that differ are given.
 macro_rules! string_command {
-    ($name:literal, $arity:expr, $flags:expr, $keyflags:expr, $handler:ident, $since:literal, $summary:literal, $complexity:expr) => {
+    (
+        $name:literal,
+        $arity:expr,
+        $flags:expr,
+        $keyflags:expr,
+        $handler:ident,
+        $since:literal,
+        $summary:literal,
+        $complexity:expr,
+        $args:expr $(,)?
+    ) => {
         CommandSpec {
             name: $name,
             arity: $arity,
@@ -32,13 +83,24 @@ macro_rules! string_command {
             since: $since,
             summary: $summary,
             complexity: $complexity,
+            args: $args,
             ..CommandSpec::DEFAULT
         }
     };
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    string_command!("get", 2, READONLY | FAST, RO | ACCESS, get, "1.0.0", "Get the value of a key", "O(1)"),
+    string_command!(
+        "get",
+        2,
+        READONLY | FAST,
+        RO | ACCESS,
+        get,
+        "1.0.0",
+        "Return the string stored at a key",
+        "O(1)",
+        KEY,
+    ),
     CommandSpec {
         name: "set",
         arity: -3,
@@ -51,32 +113,89 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "string",
         summary: "Set the string value of a key, with optional expiry and conditions",
         complexity: "O(1)",
+        history: &[
+            ("2.6.12", "New EX, PX, NX and XX options."),
+            ("6.0.0", "New KEEPTTL option."),
+            ("6.2.0", "New GET, EXAT and PXAT options."),
+            ("7.0.0", "NX may be combined with GET."),
+        ],
+        args: SET_ARGS,
         ..CommandSpec::DEFAULT
     },
-    string_command!("setnx", 3, WRITE | DENYOOM | FAST, OW | INSERT, setnx, "1.0.0", "Set a key only if it is absent", "O(1)"),
-    string_command!("setex", 4, WRITE | DENYOOM, OW | UPDATE, setex, "2.0.0", "Set a key with a TTL in seconds", "O(1)"),
-    string_command!("psetex", 4, WRITE | DENYOOM, OW | UPDATE, psetex, "2.6.0", "Set a key with a TTL in milliseconds", "O(1)"),
     string_command!(
-        "getex",
-        -2,
-        WRITE | FAST,
-        RW | ACCESS | UPDATE,
-        getex,
-        "6.2.0",
-        "Get a key's value and change or remove its TTL",
-        "O(1)"
-    ),
-    string_command!("getdel", 2, WRITE | FAST, RW | ACCESS | DELETE, getdel, "6.2.0", "Get a key's value and delete the key", "O(1)"),
-    string_command!(
-        "getset",
+        "setnx",
         3,
         WRITE | DENYOOM | FAST,
-        RW | ACCESS | UPDATE,
-        getset,
+        OW | INSERT,
+        setnx,
         "1.0.0",
-        "Replace a key's value and return the old one",
-        "O(1)"
+        "Set a key only if it is absent",
+        "O(1)",
+        KEY_VALUE,
     ),
+    string_command!(
+        "setex",
+        4,
+        WRITE | DENYOOM,
+        OW | UPDATE,
+        setex,
+        "2.0.0",
+        "Set a key with a TTL in seconds",
+        "O(1)",
+        &[Arg::key("key", 0), Arg::integer("seconds"), Arg::string("value")],
+    ),
+    string_command!(
+        "psetex",
+        4,
+        WRITE | DENYOOM,
+        OW | UPDATE,
+        psetex,
+        "2.6.0",
+        "Set a key with a TTL in milliseconds",
+        "O(1)",
+        &[Arg::key("key", 0), Arg::integer("milliseconds"), Arg::string("value")],
+    ),
+    CommandSpec {
+        name: "getex",
+        arity: -2,
+        flags: WRITE | FAST,
+        acl: acl::STRING,
+        key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE).with_notes("RW and UPDATE because it changes the TTL")],
+        handler: Some(getex),
+        group: "string",
+        since: "6.2.0",
+        summary: "Get a key's value and change or remove its TTL",
+        complexity: "O(1)",
+        args: GETEX_ARGS,
+        ..CommandSpec::DEFAULT
+    },
+    string_command!(
+        "getdel",
+        2,
+        WRITE | FAST,
+        RW | ACCESS | DELETE,
+        getdel,
+        "6.2.0",
+        "Get a key's value and delete the key",
+        "O(1)",
+        KEY,
+    ),
+    CommandSpec {
+        doc_flags: doc_flags::DEPRECATED,
+        deprecated_since: "6.2.0",
+        replaced_by: "`SET` with the `!GET` argument",
+        ..string_command!(
+            "getset",
+            3,
+            WRITE | DENYOOM | FAST,
+            RW | ACCESS | UPDATE,
+            getset,
+            "1.0.0",
+            "Replace a key's value and return the old one",
+            "O(1)",
+            KEY_VALUE,
+        )
+    },
     CommandSpec {
         name: "mget",
         arity: -2,
@@ -88,6 +207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "string",
         summary: "Get the values of several keys",
         complexity: "O(N) where N is the number of keys to retrieve.",
+        args: &[Arg::key("key", 0).multiple()],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -102,6 +222,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "1.0.1",
         summary: "Set several keys at once",
         complexity: "O(N) where N is the number of keys to set.",
+        args: KEY_VALUE_PAIRS,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
@@ -116,6 +237,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "1.0.1",
         summary: "Set several keys at once, only if none of them exists",
         complexity: "O(N) where N is the number of keys to set.",
+        args: KEY_VALUE_PAIRS,
         ..CommandSpec::DEFAULT
     },
     string_command!(
@@ -126,10 +248,21 @@ pub static COMMANDS: &[CommandSpec] = &[
         append,
         "2.0.0",
         "Append bytes to a key's value",
-        "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."
+        "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+        KEY_VALUE,
     ),
-    string_command!("strlen", 2, READONLY | FAST, RO, strlen, "2.2.0", "Get the length of a key's value", "O(1)"),
-    string_command!("getrange", 4, READONLY, RO | ACCESS, getrange, "2.4.0", "Get a substring of a key's value", RANGE_COMPLEXITY),
+    string_command!("strlen", 2, READONLY | FAST, RO, strlen, "2.2.0", "Get the length of a key's value", "O(1)", KEY),
+    string_command!(
+        "getrange",
+        4,
+        READONLY,
+        RO | ACCESS,
+        getrange,
+        "2.4.0",
+        "Get a substring of a key's value",
+        RANGE_COMPLEXITY,
+        KEY_START_END,
+    ),
     string_command!(
         "setrange",
         4,
@@ -138,13 +271,69 @@ pub static COMMANDS: &[CommandSpec] = &[
         setrange,
         "2.2.0",
         "Overwrite part of a key's value at an offset",
-        "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."
+        "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        &[Arg::key("key", 0), Arg::integer("offset"), Arg::string("value")],
     ),
-    string_command!("substr", 4, READONLY, RO | ACCESS, getrange, "1.0.0", "Get a substring of a key's value (old name)", RANGE_COMPLEXITY),
-    string_command!("incr", 2, WRITE | DENYOOM | FAST, RW | ACCESS | UPDATE, incr, "1.0.0", "Add one to a key's integer", "O(1)"),
-    string_command!("decr", 2, WRITE | DENYOOM | FAST, RW | ACCESS | UPDATE, decr, "1.0.0", "Subtract one from a key's integer", "O(1)"),
-    string_command!("incrby", 3, WRITE | DENYOOM | FAST, RW | ACCESS | UPDATE, incrby, "1.0.0", "Add to a key's integer", "O(1)"),
-    string_command!("decrby", 3, WRITE | DENYOOM | FAST, RW | ACCESS | UPDATE, decrby, "1.0.0", "Subtract from a key's integer", "O(1)"),
+    CommandSpec {
+        doc_flags: doc_flags::DEPRECATED,
+        deprecated_since: "2.0.0",
+        replaced_by: "`GETRANGE`",
+        ..string_command!(
+            "substr",
+            4,
+            READONLY,
+            RO | ACCESS,
+            getrange,
+            "1.0.0",
+            "Get a substring of a key's value (old name)",
+            RANGE_COMPLEXITY,
+            KEY_START_END,
+        )
+    },
+    string_command!(
+        "incr",
+        2,
+        WRITE | DENYOOM | FAST,
+        RW | ACCESS | UPDATE,
+        incr,
+        "1.0.0",
+        "Add one to a key's integer",
+        "O(1)",
+        KEY,
+    ),
+    string_command!(
+        "decr",
+        2,
+        WRITE | DENYOOM | FAST,
+        RW | ACCESS | UPDATE,
+        decr,
+        "1.0.0",
+        "Subtract one from a key's integer",
+        "O(1)",
+        KEY,
+    ),
+    string_command!(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        RW | ACCESS | UPDATE,
+        incrby,
+        "1.0.0",
+        "Add to a key's integer",
+        "O(1)",
+        &[Arg::key("key", 0), Arg::integer("increment")],
+    ),
+    string_command!(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        RW | ACCESS | UPDATE,
+        decrby,
+        "1.0.0",
+        "Subtract from a key's integer",
+        "O(1)",
+        &[Arg::key("key", 0), Arg::integer("decrement")],
+    ),
     string_command!(
         "incrbyfloat",
         3,
@@ -153,7 +342,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         incrbyfloat,
         "2.6.0",
         "Add a decimal number to a key's number",
-        "O(1)"
+        "O(1)",
+        &[Arg::key("key", 0), Arg::double("increment")],
     ),
     CommandSpec {
         name: "lcs",
@@ -166,6 +356,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "7.0.0",
         summary: "Find the longest common subsequence of two keys' values",
         complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+        args: &[
+            Arg::key("key1", 0),
+            Arg::key("key2", 0),
+            Arg::pure_token("len", "LEN").optional(),
+            Arg::pure_token("idx", "IDX").optional(),
+            Arg::integer("len").token("MINMATCHLEN").optional(),
+            Arg::pure_token("withmatchlen", "WITHMATCHLEN").optional(),
+        ],
         ..CommandSpec::DEFAULT
     },
 ];
