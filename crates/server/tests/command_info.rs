@@ -349,28 +349,6 @@ fn frame_display_is_readable() {
 /// Builds a table entry from Redis's own COMMAND INFO entry: its arity,
 /// flags and key specs (leaked, as table entries are `'static`).
 fn spec_from_redis(entry: &Frame) -> CommandSpec {
-    use cinnabar_server::command::flags::*;
-    const COMMAND_FLAGS: [(u32, &str); 19] = [
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (MODULE, "module"),
-        (ADMIN, "admin"),
-        (PUBSUB, "pubsub"),
-        (NOSCRIPT, "noscript"),
-        (BLOCKING, "blocking"),
-        (LOADING, "loading"),
-        (STALE, "stale"),
-        (SKIP_MONITOR, "skip_monitor"),
-        (SKIP_SLOWLOG, "skip_slowlog"),
-        (ASKING, "asking"),
-        (FAST, "fast"),
-        (NO_AUTH, "no_auth"),
-        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
-        (NO_ASYNC_LOADING, "no_async_loading"),
-        (NO_MULTI, "no_multi"),
-        (ALLOW_BUSY, "allow_busy"),
-    ];
     let items = entry.items();
     let int = |f: &Frame| f.to_string().parse::<i32>().expect("integer");
     let bits = |f: &Frame, names: &[(u32, &str)]| {
@@ -414,7 +392,7 @@ fn spec_from_redis(entry: &Frame) -> CommandSpec {
         .collect();
     CommandSpec {
         arity: int(&items[1]),
-        flags: bits(&items[2], &COMMAND_FLAGS),
+        flags: bits(&items[2], &cinnabar_server::command::flags::NAMES),
         key_specs: key_specs.leak(),
         ..CommandSpec::DEFAULT
     }

@@ -44,6 +44,31 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 21;
     pub const MOVABLE_KEYS: u32 = 1 << 22;
     pub const ALLOW_BUSY: u32 = 1 << 23;
+
+    /// Command flags as COMMAND INFO lists them; MAY_REPLICATE, SENTINEL,
+    /// ONLY_SENTINEL and PROTECTED are internal and never shown (as in Redis).
+    pub const NAMES: [(u32, &str); 20] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (MODULE, "module"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
 }
 
 /// ACL categories a command declares explicitly. Redis adds the implied ones

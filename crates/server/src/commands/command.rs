@@ -298,31 +298,6 @@ fn find_by_fullname(table: &CommandTable, name: &[u8]) -> Option<CommandId> {
     }
 }
 
-/// Command flags as COMMAND INFO lists them; MAY_REPLICATE, SENTINEL,
-/// ONLY_SENTINEL and PROTECTED are internal and never shown (as in Redis).
-const COMMAND_FLAG_NAMES: [(u32, &str); 20] = [
-    (WRITE, "write"),
-    (READONLY, "readonly"),
-    (DENYOOM, "denyoom"),
-    (MODULE, "module"),
-    (ADMIN, "admin"),
-    (PUBSUB, "pubsub"),
-    (NOSCRIPT, "noscript"),
-    (BLOCKING, "blocking"),
-    (LOADING, "loading"),
-    (STALE, "stale"),
-    (SKIP_MONITOR, "skip_monitor"),
-    (SKIP_SLOWLOG, "skip_slowlog"),
-    (ASKING, "asking"),
-    (FAST, "fast"),
-    (NO_AUTH, "no_auth"),
-    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
-    (NO_ASYNC_LOADING, "no_async_loading"),
-    (NO_MULTI, "no_multi"),
-    (MOVABLE_KEYS, "movablekeys"),
-    (ALLOW_BUSY, "allow_busy"),
-];
-
 /// A set of status replies naming the bits of `flags`, in table order.
 fn reply_flag_set<F: Copy + std::ops::BitAnd<Output = F> + PartialEq + Default>(
     reply: &mut Reply,
@@ -344,7 +319,7 @@ fn reply_info(reply: &mut Reply, table: &CommandTable, id: CommandId) {
     reply.array(10);
     reply.bulk_str(&command.fullname);
     reply.int(spec.arity.into());
-    reply_flag_set(reply, keys::reported_flags(spec), &COMMAND_FLAG_NAMES);
+    reply_flag_set(reply, keys::reported_flags(spec), &flags::NAMES);
     reply.int(range.first.into());
     reply.int(range.last.into());
     reply.int(range.step.into());
