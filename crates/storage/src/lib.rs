@@ -9,9 +9,11 @@ pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod glob;
+pub mod stream;
 pub mod value;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
 pub use dict::Dict;
+pub use stream::{Stream, StreamId};
 pub use value::{StrValue, Value};
