@@ -40,6 +40,8 @@ pub struct Config {
     pub active_expire_effort: i64,
     pub maxmemory: i64,
     pub maxmemory_policy: String,
+    pub stream_node_max_bytes: i64,
+    pub stream_node_max_entries: i64,
     /// The config file the server was started with ("" if none), for CONFIG REWRITE.
     pub config_file: String,
 }
@@ -142,6 +144,8 @@ pub static DIRECTIVES: &[Directive] = &[
     directive!("lazyfree-lazy-server-del", None, Kind::Bool, "no", 0, bool lazyfree_lazy_server_del),
     directive!("active-expire-effort", None, int(1, 10), "1", 0, int active_expire_effort),
     directive!("maxmemory", None, memory(0, LONG_MAX), "0", 0, int maxmemory),
+    directive!("stream-node-max-bytes", None, memory(0, LONG_MAX), "4096", 0, int stream_node_max_bytes),
+    directive!("stream-node-max-entries", None, int(0, LONG_MAX), "100", 0, int stream_node_max_entries),
     directive!("maxmemory-policy", None, Kind::Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", 0, str maxmemory_policy),
 ];
 

@@ -99,4 +99,4 @@ macro_rules! corpus {
     };
 }
 
-corpus!(protocol, connection, strings, bitmaps, keyspace, expire, object, config, client, server, info, command, debug);
+corpus!(protocol, connection, strings, bitmaps, keyspace, expire, object, config, client, server, info, command, debug, streams);

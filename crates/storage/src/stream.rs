@@ -217,6 +217,34 @@ fn backlen_size(l: usize) -> usize {
     }
 }
 
+/// A node key as Redis's radix tree stores it: ms then seq, big-endian.
+fn radix_key(id: StreamId) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&id.ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.seq.to_be_bytes());
+    k
+}
+
+/// Nodes under (and including) the node reached after `depth` bytes of the
+/// sorted, distinct `keys`: a compressed node for a shared prefix, a
+/// branching node, then each child's subtree; a key's end is a leaf node.
+fn radix_subtree_nodes(keys: &[[u8; 16]], depth: usize) -> usize {
+    if keys.len() == 1 {
+        return if depth == 16 { 1 } else { 2 };
+    }
+    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+    let prefix = (depth..16).take_while(|&i| first[i] == last[i]).count();
+    let at = depth + prefix;
+    let mut nodes = usize::from(prefix > 0) + 1;
+    let mut rest = keys;
+    while let Some(k) = rest.first() {
+        let n = rest.partition_point(|x| x[at] == k[at]);
+        nodes += radix_subtree_nodes(&rest[..n], at + 1);
+        rest = &rest[n..];
+    }
+    nodes
+}
+
 /// An entry pending in a group: who has it, since when, how often delivered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingEntry {
@@ -388,6 +416,23 @@ impl Stream {
             }
         }
         out
+    }
+
+    /// The first entry ID still held, deleted ones included (what Redis
+    /// propagates as the effective MINID of an approximate trim).
+    pub fn first_id_with_tombstones(&self) -> Option<StreamId> {
+        self.nodes.values().next().and_then(|n| n.entries.first()).map(|e| e.id)
+    }
+
+    /// How many nodes Redis's radix tree of node keys has (XINFO's
+    /// `radix-tree-nodes`), counting the compressed tree its inserts build.
+    pub fn radix_tree_nodes(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|id| radix_key(*id)).collect();
+        if keys.is_empty() {
+            1
+        } else {
+            radix_subtree_nodes(&keys, 0)
+        }
     }
 
     /// The first (or last) live entry.

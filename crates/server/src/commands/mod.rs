@@ -11,6 +11,7 @@ pub mod monitor;
 #[cfg(test)]
 mod propagation_tests;
 pub mod server;
+pub mod streams;
 pub mod strings;
 
 use crate::command::CommandSpec;
@@ -26,4 +27,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     info::COMMANDS,
     server::COMMANDS,
     memory::COMMANDS,
+    streams::COMMANDS,
 ];
