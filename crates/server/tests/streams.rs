@@ -1,0 +1,117 @@
+//! Stream behaviour a one-connection corpus cannot show, run against both
+//! Cinnabar and the real redis-server with identical inputs: approximate
+//! trimming (which depends on node boundaries) after many entries, with the
+//! default and with small node sizes, and consumer-group flows with two
+//! consumers including claims of entries that went idle.
+
+mod common;
+
+use common::{Kind, RawConn, ServerProcess};
+
+/// Runs `script` (a list of commands) on a fresh server and returns every reply.
+fn replies(kind: Kind, server_args: &[&str], script: &[Vec<String>]) -> Vec<Vec<u8>> {
+    let server = ServerProcess::start(kind, server_args);
+    let mut conn: RawConn = server.raw();
+    script
+        .iter()
+        .map(|cmd| {
+            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+            if cmd[0] == "SLEEP" {
+                std::thread::sleep(std::time::Duration::from_millis(cmd[1].parse().unwrap()));
+                return Vec::new();
+            }
+            conn.call(&args)
+        })
+        .collect()
+}
+
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+fn assert_same(server_args: &[&str], script: &[Vec<String>]) {
+    let ours = replies(Kind::Cinnabar, server_args, script);
+    let theirs = replies(Kind::Redis, server_args, script);
+    for ((cmd, a), b) in script.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b), "reply to {cmd:?} ({server_args:?})");
+    }
+}
+
+/// 1000 entries of varied sizes, then approximate and exact trims, XDEL
+/// holes, and XINFO's node counts.
+fn trimming_script() -> Vec<Vec<String>> {
+    let mut script = Vec::new();
+    for i in 1..=1000 {
+        let value = "x".repeat(i % 37);
+        let field = if i % 5 == 0 { "other" } else { "f" };
+        script.push(words(&format!("XADD s {i}-{} {field} {value}{i} n {i}", i % 3)));
+    }
+    for line in [
+        "XDEL s 2-2 3-0 4-1 5-2 250-1",
+        "XTRIM s MAXLEN ~ 990",
+        "XLEN s",
+        "XTRIM s MAXLEN ~ 555",
+        "XLEN s",
+        "XTRIM s MINID ~ 700",
+        "XLEN s",
+        "XTRIM s MAXLEN ~ 100 LIMIT 150",
+        "XLEN s",
+        "XADD s MAXLEN ~ 10 1001-0 f v",
+        "XLEN s",
+        "XTRIM s MAXLEN = 5",
+        "XLEN s",
+        "XRANGE s - +",
+        "XINFO STREAM s",
+    ] {
+        script.push(words(line));
+    }
+    script
+}
+
+#[test]
+fn approximate_trimming_matches_redis_with_default_nodes() {
+    assert_same(&[], &trimming_script());
+}
+
+#[test]
+fn approximate_trimming_matches_redis_with_small_nodes() {
+    assert_same(&["--stream-node-max-entries", "7", "--stream-node-max-bytes", "300"], &trimming_script());
+}
+
+#[test]
+fn consumer_groups_with_two_consumers() {
+    let mut script: Vec<Vec<String>> = Vec::new();
+    for line in [
+        "XADD s 1-0 k 1",
+        "XADD s 2-0 k 2",
+        "XADD s 3-0 k 3",
+        "XADD s 4-0 k 4",
+        "XADD s 5-0 k 5",
+        "XGROUP CREATE s g 0",
+        "XREADGROUP GROUP g alice COUNT 2 STREAMS s >",
+        "XREADGROUP GROUP g bob COUNT 2 STREAMS s >",
+        "XPENDING s g",
+        "XACK s g 1-0 3-0",
+        "XPENDING s g",
+        "SLEEP 60",
+        "XADD s 6-0 k 6",
+        "XREADGROUP GROUP g bob STREAMS s >",
+        "XCLAIM s g bob 50 2-0 JUSTID",
+        "XCLAIM s g bob 50 6-0 JUSTID",
+        "XPENDING s g",
+        "XAUTOCLAIM s g alice 50 0 COUNT 1",
+        "XAUTOCLAIM s g alice 50 0 JUSTID",
+        "XPENDING s g",
+        "XDEL s 4-0",
+        "XAUTOCLAIM s g alice 0 0 JUSTID",
+        "XACK s g 2-0 5-0 6-0",
+        "XPENDING s g",
+        "XINFO GROUPS s",
+        "XGROUP DELCONSUMER s g alice",
+        "XGROUP DELCONSUMER s g bob",
+        "XPENDING s g",
+    ] {
+        script.push(words(line));
+    }
+    assert_same(&[], &script);
+}
