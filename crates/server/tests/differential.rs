@@ -99,4 +99,7 @@ macro_rules! corpus {
     };
 }
 
-corpus!(protocol, connection, strings, bitmaps, keyspace, expire, object, config, client, server, info, command, debug, streams);
+corpus!(
+    protocol, connection, strings, bitmaps, keyspace, expire, object, config, client, server, info, command, debug,
+    streams
+);

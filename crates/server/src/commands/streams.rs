@@ -17,7 +17,9 @@ use cinnabar_storage::{Stream, StreamId, Value};
 
 use super::server::{reply_help, subcommand_syntax_error};
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use crate::command::{
+    acl, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+};
 use crate::server::Server;
 
 const KEY_AT_1: &[KeySpec] = &[KeySpec::single(1, RW | UPDATE)];
@@ -415,7 +417,12 @@ fn parse_trim_threshold(argv: &[&[u8]], i: &mut usize, args: &mut TrimArgs, by_l
 /// Parses XADD's or XTRIM's options (Redis's `streamParseAddOrTrimArgsOrReply`).
 fn parse_add_or_trim(ctx: &Ctx, argv: &[&[u8]], xadd: bool) -> Result<AddArgs, CmdError> {
     let mut trim = TrimArgs { to: None, approx: false, limit: 0, threshold_at: 0 };
-    let mut add = AddArgs { trim: TrimArgs { to: None, approx: false, limit: 0, threshold_at: 0 }, nomkstream: false, id: None, id_at: 0 };
+    let mut add = AddArgs {
+        trim: TrimArgs { to: None, approx: false, limit: 0, threshold_at: 0 },
+        nomkstream: false,
+        id: None,
+        id_at: 0,
+    };
     let mut limit_given = false;
     let mut i = 2;
     while i < argv.len() {
@@ -486,7 +493,7 @@ fn owned(argv: &[&[u8]]) -> Vec<Vec<u8>> {
 fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let args = parse_add_or_trim(ctx, argv, true)?;
     let fields = &argv[args.id_at + 1..];
-    if fields.len() < 2 || fields.len() % 2 == 1 {
+    if fields.len() < 2 || !fields.len().is_multiple_of(2) {
         return Err("ERR wrong number of arguments for 'xadd' command".into());
     }
     if let Some((id, true)) = args.id {
@@ -726,9 +733,10 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             count = parse_count(argv[i])?.max(0);
         } else if opt.eq_ignore_ascii_case(b"streams") && more > 0 {
             streams_at = i + 1;
-            if (argv.len() - streams_at) % 2 != 0 {
-                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
-                    .into());
+            if !(argv.len() - streams_at).is_multiple_of(2) {
+                return Err(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into(),
+                );
             }
             break;
         } else if opt.eq_ignore_ascii_case(b"group") && more >= 2 {
@@ -853,9 +861,18 @@ fn read_for_group(
     match group.consumers.get_mut(g.consumer) {
         Some(c) => c.seen_time = now,
         None => {
-            group.consumers.insert(Box::from(g.consumer), cinnabar_storage::stream::Consumer { seen_time: now, ..Default::default() });
+            group.consumers.insert(
+                Box::from(g.consumer),
+                cinnabar_storage::stream::Consumer { seen_time: now, ..Default::default() },
+            );
             if g.noack {
-                props.push(vec![b"XGROUP".to_vec(), b"CREATECONSUMER".to_vec(), key.to_vec(), g.group.to_vec(), g.consumer.to_vec()]);
+                props.push(vec![
+                    b"XGROUP".to_vec(),
+                    b"CREATECONSUMER".to_vec(),
+                    key.to_vec(),
+                    g.group.to_vec(),
+                    g.consumer.to_vec(),
+                ]);
             }
         }
     }
@@ -871,8 +888,12 @@ fn read_history(stream: &mut Stream, g: &GroupRead, after: StreamId, count: usiz
         return;
     };
     let group = &stream.groups[g.group];
-    let ids: Vec<StreamId> =
-        group.consumers[g.consumer].pel.range(start..).take(if count == 0 { usize::MAX } else { count }).copied().collect();
+    let ids: Vec<StreamId> = group.consumers[g.consumer]
+        .pel
+        .range(start..)
+        .take(if count == 0 { usize::MAX } else { count })
+        .copied()
+        .collect();
     body.array(ids.len());
     for id in &ids {
         match stream.get(*id) {
@@ -1033,7 +1054,9 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let db = ctx.client.db;
         let has_group = stream_at(ctx.srv, db, key)?.is_some_and(|s| s.groups.contains_key(name));
         if !has_group && matches!(&sub[..], b"setid" | b"createconsumer" | b"delconsumer") {
-            return Err(format!("NOGROUP No such consumer group '{}' for key name '{}'", lossy(name), lossy(key)).into());
+            return Err(
+                format!("NOGROUP No such consumer group '{}' for key name '{}'", lossy(name), lossy(key)).into()
+            );
         }
     }
     match &sub[..] {
@@ -1059,7 +1082,10 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let group = write_stream(ctx, key)?.expect("checked above").groups.get_mut(name).expect("checked above");
             let created = !group.consumers.contains_key(argv[4]);
             if created {
-                group.consumers.insert(Box::from(argv[4]), cinnabar_storage::stream::Consumer { seen_time: now, ..Default::default() });
+                group.consumers.insert(
+                    Box::from(argv[4]),
+                    cinnabar_storage::stream::Consumer { seen_time: now, ..Default::default() },
+                );
             }
             ctx.mark_dirty(u64::from(created));
             ctx.reply().int(i64::from(created));
@@ -1128,7 +1154,11 @@ fn xinfo(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     match &sub[..] {
         b"consumers" if argv.len() == 4 => {
             let group = stream.groups.get(argv[3]).ok_or_else(|| {
-                CmdError::from(format!("NOGROUP No such consumer group '{}' for key name '{}'", lossy(argv[3]), lossy(key)))
+                CmdError::from(format!(
+                    "NOGROUP No such consumer group '{}' for key name '{}'",
+                    lossy(argv[3]),
+                    lossy(key)
+                ))
             })?;
             r.array(group.consumers.len());
             for (name, c) in &group.consumers {
@@ -1427,7 +1457,8 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         j += 1;
     }
-    let delivery_time = if delivery_time == -1 || delivery_time < 0 || delivery_time > now { now } else { delivery_time };
+    let delivery_time =
+        if delivery_time == -1 || delivery_time < 0 || delivery_time > now { now } else { delivery_time };
     let db = ctx.client.db;
     let stream = stream_at(ctx.srv, db, key)?.expect("checked above");
     let mut props = Vec::new();
@@ -1455,22 +1486,17 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             continue;
         }
         // FORCE makes a fresh pending entry (delivered once, to nobody yet).
-        let (delivery_count, fresh) = match pending {
+        let delivery_count = match pending {
             Some(p) if min_idle != 0 && now - p.delivery_time < min_idle => continue,
-            Some(p) => (p.delivery_count, false),
-            None if force => (1, true),
+            Some(p) => p.delivery_count,
+            None if force => 1,
             None => continue,
         };
-        let _ = fresh;
         if !consumer_ready {
             claiming_consumer(group, consumer, now);
             consumer_ready = true;
         }
-        let count = if retry_count >= 0 {
-            retry_count as u64
-        } else {
-            delivery_count + u64::from(!justid)
-        };
+        let count = if retry_count >= 0 { retry_count as u64 } else { delivery_count + u64::from(!justid) };
         group.assign(id, consumer, delivery_time, count);
         props.push(xclaim_propagation(key, name, group, id));
         propagate_last_id = false;
