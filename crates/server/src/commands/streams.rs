@@ -792,7 +792,10 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut served = 0;
     let mut body = Reply::new(ctx.client.reply.resp);
     let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut dirty = 0;
     for (key, from) in keys.iter().zip(from) {
+        // Redis looks each key up again here, which shows in keyspace_hits.
+        ctx.lookup_read(key);
         let Some(stream) = stream_at(ctx.srv, db, key)? else { continue };
         let top = stream.edge_entry(true).map(|(id, _)| id);
         let serve = match (&group, from) {
@@ -821,7 +824,11 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     reply_entry(&mut body, id, fields);
                 }
             }
-            Some(g) => read_for_group(stream, key, g, from, count as usize, now, &mut body, &mut props),
+            Some(g) => {
+                // Redis counts one change per stream served, one more for a new consumer.
+                let created = read_for_group(stream, key, g, from, count as usize, now, &mut body, &mut props);
+                dirty += 1 + u64::from(created);
+            }
         }
     }
     if served == 0 {
@@ -835,17 +842,21 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         r.array(served);
     }
     r.raw(body.bytes());
-    if !props.is_empty() {
-        ctx.mark_dirty(1);
-        for p in props {
-            ctx.propagate_as(p);
-        }
-    }
+    propagate_group_effects(ctx, dirty, props);
     Ok(())
 }
 
+/// A group command's changes go to replicas only as the effects it lists
+/// (XCLAIM, XGROUP SETID/CREATECONSUMER), never as sent.
+fn propagate_group_effects(ctx: &mut Ctx, dirty: u64, props: Vec<Vec<Vec<u8>>>) {
+    ctx.suppress_propagation();
+    ctx.mark_dirty(dirty);
+    props.into_iter().for_each(|p| ctx.propagate_as(p));
+}
+
 /// One stream's part of XREADGROUP: new entries (`>`) or the consumer's own
-/// pending history, with the PEL bookkeeping and what to propagate.
+/// pending history, with the PEL bookkeeping and what to propagate. Returns
+/// whether the consumer was created.
 #[allow(clippy::too_many_arguments)]
 fn read_for_group(
     stream: &mut Stream,
@@ -856,10 +867,13 @@ fn read_for_group(
     now: i64,
     body: &mut Reply,
     props: &mut Vec<Vec<Vec<u8>>>,
-) {
+) -> bool {
     let group = stream.groups.get_mut(g.group).expect("checked by the caller");
-    match group.consumers.get_mut(g.consumer) {
-        Some(c) => c.seen_time = now,
+    let created = match group.consumers.get_mut(g.consumer) {
+        Some(c) => {
+            c.seen_time = now;
+            false
+        }
         None => {
             group.consumers.insert(
                 Box::from(g.consumer),
@@ -874,12 +888,14 @@ fn read_for_group(
                     g.consumer.to_vec(),
                 ]);
             }
+            true
         }
-    }
+    };
     match from {
         ReadFrom::After(after) => read_history(stream, g, after, count, now, body),
         ReadFrom::New => read_new(stream, key, g, count, now, body, props),
     }
+    created
 }
 
 fn read_history(stream: &mut Stream, g: &GroupRead, after: StreamId, count: usize, now: i64, body: &mut Reply) {
@@ -1404,8 +1420,11 @@ fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Finds or creates the claiming consumer, refreshing its seen-time.
-fn claiming_consumer(group: &mut ConsumerGroup, name: &[u8], now: i64) {
+/// Returns whether it was created.
+fn claiming_consumer(group: &mut ConsumerGroup, name: &[u8], now: i64) -> bool {
+    let created = !group.consumers.contains_key(name);
     group.consumers.entry(Box::from(name)).or_default().seen_time = now;
+    created
 }
 
 fn parse_claim_number(arg: &[u8], what: &str) -> Result<i64, CmdError> {
@@ -1473,6 +1492,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut body = Reply::new(ctx.client.reply.resp);
     let mut claimed = 0;
     let mut consumer_ready = false;
+    let mut created = false;
     for id in ids {
         let exists = stream.get(id).is_some();
         let group = stream.groups.get_mut(name).expect("checked above");
@@ -1493,7 +1513,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             None => continue,
         };
         if !consumer_ready {
-            claiming_consumer(group, consumer, now);
+            created = claiming_consumer(group, consumer, now);
             consumer_ready = true;
         }
         let count = if retry_count >= 0 { retry_count as u64 } else { delivery_count + u64::from(!justid) };
@@ -1513,10 +1533,8 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = ctx.reply();
     r.array(claimed);
     r.raw(body.bytes());
-    if !props.is_empty() {
-        ctx.mark_dirty(1);
-        props.into_iter().for_each(|p| ctx.propagate_as(p));
-    }
+    // One change per propagated claim, deletion or cursor move, plus a new consumer.
+    propagate_group_effects(ctx, props.len() as u64 + u64::from(created), props);
     Ok(())
 }
 
@@ -1555,6 +1573,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut deleted = Vec::new();
     let mut props = Vec::new();
     let mut consumer_ready = false;
+    let mut created = false;
     while attempts > 0 && count > 0 && next < candidates.len() {
         attempts -= 1;
         let id = candidates[next];
@@ -1574,7 +1593,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         let delivery_count = pending.delivery_count + u64::from(!justid);
         if !consumer_ready {
-            claiming_consumer(group, consumer, now);
+            created = claiming_consumer(group, consumer, now);
             consumer_ready = true;
         }
         group.assign(id, consumer, now, delivery_count);
@@ -1597,9 +1616,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     for id in deleted {
         reply_id(r, id);
     }
-    if !props.is_empty() {
-        ctx.mark_dirty(1);
-        props.into_iter().for_each(|p| ctx.propagate_as(p));
-    }
+    // One change per propagated claim, deletion or cursor move, plus a new consumer.
+    propagate_group_effects(ctx, props.len() as u64 + u64::from(created), props);
     Ok(())
 }
