@@ -315,13 +315,24 @@ fn parse_id_or_auto_seq(
     }
 }
 
-/// Redis's `string2ull`: a `-` prefixed number is read as signed and
-/// reinterpreted, anything else must be a canonical unsigned number.
+/// Redis's `string2ull`: a canonical integer (negative ones refused), or
+/// else whatever C's `strtoull` takes whole: leading spaces, a sign,
+/// leading zeros; a `-` there negates modulo 2^64.
 fn parse_u64_like_redis(s: &[u8]) -> Option<u64> {
-    if s.first() == Some(&b'-') {
-        return parse_i64(s).map(|v| v as u64);
+    if let Some(v) = parse_i64(s) {
+        return u64::try_from(v).ok();
     }
-    parse_u64(s)
+    let trimmed = s.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')).map(|i| &s[i..])?;
+    let (negative, digits) = match trimmed.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, trimmed),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = digits.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+    Some(if negative { value.wrapping_neg() } else { value })
 }
 
 fn parse_count(arg: &[u8]) -> Result<i64, CmdError> {
