@@ -350,7 +350,7 @@ impl Stream {
     /// Appends an entry with `id` (which the caller checked is above
     /// `last_id`); `fields` alternates field and value.
     pub fn append(&mut self, id: StreamId, fields: &[&[u8]], limits: NodeLimits) {
-        debug_assert!(id > self.last_id || (self.last_id.is_zero() && self.entries_added == 0 && !id.is_zero()));
+        debug_assert!(id > self.last_id, "stream IDs only grow");
         let total: usize = fields.iter().map(|f| f.len()).sum();
         let max_bytes = match limits.max_bytes {
             0 => LISTPACK_MAX_SIZE,

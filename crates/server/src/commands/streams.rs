@@ -10,7 +10,7 @@
 //! answers at once: with data when there is some, with the timeout reply
 //! (a null array) otherwise.
 
-use cinnabar_protocol::numbers::{parse_i64, parse_u64};
+use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_protocol::Reply;
 use cinnabar_storage::stream::{ConsumerGroup, NodeLimits, TrimTo, ENTRIES_READ_INVALID};
 use cinnabar_storage::{Stream, StreamId, Value};
@@ -380,6 +380,7 @@ fn reply_entry(r: &mut Reply, id: StreamId, fields: &[Box<[u8]>]) {
 }
 
 /// Trimming options shared by XADD and XTRIM.
+#[derive(Default)]
 struct TrimArgs {
     to: Option<TrimTo>,
     approx: bool,
@@ -389,6 +390,7 @@ struct TrimArgs {
 }
 
 /// What XADD's arguments before the fields say.
+#[derive(Default)]
 struct AddArgs {
     trim: TrimArgs,
     nomkstream: bool,
@@ -427,13 +429,8 @@ fn parse_trim_threshold(argv: &[&[u8]], i: &mut usize, args: &mut TrimArgs, by_l
 
 /// Parses XADD's or XTRIM's options (Redis's `streamParseAddOrTrimArgsOrReply`).
 fn parse_add_or_trim(ctx: &Ctx, argv: &[&[u8]], xadd: bool) -> Result<AddArgs, CmdError> {
-    let mut trim = TrimArgs { to: None, approx: false, limit: 0, threshold_at: 0 };
-    let mut add = AddArgs {
-        trim: TrimArgs { to: None, approx: false, limit: 0, threshold_at: 0 },
-        nomkstream: false,
-        id: None,
-        id_at: 0,
-    };
+    let mut trim = TrimArgs::default();
+    let mut add = AddArgs::default();
     let mut limit_given = false;
     let mut i = 2;
     while i < argv.len() {
@@ -474,7 +471,7 @@ fn parse_add_or_trim(ctx: &Ctx, argv: &[&[u8]], xadd: bool) -> Result<AddArgs, C
             return Err("ERR syntax error, LIMIT cannot be used without the special ~ option".into());
         }
     } else if trim.approx {
-        let limit = 100 * ctx.srv.config.stream_node_max_entries;
+        let limit = ctx.srv.config.stream_node_max_entries.saturating_mul(100);
         trim.limit = if limit <= 0 { 10_000 } else { limit.min(1_000_000) as u64 };
     }
     add.trim = trim;
