@@ -46,6 +46,10 @@ fn trimming_script() -> Vec<Vec<String>> {
         let field = if i % 5 == 0 { "other" } else { "f" };
         script.push(words(&format!("XADD s {i}-{} {field} {value}{i} n {i}", i % 3)));
     }
+    // Every live entry of some nodes in the middle goes, dropping those nodes.
+    let middle: Vec<String> = (300..420).map(|i| format!("{i}-{}", i % 3)).collect();
+    script.push(words(&format!("XDEL s {}", middle.join(" "))));
+    script.push(words("XINFO STREAM s"));
     for line in [
         "XDEL s 2-2 3-0 4-1 5-2 250-1",
         "XTRIM s MAXLEN ~ 990",
@@ -58,6 +62,8 @@ fn trimming_script() -> Vec<Vec<String>> {
         "XLEN s",
         "XADD s MAXLEN ~ 10 1001-0 f v",
         "XLEN s",
+        "XDEL s 1001-0",
+        "XINFO STREAM s",
         "XTRIM s MAXLEN = 5",
         "XLEN s",
         "XRANGE s - +",
