@@ -601,11 +601,11 @@ impl Stream {
         std::mem::size_of::<Stream>() + nodes + groups
     }
 
-    /// Allocations freeing this takes, as Redis estimates it: one per node,
-    /// and per group one plus the first group's PEL size.
+    /// Allocations freeing this takes, as Redis estimates it: its radix
+    /// tree's node count, and per group one plus the first group's PEL size.
     pub fn free_effort(&self) -> usize {
         let first_pel = self.groups.values().next().map_or(0, |g| g.pel.len());
-        self.nodes.len() + self.groups.len() * (1 + first_pel)
+        self.radix_tree_nodes() + self.groups.len() * (1 + first_pel)
     }
 }
 
