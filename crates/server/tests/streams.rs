@@ -42,10 +42,18 @@ fn assert_same(server_args: &[&str], script: &[Vec<String>]) {
 /// holes, and XINFO's node counts.
 fn trimming_script() -> Vec<Vec<String>> {
     let mut script = Vec::new();
+    // Values cover listpack's encodings: integers of every width, short,
+    // medium (>= 64 bytes) and long (>= 4096 bytes) strings.
+    let numbers = ["-5000", "40000", "-9000000", "3000000000", "-1", "0123", "9223372036854775807"];
     for i in 1..=1000 {
-        let value = "x".repeat(i % 37);
+        let value = match i % 50 {
+            0 => "y".repeat(5000),
+            7 | 19 => "z".repeat(70 + i % 200),
+            n if n % 4 == 0 => numbers[i % numbers.len()].to_string(),
+            _ => format!("{}{i}", "x".repeat(i % 37)),
+        };
         let field = if i % 5 == 0 { "other" } else { "f" };
-        script.push(words(&format!("XADD s {i}-{} {field} {value}{i} n {i}", i % 3)));
+        script.push(words(&format!("XADD s {i}-{} {field} {value} n {i}", i % 3)));
     }
     // Every live entry of some nodes in the middle goes, dropping those nodes.
     let middle: Vec<String> = (300..420).map(|i| format!("{i}-{}", i % 3)).collect();

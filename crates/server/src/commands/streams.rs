@@ -792,7 +792,11 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             b"$" => ReadFrom::After(stream.map_or(StreamId::MIN, |s| s.last_id)),
             b">" if !xreadgroup => return Err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into()),
             b">" => ReadFrom::New,
-            id => ReadFrom::After(parse_id(id, 0, IdSyntax::Strict)?),
+            // The largest ID is how Redis encodes `>`, so it reads new entries.
+            id => match parse_id(id, 0, IdSyntax::Strict)? {
+                StreamId::MAX if xreadgroup => ReadFrom::New,
+                id => ReadFrom::After(id),
+            },
         });
     }
     let db = ctx.client.db;
