@@ -163,3 +163,80 @@ fn unlink_frees_large_streams_in_the_background_like_redis() {
         assert_eq!(ours, lazyfreed_after_unlinks(Kind::Redis, entries), "{entries} entries");
     }
 }
+
+/// A small deterministic generator (xorshift), so the random scenario is
+/// the same on every run and on both servers.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Random stream commands with explicit IDs (no generated IDs, no idle
+/// times), so both servers must agree on every reply.
+fn random_script(seed: u64, steps: usize) -> Vec<Vec<String>> {
+    let mut rng = Rng(seed);
+    let mut top = 1u64;
+    let mut script = Vec::new();
+    for _ in 0..steps {
+        let id = |rng: &mut Rng, top: u64| format!("{}-{}", rng.below(top + 3), rng.below(4));
+        let key = rng.pick(&["s", "s", "t"]);
+        let group = rng.pick(&["g1", "g2", "nog"]);
+        let consumer = rng.pick(&["c1", "c2", "c3"]);
+        let line = match rng.below(20) {
+            0..=5 => {
+                top += rng.below(3);
+                let new_id = match rng.below(3) {
+                    0 => format!("{top}-{}", rng.below(4)),
+                    1 => format!("{top}-*"),
+                    _ => id(&mut rng, top),
+                };
+                let trim = match rng.below(6) {
+                    0 => format!("MAXLEN ~ {}", rng.below(30)),
+                    1 => format!("MAXLEN {}", rng.below(30)),
+                    2 => format!("MINID ~ {}", id(&mut rng, top)),
+                    3 => format!("MAXLEN ~ {} LIMIT {}", rng.below(30), rng.below(20)),
+                    _ => String::new(),
+                };
+                format!("XADD {key} {trim} {new_id} {}", rng.pick(&["f v", "f 1 g 2", "x -100"]))
+            }
+            6 => format!("XDEL {key} {} {}", id(&mut rng, top), id(&mut rng, top)),
+            7 => format!("XTRIM {key} {} {}", rng.pick(&["MAXLEN ~", "MAXLEN", "MAXLEN ="]), rng.below(30)),
+            8 => format!("XTRIM {key} {} {}", rng.pick(&["MINID ~", "MINID"]), id(&mut rng, top)),
+            9 => format!("XRANGE {key} ({} + COUNT {}", id(&mut rng, top), rng.below(5)),
+            10 => format!("XREVRANGE {key} + {}", id(&mut rng, top)),
+            11 => format!("XGROUP CREATE {key} {group} {} {}", rng.pick(&["0", "$"]), rng.pick(&["", "MKSTREAM"])),
+            12 | 13 => format!(
+                "XREADGROUP GROUP {group} {consumer} COUNT {} {} STREAMS {key} {}",
+                1 + rng.below(4),
+                rng.pick(&["", "NOACK"]),
+                rng.pick(&[">", ">", "0"])
+            ),
+            14 => format!("XACK {key} {group} {} {}", id(&mut rng, top), id(&mut rng, top)),
+            15 => format!("XINFO GROUPS {key}"),
+            16 => format!("XCLAIM {key} {group} {consumer} 0 {} {} JUSTID", id(&mut rng, top), id(&mut rng, top)),
+            17 => format!("XAUTOCLAIM {key} {group} {consumer} 0 0 COUNT {} JUSTID", 1 + rng.below(5)),
+            18 => format!("XGROUP SETID {key} {group} {} ENTRIESREAD {}", id(&mut rng, top), rng.below(12) as i64 - 1),
+            _ => format!("XINFO STREAM {key}"),
+        };
+        script.push(words(&line));
+    }
+    script
+}
+
+#[test]
+fn random_stream_commands_match_redis() {
+    for seed in [7, 1234567] {
+        assert_same(&[], &random_script(seed, 600));
+        assert_same(&["--stream-node-max-entries", "4", "--stream-node-max-bytes", "120"], &random_script(seed, 600));
+    }
+}
