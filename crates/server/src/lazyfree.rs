@@ -36,6 +36,7 @@ pub struct LazyFree {
 pub fn free_effort(value: &Value) -> usize {
     match value {
         Value::Str(_) => 1,
+        Value::Stream(s) => s.free_effort(),
     }
 }
 

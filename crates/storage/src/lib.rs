@@ -12,9 +12,11 @@ pub mod glob;
 pub mod hyperloglog;
 pub mod intset;
 pub mod listpack;
+pub mod stream;
 pub mod value;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
 pub use dict::{Dict, TableStats};
+pub use stream::{Stream, StreamId};
 pub use value::{StrValue, Value};

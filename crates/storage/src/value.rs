@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use cinnabar_protocol::numbers::{parse_i64, push_i64};
 
+use crate::stream::Stream;
 use crate::SmallBytes;
 
 /// Longest string Redis stores as `embstr`.
@@ -21,6 +22,7 @@ const INT_ENCODING_MAX: usize = 20;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -28,6 +30,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -35,6 +38,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -42,12 +46,29 @@ impl Value {
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
     pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The stream inside, if this is a stream.
+    pub fn as_stream(&self) -> Option<&Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_stream_mut(&mut self) -> Option<&mut Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -56,6 +77,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }

@@ -196,6 +196,15 @@ impl<'a> Ctx<'a> {
         self.forced = true;
     }
 
+    /// Propagates only what `propagate_as` adds, never the command as sent
+    /// (Redis's `preventCommandPropagation`), while its changes still count
+    /// as dirty.
+    pub fn suppress_propagation(&mut self) {
+        if let Propagation::AsSent = self.propagation {
+            self.propagation = Propagation::Replaced(Vec::new());
+        }
+    }
+
     /// Propagates `argv` instead of the command as sent (may be called several
     /// times to emit several commands).
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
@@ -215,9 +224,18 @@ impl<'a> Ctx<'a> {
         match std::mem::replace(&mut self.propagation, Propagation::AsSent) {
             Propagation::AsSent => self.srv.propagation.emit(db, argv),
             Propagation::Replaced(list) => {
+                // Several effects of one command apply atomically on the
+                // replica, as Redis 7.0 wraps them in MULTI/EXEC.
+                let atomic = list.len() > 1;
+                if atomic {
+                    self.srv.propagation.emit(db, &[b"MULTI"]);
+                }
                 for cmd in list {
                     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
                     self.srv.propagation.emit(db, &args);
+                }
+                if atomic {
+                    self.srv.propagation.emit(db, &[b"EXEC"]);
                 }
             }
         }

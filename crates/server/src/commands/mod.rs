@@ -18,6 +18,7 @@ pub mod object;
 #[cfg(test)]
 mod propagation_tests;
 pub mod server;
+pub mod streams;
 pub mod strings;
 
 use crate::command::CommandSpec;
@@ -39,4 +40,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     memory::COMMANDS,
     hyperloglog::COMMANDS,
+    streams::COMMANDS,
 ];

@@ -1,5 +1,5 @@
-//! What the keyspace and expire families put into the replication stream:
-//! effects rather than the commands as sent (Redis 7.0's rewrites).
+//! What the command families put into the replication stream: effects
+//! rather than the commands as sent (Redis 7.0's rewrites).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -157,5 +157,89 @@ fn hyperloglog_cache_refreshes_and_conversions_propagate_as_sent() {
     assert_eq!(
         lines,
         ["SELECT 0", "PFADD h a b c", "PFCOUNT h", "PFDEBUG TODENSE h", "PFADD h2", "PFDEBUG GETREG h2", "PFMERGE h3"]
+    );
+}
+
+/// Replaces millisecond times with `T` (and generated IDs with `T-n`) so
+/// lines compare across runs.
+fn mask_times(lines: Vec<String>) -> Vec<String> {
+    let mask = |w: &str| match w.split_once('-') {
+        _ if w.len() == 13 && w.bytes().all(|b| b.is_ascii_digit()) => "T".to_string(),
+        Some((ms, _)) if ms.len() == 13 && ms.bytes().all(|b| b.is_ascii_digit()) => "T-n".to_string(),
+        _ => w.to_string(),
+    };
+    lines.into_iter().map(|l| l.split(' ').map(mask).collect::<Vec<_>>().join(" ")).collect()
+}
+
+/// The stream Redis 7.0.15 wrote to its AOF for the same commands.
+#[test]
+fn stream_writes_propagate_ids_exact_trims_and_group_effects() {
+    let lines = propagated(
+        defaults,
+        &[
+            "XADD s 1-0 a 1",
+            "XADD s 1-* a 2",
+            "XADD s MINID ~ 0 2-0 a 3",
+            "XTRIM s MAXLEN ~ 0",
+            "XTRIM s MAXLEN 0",
+            "XADD s 5-0 a 5",
+            "XADD s 6-0 a 6",
+            "XADD s 7-0 a 7",
+            "XGROUP CREATE s g 0",
+            "XREADGROUP GROUP g c1 COUNT 1 STREAMS s >",
+            "XREADGROUP GROUP g c2 NOACK COUNT 1 STREAMS s >",
+            "XREADGROUP GROUP g c1 STREAMS s 0",
+            "XDEL s 5-0",
+            "XCLAIM s g c3 0 5-0",
+            "XREADGROUP GROUP g c1 STREAMS s >",
+            "XCLAIM s g c3 0 7-0 LASTID 100-0",
+            "XCLAIM s g c3 0 1-0 LASTID 200-0",
+            "XAUTOCLAIM s g c4 0 0 JUSTID",
+            "XACK s g 7-0",
+            "XGROUP CREATECONSUMER s g c9",
+            "XGROUP DELCONSUMER s g c9",
+            "XSETID s 300-0",
+        ],
+    );
+    assert_eq!(
+        mask_times(lines),
+        [
+            "SELECT 0",
+            "XADD s 1-0 a 1",
+            "XADD s 1-1 a 2",
+            "XADD s MINID = 1-0 2-0 a 3",
+            "XTRIM s MAXLEN = 0",
+            "XADD s 5-0 a 5",
+            "XADD s 6-0 a 6",
+            "XADD s 7-0 a 7",
+            "XGROUP CREATE s g 0",
+            "XCLAIM s g c1 0 5-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 5-0",
+            "MULTI",
+            "XGROUP CREATECONSUMER s g c2",
+            "XGROUP SETID s g 6-0 ENTRIESREAD 5",
+            "EXEC",
+            "XDEL s 5-0",
+            "XCLAIM s g c1 0 5-0 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 6-0",
+            "XCLAIM s g c1 0 7-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 7-0",
+            "XCLAIM s g c3 0 7-0 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 100-0",
+            "XGROUP SETID s g 200-0 ENTRIESREAD 6",
+            "XCLAIM s g c4 0 7-0 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 200-0",
+            "XACK s g 7-0",
+            "XGROUP CREATECONSUMER s g c9",
+            "XGROUP DELCONSUMER s g c9",
+            "XSETID s 300-0",
+        ]
+    );
+}
+
+#[test]
+fn xadd_with_generated_id_and_approximate_trim_propagates_both_resolved() {
+    let lines = propagated(
+        defaults,
+        &["xadd s2 1-0 a 1", "xadd s2 MAXLEN ~ 1 * a 3", "xadd s2 NOMKSTREAM MINID ~ 0 LIMIT 5 * a 3"],
+    );
+    assert_eq!(
+        mask_times(lines),
+        ["SELECT 0", "xadd s2 1-0 a 1", "xadd s2 MAXLEN = 2 T-n a 3", "xadd s2 NOMKSTREAM MINID = 1-0 LIMIT 5 T-n a 3"]
     );
 }

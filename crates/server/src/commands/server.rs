@@ -301,7 +301,7 @@ fn slowlog_get(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Redis's reply when a subcommand gets arguments it does not take.
-fn subcommand_syntax_error(argv: &[&[u8]]) -> crate::command::CmdError {
+pub fn subcommand_syntax_error(argv: &[&[u8]]) -> crate::command::CmdError {
     let sub = String::from_utf8_lossy(&argv[1][..argv[1].len().min(128)]).into_owned();
     let name = String::from_utf8_lossy(argv[0]).to_uppercase();
     format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {name} HELP.").into()
