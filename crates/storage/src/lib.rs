@@ -9,11 +9,15 @@ pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod glob;
+pub mod hash;
 pub mod intset;
 pub mod listpack;
+pub mod set;
 pub mod value;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
 pub use dict::{Dict, TableStats};
+pub use hash::{Hash, HashLimits};
+pub use set::Set;
 pub use value::{StrValue, Value};
