@@ -118,5 +118,7 @@ corpus!(
     info,
     command,
     debug,
-    debug_resp3
+    debug_resp3,
+    hashes,
+    sets
 );

@@ -198,9 +198,10 @@ impl Set {
     }
 
     /// `count` members chosen independently (repeats allowed), as
-    /// SRANDMEMBER with a negative count returns them.
-    pub fn sample_with_repeats(&self, count: usize) -> Vec<Member<'_>> {
-        (0..count).filter_map(|_| self.random()).collect()
+    /// SRANDMEMBER with a negative count returns them. Lazy, because `count`
+    /// may be far larger than the set.
+    pub fn sample_with_repeats(&self, count: usize) -> impl Iterator<Item = Member<'_>> + '_ {
+        (0..count).filter_map(|_| self.random())
     }
 
     /// Up to `count` distinct members, following Redis's SRANDMEMBER cases:

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use cinnabar_protocol::Reply;
-use cinnabar_storage::{Db, Entry, StrValue, Value};
+use cinnabar_storage::{Db, Entry, Hash, Set, StrValue, Value};
 
 use super::CommandId;
 use crate::client::Client;
@@ -165,6 +165,38 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The hash at `key` for reading: `Ok(None)` if absent, WRONGTYPE if not a hash.
+    pub fn read_hash(&mut self, key: &[u8]) -> Result<Option<&mut Hash>, CmdError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_hash_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The hash at `key` for writing: `Ok(None)` if absent, WRONGTYPE if not a hash.
+    pub fn write_hash(&mut self, key: &[u8]) -> Result<Option<&mut Hash>, CmdError> {
+        match self.lookup_write(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_hash_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The set at `key` for reading: `Ok(None)` if absent, WRONGTYPE if not a set.
+    pub fn read_set(&mut self, key: &[u8]) -> Result<Option<&mut Set>, CmdError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_set_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The set at `key` for writing: `Ok(None)` if absent, WRONGTYPE if not a set.
+    pub fn write_set(&mut self, key: &[u8]) -> Result<Option<&mut Set>, CmdError> {
+        match self.lookup_write(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_set_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
     /// Stores `value` at `key`, replacing any value (and its TTL unless `keep_ttl`).
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         let access = self.srv.access_policy();
@@ -215,9 +247,18 @@ impl<'a> Ctx<'a> {
         match std::mem::replace(&mut self.propagation, Propagation::AsSent) {
             Propagation::AsSent => self.srv.propagation.emit(db, argv),
             Propagation::Replaced(list) => {
+                // Several effects of one command apply atomically, as Redis
+                // wraps them (propagatePendingCommands).
+                let wrap = list.len() > 1;
+                if wrap {
+                    self.srv.propagation.emit(db, &[b"MULTI"]);
+                }
                 for cmd in list {
                     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
                     self.srv.propagation.emit(db, &args);
+                }
+                if wrap {
+                    self.srv.propagation.emit(db, &[b"EXEC"]);
                 }
             }
         }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod hashes;
 pub mod info;
 pub mod keyspace;
 mod long_double;
@@ -17,6 +18,7 @@ pub mod object;
 #[cfg(test)]
 mod propagation_tests;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use crate::command::CommandSpec;
@@ -37,4 +39,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     info::COMMANDS,
     server::COMMANDS,
     memory::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
 ];
