@@ -493,12 +493,16 @@ fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// empty) and replies its size.
 fn store_result(ctx: &mut Ctx, dest: &[u8], result: Set) {
     let len = result.len();
-    if len > 0 {
+    // An empty result changes (and propagates) something only if it deletes `dest`.
+    let changed = if len > 0 {
         ctx.set_key(dest, Value::Set(Box::new(result)), false);
+        true
     } else {
-        ctx.delete_key(dest);
+        ctx.delete_key(dest)
+    };
+    if changed {
+        ctx.mark_dirty(1);
     }
-    ctx.mark_dirty(1);
     ctx.reply().int(len as i64);
 }
 
