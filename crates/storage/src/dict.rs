@@ -455,6 +455,53 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         unreachable!("the chain has len nodes")
     }
 
+    /// A random entry with little bias from chain lengths (Redis's
+    /// `dictGetFairRandomKey`, which SRANDMEMBER, SPOP and HRANDFIELD use):
+    /// up to 15 entries are gathered from consecutive buckets starting at a
+    /// random one, and one of them is picked uniformly.
+    pub fn fair_random_entry(&self) -> Option<(&K, &V)> {
+        const SAMPLE: usize = 15;
+        if self.is_empty() {
+            return None;
+        }
+        let mask = self.tables[..self.live_tables()].iter().map(Table::mask).max().unwrap_or(0);
+        let mut sample: Vec<(&K, &V)> = Vec::with_capacity(SAMPLE);
+        let mut i = fastrand::usize(..) & mask;
+        let mut empty_run = 0;
+        // Unlike Redis, never wrap around onto buckets already gathered: in a
+        // small table that would count some entries twice.
+        for _ in 0..(SAMPLE * 10).min(mask + 1) {
+            for (t, table) in self.tables[..self.live_tables()].iter().enumerate() {
+                // Buckets of the old table below the rehash index are already moved.
+                if i > table.mask() || (t == 0 && self.rehash_idx.is_some_and(|r| i < r)) {
+                    continue;
+                }
+                let mut link = &table.buckets[i];
+                empty_run = if link.is_none() { empty_run + 1 } else { 0 };
+                while let Some(node) = link {
+                    if sample.len() < SAMPLE {
+                        sample.push((&node.key, &node.value));
+                    }
+                    link = &node.next;
+                }
+            }
+            if sample.len() == SAMPLE {
+                break;
+            }
+            // A long empty stretch: jump elsewhere rather than crawl through it.
+            i = if empty_run >= 5 && empty_run > SAMPLE {
+                empty_run = 0;
+                fastrand::usize(..) & mask
+            } else {
+                (i + 1) & mask
+            };
+        }
+        if sample.is_empty() {
+            return self.random_entry();
+        }
+        Some(sample[fastrand::usize(..sample.len())])
+    }
+
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter { dict: self, table: 0, bucket: 0, node: None }
     }

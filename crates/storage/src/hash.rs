@@ -223,7 +223,7 @@ impl Hash {
                 let pos = lp.seek(2 * fastrand::usize(..n) as i64)?;
                 Some((lp.get(pos), lp.get(lp.next(pos)?)))
             }
-            Hash::Table(t) => t.random_entry().map(|(k, v)| (bytes_of(k), bytes_of(v))),
+            Hash::Table(t) => t.fair_random_entry().map(|(k, v)| (bytes_of(k), bytes_of(v))),
         }
     }
 

@@ -186,7 +186,7 @@ impl Set {
     pub fn random(&self) -> Option<Member<'_>> {
         match self {
             Set::Ints(s) => s.random().map(LpValue::Int),
-            Set::Table(t) => t.random_entry().map(|(k, _)| member_of(k)),
+            Set::Table(t) => t.fair_random_entry().map(|(k, _)| member_of(k)),
         }
     }
 
