@@ -107,13 +107,15 @@ fn hrandfield_pairs_belong_to_the_hash() {
             let hash: BTreeMap<String, String> = (0..n).map(|i| (format!("f{i}"), format!("v{i}"))).collect();
             redis::cmd("HSET").arg(key).arg(&hash).query::<i64>(con).unwrap();
             for count in [1, 7, n / 3, n / 2, n - 1, n, n + 5] {
-                let flat: Vec<String> = redis::cmd("HRANDFIELD").arg(key).arg(count).arg("WITHVALUES").query(con).unwrap();
+                let flat: Vec<String> =
+                    redis::cmd("HRANDFIELD").arg(key).arg(count).arg("WITHVALUES").query(con).unwrap();
                 let fields: BTreeSet<&String> = flat.iter().step_by(2).collect();
                 assert_eq!(flat.len(), 2 * count.min(n), "{key} {count}");
                 assert_eq!(fields.len(), count.min(n), "{key} {count}: repeated fields");
                 assert!(flat.chunks(2).all(|p| hash.get(&p[0]) == Some(&p[1])));
             }
-            let flat: Vec<String> = redis::cmd("HRANDFIELD").arg(key).arg(-(2 * n as i64)).arg("WITHVALUES").query(con).unwrap();
+            let flat: Vec<String> =
+                redis::cmd("HRANDFIELD").arg(key).arg(-(2 * n as i64)).arg("WITHVALUES").query(con).unwrap();
             assert_eq!(flat.len(), 4 * n);
             assert!(flat.chunks(2).all(|p| hash.get(&p[0]) == Some(&p[1])));
             let fields: Vec<String> = redis::cmd("HRANDFIELD").arg(key).arg(-5).query(con).unwrap();
@@ -125,7 +127,12 @@ fn hrandfield_pairs_belong_to_the_hash() {
 
 /// Runs a whole HSCAN or SSCAN over `key` (COUNT 20), calling `between`
 /// after every call, and returns every element seen.
-fn scan_all(con: &mut Connection, command: &str, key: &str, mut between: impl FnMut(&mut Connection, usize)) -> Vec<String> {
+fn scan_all(
+    con: &mut Connection,
+    command: &str,
+    key: &str,
+    mut between: impl FnMut(&mut Connection, usize),
+) -> Vec<String> {
     let mut cursor = 0u64;
     let mut seen = Vec::new();
     let mut step = 0;
@@ -150,7 +157,11 @@ fn scans_see_every_element_present_throughout_while_the_collection_changes() {
         redis::cmd("SADD").arg("s").arg(members(1000, "drop")).query::<i64>(con).unwrap();
         let pairs: Vec<(String, String)> = stable.iter().map(|f| (f.clone(), "v".to_string())).collect();
         redis::cmd("HSET").arg("h").arg(&pairs).query::<i64>(con).unwrap();
-        redis::cmd("HSET").arg("h").arg(members(1000, "drop").iter().map(|f| (f.as_str(), "v")).collect::<Vec<_>>()).query::<i64>(con).unwrap();
+        redis::cmd("HSET")
+            .arg("h")
+            .arg(members(1000, "drop").iter().map(|f| (f.as_str(), "v")).collect::<Vec<_>>())
+            .query::<i64>(con)
+            .unwrap();
         // Grow past a resize and shrink, mid-scan.
         let churn = |con: &mut Connection, command: &str, key: &str, step: usize| {
             let grow: Vec<String> = (0..40).map(|i| format!("new{step}-{i}")).collect();
@@ -159,11 +170,16 @@ fn scans_see_every_element_present_throughout_while_the_collection_changes() {
                 redis::cmd("SADD").arg(key).arg(&grow).query::<i64>(con).unwrap();
                 redis::cmd("SREM").arg(key).arg(&drop).query::<i64>(con).unwrap();
             } else {
-                redis::cmd("HSET").arg(key).arg(grow.iter().map(|f| (f.as_str(), "v")).collect::<Vec<_>>()).query::<i64>(con).unwrap();
+                redis::cmd("HSET")
+                    .arg(key)
+                    .arg(grow.iter().map(|f| (f.as_str(), "v")).collect::<Vec<_>>())
+                    .query::<i64>(con)
+                    .unwrap();
                 redis::cmd("HDEL").arg(key).arg(&drop).query::<i64>(con).unwrap();
             }
         };
-        let seen: BTreeSet<String> = scan_all(con, "SSCAN", "s", |c, step| churn(c, "SSCAN", "s", step)).into_iter().collect();
+        let seen: BTreeSet<String> =
+            scan_all(con, "SSCAN", "s", |c, step| churn(c, "SSCAN", "s", step)).into_iter().collect();
         assert!(stable.iter().all(|m| seen.contains(m)), "SSCAN missed a member");
         let flat = scan_all(con, "HSCAN", "h", |c, step| churn(c, "HSCAN", "h", step));
         let fields: BTreeSet<&String> = flat.iter().step_by(2).collect();
@@ -177,9 +193,11 @@ fn small_collections_scan_whole_in_one_call() {
     both(|con| {
         redis::cmd("HSET").arg("h").arg(&[("a", "1"), ("b", "2")]).query::<i64>(con).unwrap();
         redis::cmd("SADD").arg("s").arg(&[3, 1, 2]).query::<i64>(con).unwrap();
-        let (cursor, items): (u64, Vec<String>) = redis::cmd("HSCAN").arg("h").arg(0).arg("COUNT").arg(1).query(con).unwrap();
+        let (cursor, items): (u64, Vec<String>) =
+            redis::cmd("HSCAN").arg("h").arg(0).arg("COUNT").arg(1).query(con).unwrap();
         assert_eq!((cursor, items), (0, vec!["a".into(), "1".into(), "b".into(), "2".into()]));
-        let (cursor, items): (u64, Vec<String>) = redis::cmd("SSCAN").arg("s").arg(0).arg("COUNT").arg(1).query(con).unwrap();
+        let (cursor, items): (u64, Vec<String>) =
+            redis::cmd("SSCAN").arg("s").arg(0).arg("COUNT").arg(1).query(con).unwrap();
         assert_eq!((cursor, items), (0, vec!["1".into(), "2".into(), "3".into()]));
     });
 }

@@ -489,7 +489,7 @@ impl<K: Hash + Eq, V> Dict<K, V> {
                 break;
             }
             // A long empty stretch: jump elsewhere rather than crawl through it.
-            i = if empty_run >= 5 && empty_run > SAMPLE {
+            i = if empty_run > SAMPLE {
                 empty_run = 0;
                 fastrand::usize(..) & mask
             } else {

@@ -234,7 +234,8 @@ impl Set {
     /// leaving the others in `self` (SPOP's strategy when it pops most of a set).
     pub fn split_random(&mut self, keep: usize) -> Set {
         let size = self.len();
-        let kept: Vec<Vec<u8>> = ordered_selection(self.iter(), size, keep.min(size)).iter().map(|m| m.to_vec()).collect();
+        let kept: Vec<Vec<u8>> =
+            ordered_selection(self.iter(), size, keep.min(size)).iter().map(|m| m.to_vec()).collect();
         let mut rest = self.empty_like();
         for member in &kept {
             self.remove(member);

@@ -17,9 +17,7 @@ use cinnabar_storage::{Hash, HashLimits, Value};
 use super::keyspace::parse_cursor;
 use super::long_double::{try_add, AddError};
 use crate::command::context::errors;
-use crate::command::{
-    acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec,
-};
+use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 
 const SCAN_COMPLEXITY: &str = "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..";
 
@@ -46,10 +44,8 @@ macro_rules! hash_command {
 const KEY_ONLY: &[Arg] = &[Arg::key("key", 0)];
 const KEY_FIELD: &[Arg] = &[Arg::key("key", 0), Arg::string("field")];
 const KEY_FIELDS: &[Arg] = &[Arg::key("key", 0), Arg::string("field").multiple()];
-const FIELD_VALUES: &[Arg] = &[
-    Arg::key("key", 0),
-    Arg::block("field_value", &[Arg::string("field"), Arg::string("value")]).multiple(),
-];
+const FIELD_VALUES: &[Arg] =
+    &[Arg::key("key", 0), Arg::block("field_value", &[Arg::string("field"), Arg::string("value")]).multiple()];
 /// The arguments HSCAN and SSCAN share.
 pub(crate) const SCAN_ARGS: &[Arg] = &[
     Arg::key("key", 0),

@@ -165,7 +165,14 @@ fn spop_of_the_whole_set_propagates_its_deletion() {
 fn empty_store_results_propagate_only_a_deletion() {
     let lines = propagated(
         defaults,
-        &["SADD a 1", "SINTERSTORE d a nokey", "SUNIONSTORE d nokey", "SDIFFSTORE d a a", "SET d x", "SDIFFSTORE d a a"],
+        &[
+            "SADD a 1",
+            "SINTERSTORE d a nokey",
+            "SUNIONSTORE d nokey",
+            "SDIFFSTORE d a a",
+            "SET d x",
+            "SDIFFSTORE d a a",
+        ],
     );
     assert_eq!(lines, ["SELECT 0", "SADD a 1", "SET d x", "SDIFFSTORE d a a"]);
 }

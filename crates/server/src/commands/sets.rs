@@ -13,12 +13,15 @@ use cinnabar_protocol::Reply;
 use cinnabar_storage::listpack::LpValue;
 use cinnabar_storage::{Db, Set, Value};
 
-use super::hashes::{parse_collection_scan, parse_sample_count, reply_element, reply_empty_scan, scan_cursor, SCAN_ARGS};
+use super::hashes::{
+    parse_collection_scan, parse_sample_count, reply_element, reply_empty_scan, scan_cursor, SCAN_ARGS,
+};
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, key_flags::*, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use crate::server::deletion_verb;
 
-const INTER_COMPLEXITY: &str = "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
+const INTER_COMPLEXITY: &str =
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
 const UNION_COMPLEXITY: &str = "O(N) where N is the total number of elements in all given sets.";
 
 const KEY_ONLY: &[Arg] = &[Arg::key("key", 0)];
@@ -303,9 +306,8 @@ const SPOP_MOVE_STRATEGY_MUL: usize = 5;
 
 fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
     // Redis words a non-number and a negative count the same way here.
-    let count = parse_i64(count)
-        .and_then(|c| usize::try_from(c).ok())
-        .ok_or("ERR value is out of range, must be positive")?;
+    let count =
+        parse_i64(count).and_then(|c| usize::try_from(c).ok()).ok_or("ERR value is out of range, must be positive")?;
     let Some(set) = ctx.write_set(key)? else {
         ctx.reply().set(0);
         return Ok(());
