@@ -600,6 +600,29 @@ mod tests {
         assert!(d.get(&2).is_none() && d.get(&3).is_some());
     }
 
+    /// Fair sampling reaches every entry, spreads picks evenly even when
+    /// chains are uneven, and works while a resize is in progress.
+    #[test]
+    fn fair_random_entries_cover_the_table_evenly() {
+        let mut d: Dict<u32, ()> = Dict::new();
+        for i in 0..10 {
+            d.insert(i, ());
+        }
+        let mut counts: HashMap<u32, usize> = HashMap::new();
+        for _ in 0..20_000 {
+            *counts.entry(*d.fair_random_entry().unwrap().0).or_default() += 1;
+        }
+        assert_eq!(counts.len(), 10);
+        assert!(counts.values().all(|&c| (1400..=2600).contains(&c)), "{counts:?}");
+        for i in 10..1000 {
+            d.insert(i, ());
+        }
+        assert!(d.is_rehashing() || d.len() == 1000);
+        let seen: HashSet<u32> = (0..100_000).map(|_| *d.fair_random_entry().unwrap().0).collect();
+        assert!(seen.len() > 990, "only {} distinct entries", seen.len());
+        assert!(Dict::<u32, ()>::new().fair_random_entry().is_none());
+    }
+
     /// SCAN's guarantee: every key present for the whole scan is returned,
     /// even while the table grows and shrinks between calls.
     #[test]
