@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 
-use cinnabar_storage::{Db, Value};
+use cinnabar_storage::{Db, Hash, Set, Value};
 
 use crate::stats::LazyfreeCounters;
 
@@ -37,6 +37,14 @@ pub fn free_effort(value: &Value) -> usize {
     match value {
         Value::Str(_) => 1,
         Value::Stream(s) => s.free_effort(),
+        Value::Hash(h) => match &**h {
+            Hash::Table(t) => t.len(),
+            Hash::Listpack(_) => 1,
+        },
+        Value::Set(s) => match &**s {
+            Set::Table(t) => t.len(),
+            Set::Ints(_) => 1,
+        },
     }
 }
 

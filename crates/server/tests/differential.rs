@@ -120,5 +120,7 @@ corpus!(
     debug,
     debug_resp3,
     hyperloglog,
-    streams
+    streams,
+    hashes,
+    sets
 );

@@ -458,6 +458,53 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         unreachable!("the chain has len nodes")
     }
 
+    /// A random entry with little bias from chain lengths (Redis's
+    /// `dictGetFairRandomKey`, which SRANDMEMBER, SPOP and HRANDFIELD use):
+    /// up to 15 entries are gathered from consecutive buckets starting at a
+    /// random one, and one of them is picked uniformly.
+    pub fn fair_random_entry(&self) -> Option<(&K, &V)> {
+        const SAMPLE: usize = 15;
+        if self.is_empty() {
+            return None;
+        }
+        let mask = self.tables[..self.live_tables()].iter().map(Table::mask).max().unwrap_or(0);
+        let mut sample: Vec<(&K, &V)> = Vec::with_capacity(SAMPLE);
+        let mut i = fastrand::usize(..) & mask;
+        let mut empty_run = 0;
+        // Unlike Redis, never wrap around onto buckets already gathered: in a
+        // small table that would count some entries twice.
+        for _ in 0..(SAMPLE * 10).min(mask + 1) {
+            for (t, table) in self.tables[..self.live_tables()].iter().enumerate() {
+                // Buckets of the old table below the rehash index are already moved.
+                if i > table.mask() || (t == 0 && self.rehash_idx.is_some_and(|r| i < r)) {
+                    continue;
+                }
+                let mut link = &table.buckets[i];
+                empty_run = if link.is_none() { empty_run + 1 } else { 0 };
+                while let Some(node) = link {
+                    if sample.len() < SAMPLE {
+                        sample.push((&node.key, &node.value));
+                    }
+                    link = &node.next;
+                }
+            }
+            if sample.len() == SAMPLE {
+                break;
+            }
+            // A long empty stretch: jump elsewhere rather than crawl through it.
+            i = if empty_run > SAMPLE {
+                empty_run = 0;
+                fastrand::usize(..) & mask
+            } else {
+                (i + 1) & mask
+            };
+        }
+        if sample.is_empty() {
+            return self.random_entry();
+        }
+        Some(sample[fastrand::usize(..sample.len())])
+    }
+
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter { dict: self, table: 0, bucket: 0, node: None }
     }
@@ -554,6 +601,29 @@ mod tests {
         assert_eq!(d.len(), 5_000);
         assert_eq!(d.iter().count(), 5_000);
         assert!(d.get(&2).is_none() && d.get(&3).is_some());
+    }
+
+    /// Fair sampling reaches every entry, spreads picks evenly even when
+    /// chains are uneven, and works while a resize is in progress.
+    #[test]
+    fn fair_random_entries_cover_the_table_evenly() {
+        let mut d: Dict<u32, ()> = Dict::new();
+        for i in 0..10 {
+            d.insert(i, ());
+        }
+        let mut counts: HashMap<u32, usize> = HashMap::new();
+        for _ in 0..20_000 {
+            *counts.entry(*d.fair_random_entry().unwrap().0).or_default() += 1;
+        }
+        assert_eq!(counts.len(), 10);
+        assert!(counts.values().all(|&c| (1400..=2600).contains(&c)), "{counts:?}");
+        for i in 10..1000 {
+            d.insert(i, ());
+        }
+        assert!(d.is_rehashing() || d.len() == 1000);
+        let seen: HashSet<u32> = (0..100_000).map(|_| *d.fair_random_entry().unwrap().0).collect();
+        assert!(seen.len() > 990, "only {} distinct entries", seen.len());
+        assert!(Dict::<u32, ()>::new().fair_random_entry().is_none());
     }
 
     /// SCAN's guarantee: every key present for the whole scan is returned,

@@ -9,14 +9,18 @@ pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod glob;
+pub mod hash;
 pub mod hyperloglog;
 pub mod intset;
 pub mod listpack;
+pub mod set;
 pub mod stream;
 pub mod value;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
 pub use dict::{Dict, TableStats};
+pub use hash::{Hash, HashLimits};
+pub use set::Set;
 pub use stream::{Stream, StreamId};
 pub use value::{StrValue, Value};

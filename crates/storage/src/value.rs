@@ -10,6 +10,8 @@ use std::borrow::Cow;
 
 use cinnabar_protocol::numbers::{parse_i64, push_i64};
 
+use crate::hash::Hash;
+use crate::set::Set;
 use crate::stream::Stream;
 use crate::SmallBytes;
 
@@ -23,6 +25,8 @@ const INT_ENCODING_MAX: usize = 20;
 pub enum Value {
     Str(StrValue),
     Stream(Box<Stream>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
 }
 
 impl Value {
@@ -31,6 +35,8 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Stream(_) => "stream",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -39,6 +45,8 @@ impl Value {
         match self {
             Value::Str(s) => s.encoding(),
             Value::Stream(_) => "stream",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -65,9 +73,39 @@ impl Value {
         }
     }
 
+    /// The hash inside, if this is a hash.
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
     pub fn as_stream_mut(&mut self) -> Option<&mut Stream> {
         match self {
             Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The set inside, if this is a set.
+    pub fn as_set(&self) -> Option<&Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_set_mut(&mut self) -> Option<&mut Set> {
+        match self {
+            Value::Set(s) => Some(s),
             _ => None,
         }
     }
@@ -78,6 +116,8 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::Stream(s) => s.heap_size(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
         }
     }
 }

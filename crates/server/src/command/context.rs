@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use cinnabar_protocol::Reply;
-use cinnabar_storage::{Db, Entry, StrValue, Value};
+use cinnabar_storage::{Db, Entry, Hash, Set, StrValue, Value};
 
 use super::CommandId;
 use crate::client::Client;
@@ -162,6 +162,38 @@ impl<'a> Ctx<'a> {
         match self.lookup_write(key) {
             None => Ok(None),
             Some(entry) => entry.value.as_str_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The hash at `key` for reading: `Ok(None)` if absent, WRONGTYPE if not a hash.
+    pub fn read_hash(&mut self, key: &[u8]) -> Result<Option<&mut Hash>, CmdError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_hash_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The hash at `key` for writing: `Ok(None)` if absent, WRONGTYPE if not a hash.
+    pub fn write_hash(&mut self, key: &[u8]) -> Result<Option<&mut Hash>, CmdError> {
+        match self.lookup_write(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_hash_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The set at `key` for reading: `Ok(None)` if absent, WRONGTYPE if not a set.
+    pub fn read_set(&mut self, key: &[u8]) -> Result<Option<&mut Set>, CmdError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_set_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The set at `key` for writing: `Ok(None)` if absent, WRONGTYPE if not a set.
+    pub fn write_set(&mut self, key: &[u8]) -> Result<Option<&mut Set>, CmdError> {
+        match self.lookup_write(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_set_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
         }
     }
 

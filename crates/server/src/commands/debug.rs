@@ -9,7 +9,7 @@
 //! like Redis, DEBUG POPULATE does not count as a change to the dataset.
 
 use cinnabar_protocol::numbers::{parse_f64, parse_i64};
-use cinnabar_storage::{Entry, SmallBytes, StrValue, StreamId, TableStats, Value};
+use cinnabar_storage::{Entry, Hash, Set, SmallBytes, StrValue, StreamId, TableStats, Value};
 use sha1::{Digest, Sha1};
 
 use crate::command::context::errors;
@@ -181,6 +181,17 @@ fn serialized_length(value: &Value) -> usize {
     match value {
         Value::Str(StrValue::Int(i)) => integer_length(*i).unwrap_or_else(|| string_length(i.to_string().as_bytes())),
         Value::Str(s) => string_length(&s.as_bytes()),
+        Value::Hash(h) => match &**h {
+            Hash::Listpack(lp) => string_length(lp.as_bytes()),
+            Hash::Table(_) => {
+                length_prefix(h.len())
+                    + h.iter().map(|(f, v)| string_length(&f.to_vec()) + string_length(&v.to_vec())).sum::<usize>()
+            }
+        },
+        Value::Set(s) => match &**s {
+            Set::Ints(ints) => string_length(ints.as_bytes()),
+            Set::Table(_) => length_prefix(s.len()) + s.iter().map(|m| string_length(&m.to_vec())).sum::<usize>(),
+        },
         // Only strings have an exact figure until RDB serialization exists;
         // for the rest the in-memory size stands in.
         other => other.heap_size(),
@@ -275,6 +286,8 @@ fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
 fn type_code(value: &Value) -> u32 {
     match value {
         Value::Str(_) => 0,
+        Value::Set(_) => 2,
+        Value::Hash(_) => 4,
         Value::Stream(_) => 6,
     }
 }
@@ -293,6 +306,16 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
                 for field in fields {
                     mix_digest(digest, field);
                 }
+            }
+        }
+        // Members and pairs are xored in, so their order does not matter.
+        Value::Set(set) => set.iter().for_each(|member| xor_digest(digest, &member.to_vec())),
+        Value::Hash(hash) => {
+            for (field, value) in hash.iter() {
+                let mut pair = [0u8; 20];
+                mix_digest(&mut pair, &field.to_vec());
+                mix_digest(&mut pair, &value.to_vec());
+                xor_digest(digest, &pair);
             }
         }
     }

@@ -596,7 +596,7 @@ fn scan_keeps(ctx: &mut Ctx, options: &ScanOptions, key: &[u8]) -> bool {
 /// A SCAN cursor, read as C's `strtoul` reads it (Redis relies on that): an
 /// optional sign, where `-n` wraps around to 2^64 - n; an empty string is 0;
 /// anything else that is not all digits, or does not fit 64 bits, is invalid.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     if arg.is_empty() {
         return Some(0);
     }

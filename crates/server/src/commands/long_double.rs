@@ -20,8 +20,28 @@ extern "C" {
 /// Room for the longest formatted result (Redis's MAX_LONG_DOUBLE_CHARS).
 const OUT_MAX: usize = 5 * 1024;
 
+/// Why a long double sum failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddError {
+    /// The first operand is not a number.
+    BadValue,
+    /// The second operand is not a number.
+    BadIncrement,
+    /// The sum is NaN or infinite.
+    NotFinite,
+}
+
 /// `value + increment` as Redis's INCRBYFLOAT prints it, or its error.
 pub fn add(value: &[u8], increment: &[u8]) -> Result<Vec<u8>, CmdError> {
+    try_add(value, increment).map_err(|e| match e {
+        AddError::NotFinite => "ERR increment would produce NaN or Infinity".into(),
+        AddError::BadValue | AddError::BadIncrement => errors::NOT_FLOAT.into(),
+    })
+}
+
+/// `value + increment` formatted as Redis formats long doubles, telling
+/// which operand was bad (HINCRBYFLOAT words those errors differently).
+pub fn try_add(value: &[u8], increment: &[u8]) -> Result<Vec<u8>, AddError> {
     let mut out = vec![0u8; OUT_MAX];
     // SAFETY: both inputs are valid for their lengths and `out` holds OUT_MAX bytes.
     let n = unsafe {
@@ -35,8 +55,9 @@ pub fn add(value: &[u8], increment: &[u8]) -> Result<Vec<u8>, CmdError> {
         )
     };
     match n {
-        -3 => Err("ERR increment would produce NaN or Infinity".into()),
-        n if n < 0 => Err(errors::NOT_FLOAT.into()),
+        -3 => Err(AddError::NotFinite),
+        -2 => Err(AddError::BadIncrement),
+        n if n < 0 => Err(AddError::BadValue),
         n => {
             out.truncate(n as usize);
             Ok(out)

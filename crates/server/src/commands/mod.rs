@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
 pub mod keyspace;
@@ -18,6 +19,7 @@ pub mod object;
 #[cfg(test)]
 mod propagation_tests;
 pub mod server;
+pub mod sets;
 pub mod streams;
 pub mod strings;
 
@@ -41,4 +43,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     memory::COMMANDS,
     hyperloglog::COMMANDS,
     streams::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
 ];

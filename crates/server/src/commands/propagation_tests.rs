@@ -243,3 +243,45 @@ fn xadd_with_generated_id_and_approximate_trim_propagates_both_resolved() {
         ["SELECT 0", "xadd s2 1-0 a 1", "xadd s2 MAXLEN = 2 T-n a 3", "xadd s2 NOMKSTREAM MINID = 1-0 LIMIT 5 T-n a 3"]
     );
 }
+
+#[test]
+fn hincrbyfloat_propagates_the_resulting_hset() {
+    let lines = propagated(defaults, &["HINCRBYFLOAT h f 10.5", "HINCRBYFLOAT h f 0.1", "HINCRBYFLOAT h f x"]);
+    assert_eq!(lines, ["SELECT 0", "HSET h f 10.5", "HSET h f 10.6"]);
+}
+
+#[test]
+fn spop_propagates_srem_per_member_in_a_transaction() {
+    let lines = propagated(defaults, &["SADD s 1 2 3 4 5 6 7 8 9 10", "SPOP s 3", "SPOP s 1", "SPOP s"]);
+    assert_eq!(lines[..2], ["SELECT 0", "SADD s 1 2 3 4 5 6 7 8 9 10"]);
+    assert_eq!((lines[2].as_str(), lines[6].as_str()), ("MULTI", "EXEC"));
+    assert!(lines[3..6].iter().chain(&lines[7..]).all(|l| l.starts_with("SREM s ")), "{lines:?}");
+    assert_eq!(lines.len(), 9);
+    // Most of the set: survivors are kept aside, the rest removed one by one.
+    let lines = propagated(defaults, &["SADD s 1 2 3 4 5 6 7 8 9 10", "SPOP s 9"]);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("SREM s ")).count(), 9);
+}
+
+#[test]
+fn spop_of_the_whole_set_propagates_its_deletion() {
+    let lines = propagated(defaults, &["SADD s a b", "SPOP s 5"]);
+    assert_eq!(lines, ["SELECT 0", "SADD s a b", "DEL s"]);
+    let lines = propagated(|c| c.lazyfree_lazy_server_del = true, &["SADD s a b", "SPOP s 2"]);
+    assert_eq!(lines, ["SELECT 0", "SADD s a b", "UNLINK s"]);
+}
+
+#[test]
+fn empty_store_results_propagate_only_a_deletion() {
+    let lines = propagated(
+        defaults,
+        &[
+            "SADD a 1",
+            "SINTERSTORE d a nokey",
+            "SUNIONSTORE d nokey",
+            "SDIFFSTORE d a a",
+            "SET d x",
+            "SDIFFSTORE d a a",
+        ],
+    );
+    assert_eq!(lines, ["SELECT 0", "SADD a 1", "SET d x", "SDIFFSTORE d a a"]);
+}
