@@ -10,10 +10,12 @@ pub mod db;
 pub mod dict;
 pub mod glob;
 pub mod intset;
+pub mod list;
 pub mod listpack;
 pub mod value;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
 pub use dict::{Dict, TableStats};
+pub use list::List;
 pub use value::{StrValue, Value};
