@@ -36,6 +36,8 @@ pub struct LazyFree {
 pub fn free_effort(value: &Value) -> usize {
     match value {
         Value::Str(_) => 1,
+        // A quicklist frees one allocation per node.
+        Value::List(l) => l.node_count(),
     }
 }
 

@@ -28,7 +28,7 @@ const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 /// nodes merge.
 const LISTPACK_OVERHEAD: usize = 7;
 /// Heap bytes of a quicklist node and of the quicklist header in Redis.
-pub const NODE_STRUCT_SIZE: usize = 32;
+pub const NODE_STRUCT_SIZE: usize = 40;
 pub const LIST_STRUCT_SIZE: usize = 40;
 
 /// Which end of a list.

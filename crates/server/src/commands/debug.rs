@@ -181,6 +181,11 @@ fn serialized_length(value: &Value) -> usize {
     match value {
         Value::Str(StrValue::Int(i)) => integer_length(*i).unwrap_or_else(|| string_length(i.to_string().as_bytes())),
         Value::Str(s) => string_length(&s.as_bytes()),
+        // RDB_TYPE_LIST_QUICKLIST_2: node count, then per node its container
+        // kind and its listpack as a string (LZF compression not counted).
+        Value::List(l) => {
+            length_prefix(l.node_count()) + l.node_sizes().map(|n| 1 + length_prefix(n) + n).sum::<usize>()
+        }
     }
 }
 
@@ -272,6 +277,7 @@ fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
 fn type_code(value: &Value) -> u32 {
     match value {
         Value::Str(_) => 0,
+        Value::List(_) => 1,
     }
 }
 
@@ -281,6 +287,7 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
     mix_digest(digest, &type_code(value).to_be_bytes());
     match value {
         Value::Str(s) => mix_digest(digest, &s.as_bytes()),
+        Value::List(l) => l.iter().for_each(|e| mix_digest(digest, &e.to_vec())),
     }
     if has_expire {
         xor_digest(digest, b"!!expire!!");

@@ -10,6 +10,7 @@ pub mod debug;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
+pub mod lists;
 mod long_double;
 pub mod memory;
 pub mod monitor;
@@ -25,6 +26,7 @@ use crate::command::CommandSpec;
 pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     strings::COMMANDS,
+    lists::COMMANDS,
     bitmaps::COMMANDS,
     object::COMMANDS,
     keyspace::COMMANDS,
