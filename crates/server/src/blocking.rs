@@ -116,11 +116,10 @@ impl Blocking {
 /// deadline in unix milliseconds, 0 meaning forever, with Redis 7.0's errors.
 pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
     let seconds = parse_f64(arg).ok_or("ERR timeout is not a float or out of range")?;
-    let ms = seconds * 1000.0;
-    if ms > i64::MAX as f64 {
-        return Err("ERR timeout is out of range".into());
-    }
-    let ms = ms.ceil() as i64;
+    let ms = (seconds * 1000.0).ceil();
+    // Redis 7.0 converts to an integer unchecked, so a value past the range
+    // (inf included) comes out as LLONG_MIN: "negative".
+    let ms = if ms < i64::MAX as f64 { ms as i64 } else { i64::MIN };
     if ms < 0 {
         return Err("ERR timeout is negative".into());
     }
@@ -213,7 +212,8 @@ mod tests {
         assert_eq!(parse_timeout(b"0.0001", 1000), Ok(1001));
         assert_eq!(parse_timeout(b"-1", 0), Err("ERR timeout is negative".into()));
         assert_eq!(parse_timeout(b"abc", 0), Err("ERR timeout is not a float or out of range".into()));
-        assert_eq!(parse_timeout(b"inf", 0), Err("ERR timeout is out of range".into()));
+        assert_eq!(parse_timeout(b"inf", 0), Err("ERR timeout is negative".into()));
+        assert_eq!(parse_timeout(b"1e20", 0), Err("ERR timeout is negative".into()));
     }
 
     #[test]
