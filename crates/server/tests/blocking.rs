@@ -1,0 +1,147 @@
+//! Blocking list commands with several real connections, each scenario run
+//! against Cinnabar and the real redis-server and the transcripts compared.
+//! Scenarios wait for clients to be blocked (INFO blocked_clients) before
+//! going on, so nothing depends on timing.
+
+mod common;
+
+use common::{Kind, RawConn, ServerProcess};
+
+/// Runs `scenario` on both servers and asserts the transcripts are equal.
+fn same_on_both(scenario: fn(&ServerProcess) -> Vec<String>) {
+    let ours = scenario(&ServerProcess::start(Kind::Cinnabar, &[]));
+    let theirs = scenario(&ServerProcess::start(Kind::Redis, &[]));
+    assert_eq!(ours, theirs);
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Waits until `n` clients are blocked.
+fn wait_blocked(admin: &mut RawConn, n: usize) {
+    let want = format!("blocked_clients:{n}\r\n");
+    for _ in 0..2000 {
+        if admin.cmd(&["INFO", "clients"]).contains(&want) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    panic!("never saw {n} blocked clients");
+}
+
+/// Sends `words` from a new connection and waits until it is blocked.
+fn block(server: &ServerProcess, admin: &mut RawConn, words: &[&str], blocked_after: usize) -> RawConn {
+    let mut conn = server.raw();
+    let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+    conn.send_command(&argv);
+    wait_blocked(admin, blocked_after);
+    conn
+}
+
+#[test]
+fn clients_blocked_on_one_key_are_served_first_come_first_served() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let mut waiters: Vec<RawConn> =
+            (1..=3).map(|i| block(server, &mut admin, &["BLPOP", "k", "other", "0"], i)).collect();
+        let mut out = vec![admin.cmd(&["LPUSH", "k", "a", "b"])];
+        out.extend(waiters[..2].iter_mut().map(|w| text(w.read_reply())));
+        wait_blocked(&mut admin, 1);
+        out.push(admin.cmd(&["EXISTS", "k"]));
+        out.push(admin.cmd(&["RPUSH", "other", "x", "y"]));
+        out.push(text(waiters[2].read_reply()));
+        out.push(admin.cmd(&["LRANGE", "other", "0", "-1"]));
+        out.push(waiters[0].cmd(&["PING"]));
+        out
+    });
+}
+
+#[test]
+fn timeouts_reply_null_arrays_and_zero_waits_for_a_push() {
+    same_on_both(|server| {
+        let mut c = server.raw();
+        let mut out = vec![
+            c.cmd(&["BLPOP", "k", "0.05"]),
+            c.cmd(&["BRPOPLPUSH", "k", "d", "0.01"]),
+            c.cmd(&["BLMOVE", "k", "d", "LEFT", "RIGHT", "0.01"]),
+            c.cmd(&["BLMPOP", "0.01", "1", "k", "LEFT"]),
+        ];
+        c.cmd(&["HELLO", "3"]);
+        out.push(c.cmd(&["BRPOP", "k", "0.01"]));
+        let mut admin = server.raw();
+        let mut forever = block(server, &mut admin, &["BLMPOP", "0", "2", "j", "k", "RIGHT", "COUNT", "5"], 1);
+        out.push(admin.cmd(&["RPUSH", "k", "1", "2", "3"]));
+        out.push(text(forever.read_reply()));
+        out
+    });
+}
+
+#[test]
+fn blmove_chains_serve_each_hop_in_one_go() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let mut a = block(server, &mut admin, &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"], 1);
+        let mut b = block(server, &mut admin, &["BRPOPLPUSH", "b", "c", "0"], 2);
+        let mut c = block(server, &mut admin, &["BLPOP", "c", "0"], 3);
+        vec![
+            admin.cmd(&["LPUSH", "a", "x"]),
+            text(a.read_reply()),
+            text(b.read_reply()),
+            text(c.read_reply()),
+            admin.cmd(&["DBSIZE"]),
+        ]
+    });
+}
+
+#[test]
+fn a_client_that_disconnects_while_blocked_is_forgotten() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let gone = block(server, &mut admin, &["BLPOP", "k", "0"], 1);
+        drop(gone);
+        wait_blocked(&mut admin, 0);
+        vec![admin.cmd(&["RPUSH", "k", "v"]), admin.cmd(&["LLEN", "k"])]
+    });
+}
+
+#[test]
+fn client_unblock_releases_with_a_timeout_or_an_error() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let mut out = Vec::new();
+        for reason in ["TIMEOUT", "ERROR"] {
+            let mut waiter = server.raw();
+            let id = waiter.cmd(&["CLIENT", "ID"]);
+            let id = id.trim_start_matches(':').trim_end().to_string();
+            waiter.send_command(&[b"BLPOP", b"k", b"0"]);
+            wait_blocked(&mut admin, 1);
+            let list = admin.cmd(&["CLIENT", "LIST", "ID", &id]);
+            out.push(format!("{} {}", list.contains(" flags=b "), list.contains(" cmd=blpop ")));
+            out.push(admin.cmd(&["CLIENT", "UNBLOCK", &id, reason]));
+            out.push(text(waiter.read_reply()));
+            out.push(admin.cmd(&["CLIENT", "UNBLOCK", &id]));
+            out.push(waiter.cmd(&["PING"]));
+        }
+        out
+    });
+}
+
+#[test]
+fn a_key_of_another_type_keeps_waiters_blocked_and_a_bad_destination_errors() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let mut waiter = block(server, &mut admin, &["BLPOP", "k", "0"], 1);
+        let mut out = vec![admin.cmd(&["SET", "k", "str"])];
+        wait_blocked(&mut admin, 1);
+        out.push(admin.cmd(&["DEL", "k"]));
+        out.push(admin.cmd(&["RPUSH", "k", "v"]));
+        out.push(text(waiter.read_reply()));
+        out.push(admin.cmd(&["SET", "dst", "str"]));
+        let mut mover = block(server, &mut admin, &["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"], 1);
+        out.push(admin.cmd(&["RPUSH", "src", "e"]));
+        out.push(text(mover.read_reply()));
+        out.push(admin.cmd(&["LRANGE", "src", "0", "-1"]));
+        out
+    });
+}
