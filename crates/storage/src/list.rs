@@ -378,7 +378,12 @@ impl List {
         let (node, offset) = if start < self.len { self.locate(start) } else { (0, 0) };
         let skip = if start < self.len { self.nodes[node].count - 1 - offset } else { 0 };
         let taken = if start < self.len { count } else { 0 };
-        self.nodes.range(..=node.min(self.nodes.len().saturating_sub(1))).rev().flat_map(|n| n.lp.iter_rev()).skip(skip).take(taken)
+        self.nodes
+            .range(..=node.min(self.nodes.len().saturating_sub(1)))
+            .rev()
+            .flat_map(|n| n.lp.iter_rev())
+            .skip(skip)
+            .take(taken)
     }
 }
 

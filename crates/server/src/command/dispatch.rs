@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use super::context::{errors, BlockMode, BlockRequest};
-use crate::blocking::{self, BlockedOn};
 use super::{flags, CommandId, Ctx};
+use crate::blocking::{self, BlockedOn};
 use crate::client::{Client, ReplyMode};
 use crate::commands::monitor;
 use crate::log::log_at;

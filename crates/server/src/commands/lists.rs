@@ -17,52 +17,44 @@ use cinnabar_storage::listpack::LpValue;
 use cinnabar_storage::{List, Value};
 
 use crate::blocking::parse_timeout;
-use crate::server::Server;
 use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
+use crate::server::Server;
 
 const PUSH_COMPLEXITY: &str =
     "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.";
 const POP_COMPLEXITY: &str = "O(N) where N is the number of elements returned";
-const MPOP_COMPLEXITY: &str =
-    "O(N+M) where N is the number of provided keys and M is the number of elements returned.";
+const MPOP_COMPLEXITY: &str = "O(N+M) where N is the number of provided keys and M is the number of elements returned.";
 const TIMEOUT_HISTORY: &[(&str, &str)] = &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")];
 
 const SRC_SPEC: KeySpec = KeySpec::single(1, RW | ACCESS | DELETE);
 const DST_SPEC: KeySpec = KeySpec::single(2, RW | INSERT);
 
 /// A list command entry with the fields they all share.
-const fn list_command(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    key_specs: &'static [KeySpec],
-    handler: crate::command::Handler,
-    since: &'static str,
-    summary: &'static str,
-    complexity: &'static str,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl::LIST,
-        key_specs,
-        handler: Some(handler),
-        group: "list",
-        since,
-        summary,
-        complexity,
-        ..CommandSpec::DEFAULT
-    }
+macro_rules! list_command {
+    ($name:literal, $arity:expr, $flags:expr, $key_specs:expr, $handler:ident, $since:literal, $summary:literal, $complexity:expr $(,)?) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            acl: acl::LIST,
+            key_specs: $key_specs,
+            handler: Some($handler),
+            group: "list",
+            since: $since,
+            summary: $summary,
+            complexity: $complexity,
+            ..CommandSpec::DEFAULT
+        }
+    };
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         history: &[("2.4.0", "Accepts multiple `element` arguments.")],
-        ..list_command(
+        ..list_command!(
             "lpush",
             -3,
             WRITE | DENYOOM | FAST,
@@ -75,7 +67,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("2.4.0", "Accepts multiple `element` arguments.")],
-        ..list_command(
+        ..list_command!(
             "rpush",
             -3,
             WRITE | DENYOOM | FAST,
@@ -88,7 +80,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("4.0.0", "Accepts multiple `element` arguments.")],
-        ..list_command(
+        ..list_command!(
             "lpushx",
             -3,
             WRITE | DENYOOM | FAST,
@@ -101,7 +93,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("4.0.0", "Accepts multiple `element` arguments.")],
-        ..list_command(
+        ..list_command!(
             "rpushx",
             -3,
             WRITE | DENYOOM | FAST,
@@ -114,14 +106,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("6.2.0", "Added the `count` argument.")],
-        ..list_command("lpop", -2, WRITE | FAST, &[SRC_SPEC], lpop, "1.0.0", "Remove and return head elements", POP_COMPLEXITY)
+        ..list_command!("lpop", -2, WRITE | FAST, &[SRC_SPEC], lpop, "1.0.0", "Remove and return head elements", POP_COMPLEXITY)
     },
     CommandSpec {
         history: &[("6.2.0", "Added the `count` argument.")],
-        ..list_command("rpop", -2, WRITE | FAST, &[SRC_SPEC], rpop, "1.0.0", "Remove and return tail elements", POP_COMPLEXITY)
+        ..list_command!("rpop", -2, WRITE | FAST, &[SRC_SPEC], rpop, "1.0.0", "Remove and return tail elements", POP_COMPLEXITY)
     },
-    list_command("llen", 2, READONLY | FAST, &[KeySpec::single(1, RO)], llen, "1.0.0", "The length of a list", "O(1)"),
-    list_command(
+    list_command!("llen", 2, READONLY | FAST, &[KeySpec::single(1, RO)], llen, "1.0.0", "The length of a list", "O(1)"),
+    list_command!(
         "lrange",
         4,
         READONLY,
@@ -131,7 +123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Elements of a list between two indexes",
         "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
     ),
-    list_command(
+    list_command!(
         "lindex",
         3,
         READONLY,
@@ -141,7 +133,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "The element of a list at an index",
         "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
     ),
-    list_command(
+    list_command!(
         "lset",
         4,
         WRITE | DENYOOM,
@@ -151,7 +143,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Replace the element of a list at an index",
         "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
     ),
-    list_command(
+    list_command!(
         "linsert",
         5,
         WRITE | DENYOOM,
@@ -161,7 +153,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Insert an element next to the first occurrence of another",
         "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
     ),
-    list_command(
+    list_command!(
         "lrem",
         4,
         WRITE,
@@ -171,7 +163,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Remove occurrences of an element",
         "O(N+M) where N is the length of the list and M is the number of elements removed.",
     ),
-    list_command(
+    list_command!(
         "ltrim",
         4,
         WRITE,
@@ -181,7 +173,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Keep only a range of a list",
         "O(N) where N is the number of elements to be removed by the operation.",
     ),
-    list_command(
+    list_command!(
         "lpos",
         -3,
         READONLY,
@@ -191,7 +183,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Indexes of the elements equal to a value",
         "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
     ),
-    list_command(
+    list_command!(
         "lmove",
         5,
         WRITE | DENYOOM,
@@ -205,7 +197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         doc_flags: doc_flags::DEPRECATED,
         deprecated_since: "6.2.0",
         replaced_by: "`LMOVE` with the `RIGHT` and `LEFT` arguments",
-        ..list_command(
+        ..list_command!(
             "rpoplpush",
             3,
             WRITE | DENYOOM,
@@ -218,7 +210,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         flags: WRITE | MOVABLE_KEYS,
-        ..list_command(
+        ..list_command!(
             "lmpop",
             -4,
             WRITE,
@@ -231,7 +223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: TIMEOUT_HISTORY,
-        ..list_command(
+        ..list_command!(
             "blpop",
             -3,
             WRITE | NOSCRIPT | BLOCKING,
@@ -244,7 +236,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: TIMEOUT_HISTORY,
-        ..list_command(
+        ..list_command!(
             "brpop",
             -3,
             WRITE | NOSCRIPT | BLOCKING,
@@ -255,7 +247,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of provided keys.",
         )
     },
-    list_command(
+    list_command!(
         "blmove",
         6,
         WRITE | DENYOOM | NOSCRIPT | BLOCKING,
@@ -270,7 +262,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         deprecated_since: "6.2.0",
         replaced_by: "`BLMOVE` with the `RIGHT` and `LEFT` arguments",
         history: TIMEOUT_HISTORY,
-        ..list_command(
+        ..list_command!(
             "brpoplpush",
             4,
             WRITE | DENYOOM | NOSCRIPT | BLOCKING,
@@ -283,7 +275,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         flags: WRITE | BLOCKING | MOVABLE_KEYS,
-        ..list_command(
+        ..list_command!(
             "blmpop",
             -5,
             WRITE,
@@ -342,7 +334,13 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
 
 /// Pushes `elements` at `end` of the list at `key`, creating it unless
 /// `existing_only`. Returns the new length (0 if absent and not created).
-fn push_elements(ctx: &mut Ctx, key: &[u8], elements: &[&[u8]], end: End, existing_only: bool) -> Result<usize, CmdError> {
+fn push_elements(
+    ctx: &mut Ctx,
+    key: &[u8],
+    elements: &[&[u8]],
+    end: End,
+    existing_only: bool,
+) -> Result<usize, CmdError> {
     if let Some(list) = ctx.write_list(key)? {
         elements.iter().for_each(|e| list.push(end, e));
         return Ok(list.len());
@@ -406,9 +404,9 @@ fn pop_command(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
     }
     let count = match argv.get(2) {
         None => None,
-        Some(arg) => Some(
-            parse_i64(arg).filter(|n| *n >= 0).ok_or("ERR value is out of range, must be positive")? as usize,
-        ),
+        Some(arg) => {
+            Some(parse_i64(arg).filter(|n| *n >= 0).ok_or("ERR value is out of range, must be positive")? as usize)
+        }
     };
     let Some(list) = ctx.write_list(argv[1])? else {
         match count {
