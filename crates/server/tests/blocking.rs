@@ -145,3 +145,37 @@ fn a_key_of_another_type_keeps_waiters_blocked_and_a_bad_destination_errors() {
         out
     });
 }
+
+/// Quicklist shape after pushes, inserts in full nodes (splits and merges),
+/// trims and removals: DEBUG OBJECT's node fields must match Redis's, so
+/// memory per element does too.
+#[test]
+fn quicklist_nodes_split_and_merge_like_redis() {
+    let shape = |kind| {
+        let server = ServerProcess::start(kind, &["--enable-debug-command", "yes"]);
+        let mut c = server.raw();
+        let mut out = Vec::new();
+        for fill in ["4", "-1"] {
+            c.cmd(&["DEL", "l"]);
+            c.cmd(&["CONFIG", "SET", "list-max-listpack-size", fill]);
+            let element = |i: usize| format!("{i}-{}", "x".repeat(i * 7 % 90));
+            for i in 0..40 {
+                c.cmd(&["RPUSH", "l", &element(i)]);
+            }
+            for (i, pivot) in [0, 3, 17].map(element).iter().enumerate() {
+                for j in 0..6 {
+                    let side = if (i + j) % 2 == 0 { "BEFORE" } else { "AFTER" };
+                    c.cmd(&["LINSERT", "l", side, pivot, &"y".repeat(j * 13)]);
+                }
+            }
+            c.cmd(&["LTRIM", "l", "3", "-4"]);
+            c.cmd(&["LREM", "l", "0", ""]);
+            c.cmd(&["LPUSH", "l", "head"]);
+            let info = c.cmd(&["DEBUG", "OBJECT", "l"]);
+            out.push(info[info.find("ql_nodes").expect("quicklist fields")..].to_string());
+            out.push(c.cmd(&["LRANGE", "l", "0", "-1"]));
+        }
+        out
+    };
+    assert_eq!(shape(Kind::Cinnabar), shape(Kind::Redis));
+}

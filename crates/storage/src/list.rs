@@ -85,6 +85,11 @@ impl List {
         self.len == 0
     }
 
+    /// The node size limit in force (list-max-listpack-size, clamped).
+    pub fn fill(&self) -> i32 {
+        self.fill
+    }
+
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
@@ -212,7 +217,9 @@ impl List {
     }
 
     /// Inserts `value` next to element `index` (before it unless `after`),
-    /// with Redis's quicklist insertion rules (`_quicklistInsert`).
+    /// with Redis's quicklist insertion rules (`_quicklistInsert`): into the
+    /// pivot's node if it has room, else into the neighbour at that edge, else
+    /// a new node at the edge between two full nodes, else split and merge.
     pub fn insert(&mut self, index: usize, after: bool, value: &[u8]) {
         let (node, offset) = self.locate(index);
         let count = self.nodes[node].count;
@@ -229,28 +236,41 @@ impl List {
                 n.lp.insert_before(pos, input);
             }
             n.count += 1;
-        } else if at_tail && node + 1 < self.nodes.len() && self.node_allows_insert(node + 1, value) {
+            return;
+        }
+        let has_next = node + 1 < self.nodes.len();
+        let has_prev = node > 0;
+        let next_fits = has_next && self.node_allows_insert(node + 1, value);
+        let prev_fits = has_prev && self.node_allows_insert(node - 1, value);
+        if at_tail && next_fits {
             let next = &mut self.nodes[node + 1];
             next.lp.push_front(input);
             next.count += 1;
-        } else if at_head && node > 0 && self.node_allows_insert(node - 1, value) {
+        } else if at_head && prev_fits {
             let prev = &mut self.nodes[node - 1];
             prev.lp.push_back(input);
             prev.count += 1;
-        } else if at_tail || at_head {
+        } else if (at_tail && has_next) || (at_head && has_prev) {
             let mut fresh = Node::new();
             fresh.lp.push_back(input);
             fresh.count = 1;
             self.nodes.insert(if at_tail { node + 1 } else { node }, fresh);
-        } else {
-            // Split the full node at the insertion point, put the element
-            // at the edge of the second half, then merge what fits.
-            let split_at = if after { offset + 1 } else { offset };
-            let tail = self.split_off(node, split_at);
+        } else if after {
+            // Split the full node after the pivot; the element starts the
+            // second half; then merge what fits around the original node.
+            let mut tail = self.split_off(node, offset + 1);
+            tail.lp.push_front(input);
+            tail.count += 1;
             self.nodes.insert(node + 1, tail);
-            let second = &mut self.nodes[node + 1];
-            second.lp.push_front(input);
-            second.count += 1;
+            self.merge_around(node);
+        } else {
+            // Split before the pivot; the element ends the first half, and
+            // the second half (holding the pivot) is the merge centre.
+            let tail = self.split_off(node, offset);
+            let head = &mut self.nodes[node];
+            head.lp.push_back(input);
+            head.count += 1;
+            self.nodes.insert(node + 1, tail);
             self.merge_around(node + 1);
         }
     }
@@ -263,8 +283,9 @@ impl List {
             push_lp(&mut tail.lp, v);
         }
         tail.count = node.count - at;
-        let pos = node.lp.seek(at as i64).expect("split point inside the node");
-        node.lp.delete_range(pos, tail.count);
+        if let Some(pos) = node.lp.seek(at as i64) {
+            node.lp.delete_range(pos, tail.count);
+        }
         node.count = at;
         tail
     }
@@ -462,7 +483,7 @@ mod tests {
 
     /// Values of different sizes, some integers, so node limits are hit often.
     fn value(v: u16) -> Vec<u8> {
-        if v % 3 == 0 {
+        if v.is_multiple_of(3) {
             v.to_string().into_bytes()
         } else {
             vec![b'a' + (v % 26) as u8; (v as usize * 7) % 90]
