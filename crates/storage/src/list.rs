@@ -38,15 +38,6 @@ pub enum End {
     Tail,
 }
 
-impl End {
-    pub fn opposite(self) -> End {
-        match self {
-            End::Head => End::Tail,
-            End::Tail => End::Head,
-        }
-    }
-}
-
 /// One listpack node and its element count (kept here so index walks never
 /// decode a listpack header).
 #[derive(Clone, Debug, PartialEq)]
@@ -393,19 +384,6 @@ impl List {
         let (node, offset) = if start < self.len { self.locate(start) } else { (self.nodes.len(), 0) };
         self.nodes.range(node..).flat_map(|n| n.lp.iter()).skip(offset).take(count)
     }
-
-    /// Elements from `start` towards the head, `count` of them.
-    pub fn range_rev(&self, start: usize, count: usize) -> impl Iterator<Item = LpValue<'_>> + '_ {
-        let (node, offset) = if start < self.len { self.locate(start) } else { (0, 0) };
-        let skip = if start < self.len { self.nodes[node].count - 1 - offset } else { 0 };
-        let taken = if start < self.len { count } else { 0 };
-        self.nodes
-            .range(..=node.min(self.nodes.len().saturating_sub(1)))
-            .rev()
-            .flat_map(|n| n.lp.iter_rev())
-            .skip(skip)
-            .take(taken)
-    }
 }
 
 /// Listpack element equality with a byte string, as Redis compares list
@@ -552,9 +530,7 @@ mod tests {
                 let s = m.len() / 3;
                 let got: Vec<Vec<u8>> = l.range(s, 5).map(|e| e.to_vec()).collect();
                 prop_assert_eq!(got, m.iter().skip(s).take(5).cloned().collect::<Vec<_>>());
-                let got: Vec<Vec<u8>> = l.range_rev(s, 3).map(|e| e.to_vec()).collect();
-                let want: Vec<Vec<u8>> = m.iter().take(s + 1).rev().take(3).cloned().collect();
-                prop_assert_eq!(got, want);
+
             }
         }
     }

@@ -19,7 +19,7 @@ use cinnabar_storage::{List, Value};
 use crate::blocking::parse_timeout;
 use crate::command::context::errors;
 use crate::command::{
-    acl, doc_flags, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+    acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
 use crate::server::Server;
 
@@ -51,9 +51,66 @@ macro_rules! list_command {
     };
 }
 
+const LPUSH_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("element").multiple()];
+const RPUSH_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("element").multiple()];
+const LPUSHX_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("element").multiple()];
+const RPUSHX_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("element").multiple()];
+const LPOP_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("count").since("6.2.0").optional()];
+const RPOP_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("count").since("6.2.0").optional()];
+const LLEN_ARGS: &[Arg] = &[Arg::key("key", 0)];
+const LRANGE_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("start"), Arg::integer("stop")];
+const LINDEX_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("index")];
+const LSET_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("index"), Arg::string("element")];
+const LINSERT_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::one_of("where", &[Arg::pure_token("before", "BEFORE"), Arg::pure_token("after", "AFTER")]),
+    Arg::string("pivot"),
+    Arg::string("element"),
+];
+const LREM_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("count"), Arg::string("element")];
+const LTRIM_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("start"), Arg::integer("stop")];
+const LPOS_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("element"),
+    Arg::integer("rank").token("RANK").optional(),
+    Arg::integer("num-matches").token("COUNT").optional(),
+    Arg::integer("len").token("MAXLEN").optional(),
+];
+const LMOVE_ARGS: &[Arg] = &[
+    Arg::key("source", 0),
+    Arg::key("destination", 1),
+    Arg::one_of("wherefrom", &[Arg::pure_token("left", "LEFT"), Arg::pure_token("right", "RIGHT")]),
+    Arg::one_of("whereto", &[Arg::pure_token("left", "LEFT"), Arg::pure_token("right", "RIGHT")]),
+];
+const RPOPLPUSH_ARGS: &[Arg] = &[Arg::key("source", 0), Arg::key("destination", 1)];
+const LMPOP_ARGS: &[Arg] = &[
+    Arg::integer("numkeys"),
+    Arg::key("key", 0).multiple(),
+    Arg::one_of("where", &[Arg::pure_token("left", "LEFT"), Arg::pure_token("right", "RIGHT")]),
+    Arg::integer("count").token("COUNT").optional(),
+];
+const BLPOP_ARGS: &[Arg] = &[Arg::key("key", 0).multiple(), Arg::double("timeout")];
+const BRPOP_ARGS: &[Arg] = &[Arg::key("key", 0).multiple(), Arg::double("timeout")];
+const BLMOVE_ARGS: &[Arg] = &[
+    Arg::key("source", 0),
+    Arg::key("destination", 1),
+    Arg::one_of("wherefrom", &[Arg::pure_token("left", "LEFT"), Arg::pure_token("right", "RIGHT")]),
+    Arg::one_of("whereto", &[Arg::pure_token("left", "LEFT"), Arg::pure_token("right", "RIGHT")]),
+    Arg::double("timeout"),
+];
+const BRPOPLPUSH_ARGS: &[Arg] = &[Arg::key("source", 0), Arg::key("destination", 1), Arg::double("timeout")];
+const BLMPOP_ARGS: &[Arg] = &[
+    Arg::double("timeout"),
+    Arg::integer("numkeys"),
+    Arg::key("key", 0).multiple(),
+    Arg::one_of("where", &[Arg::pure_token("left", "LEFT"), Arg::pure_token("right", "RIGHT")]),
+    Arg::integer("count").token("COUNT").optional(),
+];
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+        args: LPUSH_ARGS,
         ..list_command!(
             "lpush",
             -3,
@@ -67,6 +124,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+        args: RPUSH_ARGS,
         ..list_command!(
             "rpush",
             -3,
@@ -80,6 +138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+        args: LPUSHX_ARGS,
         ..list_command!(
             "lpushx",
             -3,
@@ -93,6 +152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+        args: RPUSHX_ARGS,
         ..list_command!(
             "rpushx",
             -3,
@@ -106,14 +166,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: &[("6.2.0", "Added the `count` argument.")],
+        args: LPOP_ARGS,
         ..list_command!("lpop", -2, WRITE | FAST, &[SRC_SPEC], lpop, "1.0.0", "Remove and return head elements", POP_COMPLEXITY)
     },
     CommandSpec {
         history: &[("6.2.0", "Added the `count` argument.")],
+        args: RPOP_ARGS,
         ..list_command!("rpop", -2, WRITE | FAST, &[SRC_SPEC], rpop, "1.0.0", "Remove and return tail elements", POP_COMPLEXITY)
     },
-    list_command!("llen", 2, READONLY | FAST, &[KeySpec::single(1, RO)], llen, "1.0.0", "The length of a list", "O(1)"),
-    list_command!(
+    CommandSpec { args: LLEN_ARGS, ..list_command!("llen", 2, READONLY | FAST, &[KeySpec::single(1, RO)], llen, "1.0.0", "The length of a list", "O(1)") },
+    CommandSpec { args: LRANGE_ARGS, ..list_command!(
         "lrange",
         4,
         READONLY,
@@ -122,8 +184,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Elements of a list between two indexes",
         "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
-    ),
-    list_command!(
+    ) },
+    CommandSpec { args: LINDEX_ARGS, ..list_command!(
         "lindex",
         3,
         READONLY,
@@ -132,8 +194,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "The element of a list at an index",
         "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
-    ),
-    list_command!(
+    ) },
+    CommandSpec { args: LSET_ARGS, ..list_command!(
         "lset",
         4,
         WRITE | DENYOOM,
@@ -142,8 +204,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Replace the element of a list at an index",
         "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
-    ),
-    list_command!(
+    ) },
+    CommandSpec { args: LINSERT_ARGS, ..list_command!(
         "linsert",
         5,
         WRITE | DENYOOM,
@@ -152,8 +214,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Insert an element next to the first occurrence of another",
         "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
-    ),
-    list_command!(
+    ) },
+    CommandSpec { args: LREM_ARGS, ..list_command!(
         "lrem",
         4,
         WRITE,
@@ -162,8 +224,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Remove occurrences of an element",
         "O(N+M) where N is the length of the list and M is the number of elements removed.",
-    ),
-    list_command!(
+    ) },
+    CommandSpec { args: LTRIM_ARGS, ..list_command!(
         "ltrim",
         4,
         WRITE,
@@ -172,8 +234,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Keep only a range of a list",
         "O(N) where N is the number of elements to be removed by the operation.",
-    ),
-    list_command!(
+    ) },
+    CommandSpec { args: LPOS_ARGS, ..list_command!(
         "lpos",
         -3,
         READONLY,
@@ -182,8 +244,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.0.6",
         "Indexes of the elements equal to a value",
         "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
-    ),
-    list_command!(
+    ) },
+    CommandSpec { args: LMOVE_ARGS, ..list_command!(
         "lmove",
         5,
         WRITE | DENYOOM,
@@ -192,11 +254,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Pop an element from one list and push it onto another",
         "O(1)",
-    ),
+    ) },
     CommandSpec {
         doc_flags: doc_flags::DEPRECATED,
         deprecated_since: "6.2.0",
         replaced_by: "`LMOVE` with the `RIGHT` and `LEFT` arguments",
+        args: RPOPLPUSH_ARGS,
         ..list_command!(
             "rpoplpush",
             3,
@@ -210,6 +273,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         flags: WRITE | MOVABLE_KEYS,
+        args: LMPOP_ARGS,
         ..list_command!(
             "lmpop",
             -4,
@@ -223,6 +287,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: TIMEOUT_HISTORY,
+        args: BLPOP_ARGS,
         ..list_command!(
             "blpop",
             -3,
@@ -236,6 +301,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         history: TIMEOUT_HISTORY,
+        args: BRPOP_ARGS,
         ..list_command!(
             "brpop",
             -3,
@@ -247,7 +313,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of provided keys.",
         )
     },
-    list_command!(
+    CommandSpec { args: BLMOVE_ARGS, ..list_command!(
         "blmove",
         6,
         WRITE | DENYOOM | NOSCRIPT | BLOCKING,
@@ -256,12 +322,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "LMOVE, waiting for the source to have an element",
         "O(1)",
-    ),
+    ) },
     CommandSpec {
         doc_flags: doc_flags::DEPRECATED,
         deprecated_since: "6.2.0",
         replaced_by: "`BLMOVE` with the `RIGHT` and `LEFT` arguments",
         history: TIMEOUT_HISTORY,
+        args: BRPOPLPUSH_ARGS,
         ..list_command!(
             "brpoplpush",
             4,
@@ -275,6 +342,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         flags: WRITE | BLOCKING | MOVABLE_KEYS,
+        args: BLMPOP_ARGS,
         ..list_command!(
             "blmpop",
             -5,
