@@ -58,8 +58,9 @@ impl Blocking {
         self.clients.len()
     }
 
-    pub fn is_blocked(&self, id: ClientId) -> bool {
-        self.clients.contains_key(&id)
+    /// How many blocked clients have a deadline (INFO clients_in_timeout_table).
+    pub fn with_deadline(&self) -> usize {
+        self.clients.values().filter(|b| b.deadline_ms != 0).count()
     }
 
     /// The client's deadline in unix milliseconds, if it is blocked with one.

@@ -179,3 +179,17 @@ fn quicklist_nodes_split_and_merge_like_redis() {
     };
     assert_eq!(shape(Kind::Cinnabar), shape(Kind::Redis));
 }
+
+#[test]
+fn info_counts_blocked_clients_and_those_with_a_timeout() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let _forever = block(server, &mut admin, &["BRPOP", "a", "0"], 1);
+        let _timed = block(server, &mut admin, &["BLMPOP", "100", "1", "b", "LEFT"], 2);
+        let info = admin.cmd(&["INFO", "clients"]);
+        info.lines()
+            .filter(|l| l.starts_with("blocked_clients") || l.starts_with("clients_in_timeout"))
+            .map(String::from)
+            .collect()
+    });
+}

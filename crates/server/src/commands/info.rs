@@ -200,7 +200,7 @@ fn clients_section(out: &mut String, ctx: &mut Ctx) {
         "client_recent_max_output_buffer" => max_output,
         "blocked_clients" => blocked_clients(srv),
         "tracking_clients" => 0,
-        "clients_in_timeout_table" => 0,
+        "clients_in_timeout_table" => srv.blocking.with_deadline(),
     );
 }
 

@@ -476,14 +476,13 @@ fn pop_command(ctx: &mut Ctx, argv: &[&[u8]], end: End) -> CmdResult {
             Some(parse_i64(arg).filter(|n| *n >= 0).ok_or("ERR value is out of range, must be positive")? as usize)
         }
     };
-    let Some(list) = ctx.write_list(argv[1])? else {
+    if ctx.write_list(argv[1])?.is_none() {
         match count {
             Some(_) => ctx.reply().null_array(),
             None => ctx.reply().null(),
         }
         return Ok(());
-    };
-    let _ = list;
+    }
     match count {
         None => {
             let v = pop_elements(ctx, argv[1], end, 1);
@@ -555,7 +554,7 @@ fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     let index = parse_index(argv[2])?;
-    let value = ctx.read_list(argv[1])?.and_then(|l| l.get(index));
+    let value = stored_list(ctx.srv, ctx.client.db, argv[1]).get(index);
     match value {
         Some(v) => ctx.reply().bulk(&v),
         None => ctx.reply().null(),
