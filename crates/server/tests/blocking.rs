@@ -193,3 +193,25 @@ fn info_counts_blocked_clients_and_those_with_a_timeout() {
             .collect()
     });
 }
+
+#[test]
+fn commandstats_count_a_blocking_call_once_when_it_completes() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let mut served = block(server, &mut admin, &["BLPOP", "k", "0"], 1);
+        admin.cmd(&["RPUSH", "k", "v"]);
+        served.read_reply();
+        served.cmd(&["BLPOP", "k", "0.01"]);
+        let id = served.cmd(&["CLIENT", "ID"]);
+        served.send_command(&[b"BLMOVE", b"k", b"d", b"LEFT", b"LEFT", b"0"]);
+        wait_blocked(&mut admin, 1);
+        admin.cmd(&["CLIENT", "UNBLOCK", id.trim_start_matches(':').trim_end(), "ERROR"]);
+        served.read_reply();
+        let stats = admin.cmd(&["INFO", "commandstats"]);
+        stats
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_bl"))
+            .map(|l| l.split(',').filter(|f| !f.contains("usec")).collect::<Vec<_>>().join(","))
+            .collect()
+    });
+}

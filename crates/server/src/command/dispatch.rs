@@ -195,8 +195,10 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]], mo
     ctx.block_mode = mode;
     let result = handler(&mut ctx, argv);
     if let Some(request) = ctx.block_request.take() {
-        // Counted when served, timed out or unblocked, as Redis does.
         if !serving {
+            // Processed now (total_commands_processed), counted in
+            // commandstats when it completes, as Redis does.
+            srv.stats.total_commands_processed += 1;
             park(srv, client, argv, request);
             if srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
                 feed_monitors(srv, client, argv, &[]);
@@ -216,7 +218,9 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]], mo
     if !serving && srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
         feed_monitors(srv, client, argv, &redacted);
     }
-    srv.stats.total_commands_processed += 1;
+    if !serving {
+        srv.stats.total_commands_processed += 1;
+    }
     let duration_us = elapsed.as_micros() as u64;
     record_latency(srv, client, id, argv, duration_us);
     let track_latency = srv.config.latency_tracking;
