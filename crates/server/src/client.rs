@@ -56,6 +56,9 @@ pub struct Client {
     pub no_evict: bool,
     /// Its next command waits for CLIENT PAUSE to end (shown as blocked).
     pub postponed: bool,
+    /// Waiting on keys (BLPOP...; the details are in `Server::blocking`): its
+    /// further input waits until it is served, times out or is unblocked.
+    pub blocked: bool,
     /// Spare capacity of the query buffer, as of the last read.
     pub query_buffer_free: usize,
 }
@@ -84,6 +87,7 @@ impl Client {
             monitor: false,
             no_evict: false,
             postponed: false,
+            blocked: false,
             query_buffer_free: 0,
         }
     }
@@ -196,7 +200,7 @@ impl Client {
         if self.monitor {
             flags.push('O');
         }
-        if self.postponed {
+        if self.postponed || self.blocked {
             flags.push('b');
         }
         if self.close_after_reply {

@@ -51,8 +51,9 @@ fn close_idle_clients(srv: &mut Server) {
     }
     for client in srv.clients.values() {
         let Ok(mut c) = client.try_borrow_mut() else { continue };
-        // Monitors and clients waiting out a CLIENT PAUSE are exempt, as in Redis.
-        if c.monitor || c.postponed {
+        // Monitors and clients waiting out a CLIENT PAUSE or blocked on keys
+        // are exempt, as in Redis.
+        if c.monitor || c.postponed || c.blocked {
             continue;
         }
         if srv.now_ms - c.last_interaction_ms > timeout_ms {

@@ -45,6 +45,8 @@ pub fn free_effort(value: &Value) -> usize {
             Set::Table(t) => t.len(),
             Set::Ints(_) => 1,
         },
+        // A quicklist frees one allocation per node.
+        Value::List(l) => l.node_count(),
     }
 }
 

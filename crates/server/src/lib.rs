@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod active_expire;
+pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod commands;

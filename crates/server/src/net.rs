@@ -2,7 +2,9 @@
 //! and TCP keepalive at accept) and one task per connection that reads, parses
 //! every complete request in its buffer, runs each to completion, and writes
 //! the replies. A request held by CLIENT PAUSE stays in the buffer, and the
-//! task stops reading until the pause ends.
+//! task stops reading until the pause ends. A client blocked on keys (BLPOP)
+//! keeps reading, to notice a disconnection, but runs nothing until it is
+//! served (woken), times out (its timer) or is unblocked.
 //!
 //! No borrow of the server is held across an `.await`: a task borrows the
 //! server only between reading and writing.
@@ -163,9 +165,24 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
     let mut parser = RequestParser::new();
     let mut spare: Vec<u8> = Vec::new();
     'conn: loop {
-        let postponed = client.borrow().postponed;
+        let (postponed, blocked) = {
+            let c = client.borrow();
+            (c.postponed, c.blocked)
+        };
         if postponed {
             wait_for_unpause(&server, &wake).await;
+        } else if blocked {
+            let deadline = server.borrow().blocking.deadline_of(id);
+            tokio::select! {
+                biased;
+                _ = wake.notified() => {}
+                _ = sleep_until_unix_ms(deadline) => {}
+                ready = stream.readable() => {
+                    if ready.is_err() || !read_available(&stream, &mut input, &server, &client) {
+                        break 'conn;
+                    }
+                }
+            }
         } else {
             tokio::select! {
                 biased;
@@ -182,6 +199,10 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             let mut c = client.borrow_mut();
             if c.close_asap {
                 break 'conn;
+            }
+            if c.blocked {
+                srv.refresh_time();
+                crate::blocking::expire_if_due(&mut srv, &mut c);
             }
             process_input(&mut srv, &mut c, &mut parser, &mut input);
             if c.close_asap {
@@ -250,12 +271,24 @@ async fn wait_for_unpause(server: &Rc<RefCell<Server>>, wake: &tokio::sync::Noti
     }
 }
 
+/// Sleeps until a unix time in milliseconds (just past it, so the deadline
+/// has passed when the task wakes), or forever for None.
+async fn sleep_until_unix_ms(deadline: Option<i64>) {
+    match deadline {
+        Some(ms) => {
+            let remaining = (ms - crate::server::unix_ms() + 1).max(0) as u64;
+            tokio::time::sleep(std::time::Duration::from_millis(remaining)).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Parses and runs every complete request in `input`, then drops the bytes
 /// consumed. A protocol error answers and marks the client to close.
 fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestParser, input: &mut Vec<u8>) {
     let mut offset = 0;
     let mut spare_argv: Vec<&'static [u8]> = Vec::new();
-    while !client.close_after_reply && !client.close_asap && offset < input.len() {
+    while !client.close_after_reply && !client.close_asap && !client.blocked && offset < input.len() {
         let auth_required = !client.authenticated && srv.auth_required_by_default();
         let limits = Limits { max_bulk_len: srv.config.proto_max_bulk_len, auth_required };
         match parser.parse(&input[offset..], limits) {

@@ -61,6 +61,8 @@ pub struct Server {
     /// it ends early (CLIENT UNPAUSE).
     pub client_pause: ClientPause,
     pub client_pause_lifted: Rc<tokio::sync::Notify>,
+    /// Clients blocked on keys (BLPOP, BLMOVE, ...).
+    pub blocking: crate::blocking::Blocking,
 }
 
 /// The current unix time in milliseconds.
@@ -114,6 +116,7 @@ impl Server {
             monitors: Vec::new(),
             client_pause: ClientPause::default(),
             client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
+            blocking: Default::default(),
         }
     }
 
@@ -132,6 +135,7 @@ impl Server {
     pub fn remove_client(&mut self, id: ClientId) {
         self.clients.remove(&id);
         self.monitors.retain(|&m| m != id);
+        self.blocking.forget(id);
     }
 
     /// True while new clients must AUTH before other commands.

@@ -138,7 +138,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ("client|caching", "client-side caching"),
     ("client|tracking", "client-side caching"),
     ("client|trackinginfo", "client-side caching"),
-    ("client|unblock", "blocking commands"),
 ];
 
 /// Differences in a container's subcommand names once the intentional

@@ -122,5 +122,6 @@ corpus!(
     hyperloglog,
     streams,
     hashes,
-    sets
+    sets,
+    lists
 );

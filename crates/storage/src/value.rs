@@ -27,6 +27,7 @@ pub enum Value {
     Stream(Box<Stream>),
     Hash(Box<Hash>),
     Set(Box<Set>),
+    List(Box<crate::List>),
 }
 
 impl Value {
@@ -37,6 +38,7 @@ impl Value {
             Value::Stream(_) => "stream",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -47,6 +49,7 @@ impl Value {
             Value::Stream(_) => "stream",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -69,6 +72,13 @@ impl Value {
     pub fn as_stream(&self) -> Option<&Stream> {
         match self {
             Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&crate::List> {
+        match self {
+            Value::List(l) => Some(l),
             _ => None,
         }
     }
@@ -110,6 +120,13 @@ impl Value {
         }
     }
 
+    pub fn as_list_mut(&mut self) -> Option<&mut crate::List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
     /// Rough heap bytes owned by the value, for MEMORY USAGE and UNLINK's
     /// decision to free in the background.
     pub fn heap_size(&self) -> usize {
@@ -118,6 +135,7 @@ impl Value {
             Value::Stream(s) => s.heap_size(),
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::List(l) => l.memory_usage(),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use cinnabar_protocol::Reply;
-use cinnabar_storage::{Db, Entry, Hash, Set, StrValue, Value};
+use cinnabar_storage::{Db, Entry, Hash, List, Set, StrValue, Value};
 
 use super::CommandId;
 use crate::client::Client;
@@ -43,6 +43,25 @@ pub mod errors {
     pub const NOAUTH: &str = "NOAUTH Authentication required.";
 }
 
+/// Whether the running command may block its client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlockMode {
+    /// A client's own command: it may block.
+    Allowed,
+    /// Re-run for a blocked client because this key became ready: look only
+    /// at this key; asking to block means "stay blocked".
+    Serving(Vec<u8>),
+    /// Inside MULTI/EXEC or a script: blocking behaves as an immediate timeout.
+    Forbidden,
+}
+
+/// Keys and deadline a command asked to block on (see `Ctx::block`).
+pub struct BlockRequest {
+    pub keys: Vec<Vec<u8>>,
+    /// Unix milliseconds; 0 = forever.
+    pub deadline_ms: i64,
+}
+
 /// What a write should put into the replication stream.
 enum Propagation {
     /// The command as the client sent it (the usual case).
@@ -63,6 +82,10 @@ pub struct Ctx<'a> {
     pub failed: bool,
     /// Argument positions holding secrets, shown as `(redacted)` to MONITOR.
     pub redacted: Vec<usize>,
+    /// Whether this run may block (MULTI/EXEC and scripts must set Forbidden).
+    pub block_mode: BlockMode,
+    /// Set by `block`: dispatch parks the client instead of finishing.
+    pub block_request: Option<BlockRequest>,
 }
 
 impl<'a> Ctx<'a> {
@@ -76,6 +99,8 @@ impl<'a> Ctx<'a> {
             forced: false,
             failed: false,
             redacted: Vec::new(),
+            block_mode: BlockMode::Allowed,
+            block_request: None,
         }
     }
 
@@ -197,6 +222,22 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The list at `key` for reading: `Ok(None)` if absent, WRONGTYPE if not a list.
+    pub fn read_list(&mut self, key: &[u8]) -> Result<Option<&mut List>, CmdError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_list_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The list at `key` for writing: `Ok(None)` if absent, WRONGTYPE if not a list.
+    pub fn write_list(&mut self, key: &[u8]) -> Result<Option<&mut List>, CmdError> {
+        match self.lookup_write(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_list_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
     /// Stores `value` at `key`, replacing any value (and its TTL unless `keep_ttl`).
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         let access = self.srv.access_policy();
@@ -205,6 +246,34 @@ impl<'a> Ctx<'a> {
         let kept = if access.is_lfu() { db.get(key).map(|old| old.access) } else { None };
         let stamp = kept.unwrap_or_else(|| access.fresh());
         db.set(key, Entry::new(value, stamp), keep_ttl);
+        // As Redis's dbAdd: waiters check the key's type when served, so
+        // signalling an overwrite too is harmless.
+        self.signal_key_ready(key);
+    }
+
+    /// Notes that `key` may now serve clients blocked on it (Redis's
+    /// `signalKeyAsReady`); they are served after this command.
+    pub fn signal_key_ready(&mut self, key: &[u8]) {
+        self.srv.blocking.signal(self.client.db, key);
+    }
+
+    /// The key a blocked client is being served from, if this run serves one.
+    pub fn serving_key(&self) -> Option<&[u8]> {
+        match &self.block_mode {
+            BlockMode::Serving(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Blocks the client on `keys` until `deadline_ms` (0 = forever); the
+    /// handler must not reply. Where blocking is forbidden (MULTI, scripts),
+    /// replies as a timeout would instead.
+    pub fn block(&mut self, keys: &[&[u8]], deadline_ms: i64) {
+        if self.block_mode == BlockMode::Forbidden {
+            self.client.reply.null_array();
+            return;
+        }
+        self.block_request = Some(BlockRequest { keys: keys.iter().map(|k| k.to_vec()).collect(), deadline_ms });
     }
 
     /// Removes a key. Returns true if it existed (and had not expired).

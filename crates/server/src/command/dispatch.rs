@@ -7,8 +7,9 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
-use super::context::errors;
+use super::context::{errors, BlockMode, BlockRequest};
 use super::{flags, CommandId, Ctx};
+use crate::blocking::{self, BlockedOn};
 use crate::client::{Client, ReplyMode};
 use crate::commands::monitor;
 use crate::log::log_at;
@@ -22,6 +23,9 @@ pub enum Outcome {
     /// CLIENT PAUSE holds this command: nothing happened; offer the same
     /// request again once the pause ends.
     Postponed,
+    /// The command blocked its client on keys (BLPOP...): the request is
+    /// consumed, and further input waits until the client is released.
+    Blocked,
 }
 
 /// Executes one parsed request for `client`.
@@ -50,9 +54,14 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
         client.reply_mode = ReplyMode::Skipping;
     }
     let reply_mark = client.reply.len();
+    let mut outcome = Outcome::Done;
 
     match checked {
-        Ok(id) => call(srv, client, id, argv),
+        Ok(id) => {
+            if call(srv, client, id, argv, BlockMode::Allowed) == Called::Blocked {
+                outcome = Outcome::Blocked;
+            }
+        }
         Err((id, msg)) => {
             if let Some(id) = id {
                 srv.commands.get_mut(id).stats.rejected_calls += 1;
@@ -68,7 +77,18 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
     if client.reply_mode == ReplyMode::Skipping {
         client.reply_mode = ReplyMode::On;
     }
-    Outcome::Done
+    if srv.blocking.has_ready() {
+        blocking::serve_ready_keys(srv);
+    }
+    outcome
+}
+
+/// Re-runs a blocked client's command because `key` is ready. True if it
+/// completed (the client is then unblocked), false if it stays blocked.
+pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key: &[u8]) -> bool {
+    let Some(id) = client.last_command_id else { return false };
+    srv.refresh_time();
+    call(srv, client, id, argv, BlockMode::Serving(key.to_vec())) == Called::Done
 }
 
 /// `POST` and `Host:` are HTTP, sent by a browser tricked into talking to the
@@ -159,12 +179,34 @@ fn unknown_command_error(srv: &Server, argv: &[&[u8]]) -> String {
     format!("ERR unknown command '{}', with args beginning with: {}", text(argv[0], 128), args)
 }
 
-fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
+/// Whether a call ran to completion or left its client blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Called {
+    Done,
+    Blocked,
+}
+
+fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]], mode: BlockMode) -> Called {
     let handler =
         srv.commands.get(id).spec.handler.expect("only containers lack handlers, and they resolve to subcommands");
     let started = Instant::now();
+    let serving = matches!(mode, BlockMode::Serving(_));
     let mut ctx = Ctx::new(srv, client, id);
-    if let Err(e) = handler(&mut ctx, argv) {
+    ctx.block_mode = mode;
+    let result = handler(&mut ctx, argv);
+    if let Some(request) = ctx.block_request.take() {
+        if !serving {
+            // Processed now (total_commands_processed), counted in
+            // commandstats when it completes, as Redis does.
+            srv.stats.total_commands_processed += 1;
+            park(srv, client, argv, request);
+            if srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
+                feed_monitors(srv, client, argv, &[]);
+            }
+        }
+        return Called::Blocked;
+    }
+    if let Err(e) = result {
         ctx.error(&e.0);
     }
     ctx.finish_propagation(argv);
@@ -172,10 +214,13 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
     let redacted = std::mem::take(&mut ctx.redacted);
     let elapsed = started.elapsed();
 
-    if srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
+    // A served blocked command was shown to monitors when it first ran.
+    if !serving && srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
         feed_monitors(srv, client, argv, &redacted);
     }
-    srv.stats.total_commands_processed += 1;
+    if !serving {
+        srv.stats.total_commands_processed += 1;
+    }
     let duration_us = elapsed.as_micros() as u64;
     record_latency(srv, client, id, argv, duration_us);
     let track_latency = srv.config.latency_tracking;
@@ -189,6 +234,19 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
         // Whole microseconds, as Redis measures, so percentiles match its output.
         stats.latency_histogram.get_or_insert_with(Default::default).record_ns(duration_us * 1000);
     }
+    Called::Done
+}
+
+/// Registers `client` as blocked on the keys its command asked for.
+fn park(srv: &mut Server, client: &mut Client, argv: &[&[u8]], request: BlockRequest) {
+    let on = BlockedOn {
+        db: client.db,
+        keys: request.keys,
+        deadline_ms: request.deadline_ms,
+        argv: argv.iter().map(|a| a.to_vec()).collect(),
+    };
+    srv.blocking.block(client.id, on);
+    client.blocked = true;
 }
 
 /// Feeds a finished command to the latency monitor and the slow log.

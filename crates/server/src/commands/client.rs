@@ -1,11 +1,13 @@
 //! CLIENT and its subcommands: naming and identifying connections, listing
 //! and killing them, CLIENT PAUSE/UNPAUSE, CLIENT REPLY and NO-EVICT.
 //!
-//! Tracking (CACHING, TRACKING, TRACKINGINFO, GETREDIR's real answer) and
-//! UNBLOCK belong with client-side caching and blocking commands.
+//! CLIENT UNBLOCK releases clients blocked on keys (see blocking.rs).
+//! Tracking (CACHING, TRACKING, TRACKINGINFO, GETREDIR's real answer)
+//! belongs with client-side caching.
 
 use cinnabar_protocol::numbers::parse_i64;
 
+use crate::blocking::{release, Release};
 use crate::client::{Client, ClientType, PauseMode, ReplyMode};
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
@@ -142,6 +144,18 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             complexity: "O(N) Where N is the number of paused clients",
             ..sub("unpause", 2, ADMIN_FLAGS, unpause, "6.2.0", "End a client pause")
+        },
+        CommandSpec {
+            complexity: "O(log N) where N is the number of client connections",
+            args: &[
+                Arg::integer("client-id"),
+                Arg::one_of(
+                    "timeout_error",
+                    &[Arg::pure_token("timeout", "TIMEOUT"), Arg::pure_token("error", "ERROR")],
+                )
+                .optional(),
+            ],
+            ..sub("unblock", -3, ADMIN_FLAGS, unblock, "5.0.0", "Release a client blocked on keys")
         },
         CommandSpec {
             args: &[Arg::one_of(
@@ -366,6 +380,32 @@ fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if kill_caller {
         ctx.client.close_after_reply = true;
     }
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client was blocked on keys
+/// and is now released with the timeout reply (default) or an error.
+fn unblock(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err("ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.".into());
+    }
+    let id = parse_i64(argv[2]).ok_or(errors::NOT_INTEGER)?;
+    let how = match argv.get(3) {
+        None => Release::Timeout,
+        Some(m) if m.eq_ignore_ascii_case(b"timeout") => Release::Timeout,
+        Some(m) if m.eq_ignore_ascii_case(b"error") => Release::Error,
+        Some(_) => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    let target = u64::try_from(id).ok().and_then(|id| ctx.srv.clients.get(&id).cloned());
+    let released = match target {
+        Some(handle) => match handle.try_borrow_mut() {
+            Ok(mut client) => release(ctx.srv, &mut client, how),
+            // The caller itself: it is running, so it is not blocked.
+            Err(_) => false,
+        },
+        None => false,
+    };
+    ctx.reply().int(i64::from(released));
     Ok(())
 }
 

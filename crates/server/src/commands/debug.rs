@@ -137,12 +137,13 @@ fn sleep(ctx: &mut Ctx, seconds: &[u8]) {
 fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let lru_clock = ctx.srv.lru_clock();
     let shared_integers = shared_integers_allowed(ctx);
+    let compress_depth = ctx.srv.config.list_compress_depth;
     let entry = ctx.db().get(key).ok_or(errors::NO_SUCH_KEY)?;
     let refcount = match &entry.value {
         Value::Str(StrValue::Int(i)) if shared_integers && (0..SHARED_INTEGERS).contains(i) => i32::MAX,
         _ => 1,
     };
-    let line = format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         &entry.value,
         refcount,
@@ -151,8 +152,25 @@ fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         entry.access,
         idle_seconds(entry, lru_clock)
     );
+    if let Value::List(list) = &entry.value {
+        line.push_str(&quicklist_details(list, compress_depth));
+    }
     ctx.reply().simple(&line);
     Ok(())
+}
+
+/// The quicklist fields Redis appends to DEBUG OBJECT. Nodes are never
+/// compressed here, but `ql_compressed` reports the setting as Redis does.
+fn quicklist_details(list: &cinnabar_storage::List, compress_depth: i64) -> String {
+    let nodes = list.node_count();
+    format!(
+        " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
+        nodes,
+        list.len() as f64 / nodes.max(1) as f64,
+        list.fill(),
+        i32::from(compress_depth != 0),
+        list.node_sizes().sum::<usize>()
+    )
 }
 
 /// Redis shares the objects of small integers (refcount INT_MAX) unless an
@@ -181,6 +199,11 @@ fn serialized_length(value: &Value) -> usize {
     match value {
         Value::Str(StrValue::Int(i)) => integer_length(*i).unwrap_or_else(|| string_length(i.to_string().as_bytes())),
         Value::Str(s) => string_length(&s.as_bytes()),
+        // RDB_TYPE_LIST_QUICKLIST_2: node count, then per node its container
+        // kind and its listpack as a string (LZF compression not counted).
+        Value::List(l) => {
+            length_prefix(l.node_count()) + l.node_sizes().map(|n| 1 + length_prefix(n) + n).sum::<usize>()
+        }
         Value::Hash(h) => match &**h {
             Hash::Listpack(lp) => string_length(lp.as_bytes()),
             Hash::Table(_) => {
@@ -289,6 +312,7 @@ fn type_code(value: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::Hash(_) => 4,
         Value::Stream(_) => 6,
+        Value::List(_) => 1,
     }
 }
 
@@ -318,6 +342,7 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
                 xor_digest(digest, &pair);
             }
         }
+        Value::List(l) => l.iter().for_each(|e| mix_digest(digest, &e.to_vec())),
     }
     if has_expire {
         xor_digest(digest, b"!!expire!!");

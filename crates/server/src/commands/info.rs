@@ -199,10 +199,16 @@ fn clients_section(out: &mut String, ctx: &mut Ctx) {
         "maxclients" => srv.config.maxclients,
         "client_recent_max_input_buffer" => max_input,
         "client_recent_max_output_buffer" => max_output,
-        "blocked_clients" => 0,
+        "blocked_clients" => blocked_clients(srv),
         "tracking_clients" => 0,
-        "clients_in_timeout_table" => 0,
+        "clients_in_timeout_table" => srv.blocking.with_deadline(),
     );
+}
+
+/// Clients waiting on keys plus those held by CLIENT PAUSE (Redis counts both).
+fn blocked_clients(srv: &crate::server::Server) -> usize {
+    let postponed = srv.clients.values().filter(|c| c.try_borrow().is_ok_and(|c| c.postponed)).count();
+    srv.blocking.count() + postponed
 }
 
 /// The largest query buffer and pending output among connected clients.

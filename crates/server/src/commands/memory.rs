@@ -10,7 +10,8 @@
 use std::ffi::{c_char, c_void, CStr};
 
 use cinnabar_protocol::numbers::parse_i64;
-use cinnabar_storage::{Db, Entry, SmallBytes};
+use cinnabar_storage::list::{self, List};
+use cinnabar_storage::{Db, Entry, SmallBytes, Value};
 
 use crate::client::Client;
 use crate::command::context::errors;
@@ -106,7 +107,28 @@ pub fn alloc_size(size: usize) -> usize {
 /// value's allocations.
 pub fn key_usage(key: &[u8], entry: &Entry) -> usize {
     let key_heap = SmallBytes::new(key).heap_size();
-    alloc_size(Db::KEY_NODE_SIZE) + alloc_size(key_heap) + alloc_size(entry.value.heap_size())
+    let value = match &entry.value {
+        Value::List(l) => list_usage(l),
+        other => alloc_size(other.heap_size()),
+    };
+    alloc_size(Db::KEY_NODE_SIZE) + alloc_size(key_heap) + value
+}
+
+/// Nodes Redis samples when sizing a quicklist (MEMORY USAGE's default).
+const LIST_SAMPLES: usize = 5;
+
+/// Redis's `objectComputeSize` for a quicklist: the object and quicklist
+/// headers plus the average of the first sampled nodes times the node count.
+fn list_usage(list: &List) -> usize {
+    const ROBJ_SIZE: usize = 16;
+    let sampled: Vec<usize> =
+        list.node_sizes().take(LIST_SAMPLES).map(|lp| list::NODE_STRUCT_SIZE + alloc_size(lp)).collect();
+    let nodes = if sampled.is_empty() {
+        0
+    } else {
+        (sampled.iter().sum::<usize>() as f64 / sampled.len() as f64 * list.node_count() as f64) as usize
+    };
+    ROBJ_SIZE + list::LIST_STRUCT_SIZE + nodes
 }
 
 /// Where the memory goes (INFO memory, MEMORY STATS, MEMORY DOCTOR).

@@ -12,6 +12,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
 pub mod keyspace;
+pub mod lists;
 mod long_double;
 pub mod memory;
 pub mod monitor;
@@ -29,6 +30,7 @@ use crate::command::CommandSpec;
 pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     strings::COMMANDS,
+    lists::COMMANDS,
     bitmaps::COMMANDS,
     object::COMMANDS,
     keyspace::COMMANDS,

@@ -285,3 +285,35 @@ fn empty_store_results_propagate_only_a_deletion() {
     );
     assert_eq!(lines, ["SELECT 0", "SADD a 1", "SET d x", "SDIFFSTORE d a a"]);
 }
+
+/// Runs `command` for a second client registered with the server, so that
+/// commands from the harness client can serve it when it blocks.
+fn run_as(srv: &mut Server, client: &Rc<RefCell<Client>>, command: &str) -> dispatch::Outcome {
+    let argv: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
+    dispatch::execute(srv, &mut client.borrow_mut(), &argv)
+}
+
+#[test]
+fn served_blocking_pops_propagate_their_non_blocking_form() {
+    let mut harness = Harness::new(defaults);
+    let waiters: Vec<_> = (0..3).map(|_| harness.srv.add_client(String::new(), String::new(), -1)).collect();
+    assert_eq!(run_as(&mut harness.srv, &waiters[0], "BLPOP k 0"), dispatch::Outcome::Blocked);
+    assert_eq!(run_as(&mut harness.srv, &waiters[1], "BLMOVE k d RIGHT LEFT 0"), dispatch::Outcome::Blocked);
+    assert_eq!(run_as(&mut harness.srv, &waiters[2], "BLMPOP 0 2 x k LEFT COUNT 5"), dispatch::Outcome::Blocked);
+    assert!(harness.lines().is_empty(), "blocking propagates nothing");
+    harness.run("RPUSH k a b c d");
+    assert_eq!(harness.lines(), ["SELECT 0", "RPUSH k a b c d", "LPOP k", "LMOVE k d RIGHT LEFT", "LPOP k 2"]);
+    assert_eq!(harness.srv.blocking.count(), 0);
+    assert_eq!(waiters[0].borrow_mut().reply.take(), b"*2\r\n$1\r\nk\r\n$1\r\na\r\n");
+    assert_eq!(waiters[1].borrow_mut().reply.take(), b"$1\r\nd\r\n");
+    assert_eq!(waiters[2].borrow_mut().reply.take(), b"*2\r\n$1\r\nk\r\n*2\r\n$1\r\nb\r\n$1\r\nc\r\n");
+}
+
+#[test]
+fn blocking_commands_served_at_once_propagate_their_non_blocking_form() {
+    let lines = propagated(
+        defaults,
+        &["RPUSH k a b c", "BLPOP k 0", "BRPOPLPUSH k d 0", "BLMOVE d k LEFT RIGHT 1", "BLMPOP 0 1 k RIGHT COUNT 9"],
+    );
+    assert_eq!(lines, ["SELECT 0", "RPUSH k a b c", "LPOP k", "RPOPLPUSH k d", "LMOVE d k LEFT RIGHT", "RPOP k 2"]);
+}

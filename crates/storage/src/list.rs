@@ -1,0 +1,537 @@
+//! Lists as Redis 7.0 stores them: a quicklist, i.e. a sequence of listpack
+//! nodes. Redis 7.0 always uses this encoding for lists (OBJECT ENCODING
+//! "quicklist"; the single-listpack encoding for small lists came in 7.2).
+//!
+//! Node size follows `list-max-listpack-size` (the `fill`): negative values
+//! cap a node's bytes at 4/8/16/32/64 KB for -1..-5, positive values cap its
+//! element count (with Redis's 8 KB safety limit on bytes). Insertion rules
+//! follow Redis's quicklist: push into the end node if it has room, else a new
+//! node; an insert in the middle of a full node splits it and then merges
+//! neighbours that fit together. Nodes are never compressed
+//! (`list-compress-depth` is accepted by the config and ignored here), and
+//! elements larger than `packed_threshold` are not given plain nodes.
+//!
+//! Index lookups walk node counts from the nearer end, so they cost
+//! O(nodes), not O(elements).
+
+use std::collections::VecDeque;
+
+use crate::listpack::{Listpack, LpInput, LpValue, Pos};
+
+/// Byte limits for fill -1..-5 (Redis's `optimization_level`).
+const SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// Largest node a positive (count) fill may build (Redis's SIZE_SAFETY_LIMIT).
+const SIZE_SAFETY_LIMIT: usize = 8192;
+/// Redis's estimate of an entry's overhead when deciding whether it fits.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+/// Bytes of a listpack's header and terminator, counted once when two
+/// nodes merge.
+const LISTPACK_OVERHEAD: usize = 7;
+/// Heap bytes of a quicklist node and of the quicklist header in Redis.
+pub const NODE_STRUCT_SIZE: usize = 40;
+pub const LIST_STRUCT_SIZE: usize = 40;
+
+/// Which end of a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Head,
+    Tail,
+}
+
+/// One listpack node and its element count (kept here so index walks never
+/// decode a listpack header).
+#[derive(Clone, Debug, PartialEq)]
+struct Node {
+    lp: Listpack,
+    count: usize,
+}
+
+impl Node {
+    fn new() -> Node {
+        Node { lp: Listpack::new(), count: 0 }
+    }
+}
+
+/// A Redis 7.0 quicklist; see the module comment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct List {
+    nodes: VecDeque<Node>,
+    len: usize,
+    fill: i32,
+}
+
+impl List {
+    /// An empty list whose nodes follow `fill` (list-max-listpack-size).
+    pub fn new(fill: i64) -> List {
+        // Redis clamps the fill to what a node can describe.
+        let fill = fill.clamp(-(SIZE_LIMITS.len() as i64), 1 << 15) as i32;
+        List { nodes: VecDeque::new(), len: 0, fill }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The node size limit in force (list-max-listpack-size, clamped).
+    pub fn fill(&self) -> i32 {
+        self.fill
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Heap bytes, counted as Redis's MEMORY USAGE does: the quicklist header,
+    /// and each node's struct plus its listpack.
+    pub fn memory_usage(&self) -> usize {
+        LIST_STRUCT_SIZE + self.nodes.iter().map(|n| NODE_STRUCT_SIZE + n.lp.bytes_len()).sum::<usize>()
+    }
+
+    /// The node struct sizes and listpack byte lengths, for sampling callers.
+    pub fn node_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes.iter().map(|n| n.lp.bytes_len())
+    }
+
+    /// Would a node of `bytes` bytes and `count` elements be within the fill?
+    fn fits(&self, bytes: usize, count: usize) -> bool {
+        if self.fill < 0 {
+            bytes <= SIZE_LIMITS[(-self.fill - 1) as usize]
+        } else {
+            bytes <= SIZE_SAFETY_LIMIT && count <= self.fill as usize
+        }
+    }
+
+    /// May `value` be added to node `i` (Redis's `_quicklistNodeAllowInsert`)?
+    fn node_allows_insert(&self, i: usize, value: &[u8]) -> bool {
+        let node = &self.nodes[i];
+        self.fits(node.lp.bytes_len() + value.len() + SIZE_ESTIMATE_OVERHEAD, node.count + 1)
+    }
+
+    /// May nodes `a` and `b` become one (Redis's `_quicklistNodeAllowMerge`)?
+    fn nodes_allow_merge(&self, a: usize, b: usize) -> bool {
+        let (a, b) = (&self.nodes[a], &self.nodes[b]);
+        self.fits(a.lp.bytes_len() + b.lp.bytes_len() - LISTPACK_OVERHEAD, a.count + b.count)
+    }
+
+    pub fn push(&mut self, end: End, value: &[u8]) {
+        let input = LpInput::Bytes(value);
+        match end {
+            End::Head => {
+                if self.nodes.is_empty() || !self.node_allows_insert(0, value) {
+                    self.nodes.push_front(Node::new());
+                }
+                let node = &mut self.nodes[0];
+                node.lp.push_front(input);
+                node.count += 1;
+            }
+            End::Tail => {
+                if self.nodes.is_empty() || !self.node_allows_insert(self.nodes.len() - 1, value) {
+                    self.nodes.push_back(Node::new());
+                }
+                let node = self.nodes.back_mut().expect("a node was just ensured");
+                node.lp.push_back(input);
+                node.count += 1;
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Removes and returns the element at `end`.
+    pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
+        let index = match end {
+            End::Head => 0,
+            End::Tail => self.len.checked_sub(1)?,
+        };
+        let value = self.get(index as i64)?;
+        self.delete_range(index, 1);
+        Some(value)
+    }
+
+    /// Normalizes a possibly negative index; None if out of range.
+    pub fn resolve(&self, index: i64) -> Option<usize> {
+        let i = if index < 0 { self.len as i64 + index } else { index };
+        (0..self.len as i64).contains(&i).then_some(i as usize)
+    }
+
+    /// The node holding element `index` (in range) and the index within it,
+    /// walking from the nearer end.
+    fn locate(&self, index: usize) -> (usize, usize) {
+        if index < self.len / 2 {
+            let mut left = index;
+            for (i, node) in self.nodes.iter().enumerate() {
+                if left < node.count {
+                    return (i, left);
+                }
+                left -= node.count;
+            }
+        } else {
+            let mut right = self.len - 1 - index;
+            for (i, node) in self.nodes.iter().enumerate().rev() {
+                if right < node.count {
+                    return (i, node.count - 1 - right);
+                }
+                right -= node.count;
+            }
+        }
+        unreachable!("index {index} checked against len {}", self.len)
+    }
+
+    fn position(&self, node: usize, offset: usize) -> Pos {
+        let n = &self.nodes[node];
+        let from_end = offset >= n.count / 2;
+        let seek = if from_end { offset as i64 - n.count as i64 } else { offset as i64 };
+        n.lp.seek(seek).expect("offset within the node")
+    }
+
+    /// The element at `index` (negative counts from the tail).
+    pub fn get(&self, index: i64) -> Option<Vec<u8>> {
+        let (node, offset) = self.locate(self.resolve(index)?);
+        Some(self.nodes[node].lp.get(self.position(node, offset)).to_vec())
+    }
+
+    /// Replaces the element at `index`; false if out of range.
+    pub fn set(&mut self, index: i64, value: &[u8]) -> bool {
+        let Some(index) = self.resolve(index) else { return false };
+        let (node, offset) = self.locate(index);
+        let pos = self.position(node, offset);
+        self.nodes[node].lp.replace(pos, LpInput::Bytes(value));
+        true
+    }
+
+    /// Index of the first element equal to `value`.
+    pub fn find(&self, value: &[u8]) -> Option<usize> {
+        self.iter().position(|e| lp_eq(e, value))
+    }
+
+    /// Inserts `value` next to element `index` (before it unless `after`),
+    /// with Redis's quicklist insertion rules (`_quicklistInsert`): into the
+    /// pivot's node if it has room, else into the neighbour at that edge, else
+    /// a new node at the edge between two full nodes, else split and merge.
+    pub fn insert(&mut self, index: usize, after: bool, value: &[u8]) {
+        let (node, offset) = self.locate(index);
+        let count = self.nodes[node].count;
+        let at_tail = after && offset == count - 1;
+        let at_head = !after && offset == 0;
+        let input = LpInput::Bytes(value);
+        self.len += 1;
+        if self.node_allows_insert(node, value) {
+            let pos = self.position(node, offset);
+            let n = &mut self.nodes[node];
+            if after {
+                n.lp.insert_after(pos, input);
+            } else {
+                n.lp.insert_before(pos, input);
+            }
+            n.count += 1;
+            return;
+        }
+        let has_next = node + 1 < self.nodes.len();
+        let has_prev = node > 0;
+        let next_fits = has_next && self.node_allows_insert(node + 1, value);
+        let prev_fits = has_prev && self.node_allows_insert(node - 1, value);
+        if at_tail && next_fits {
+            let next = &mut self.nodes[node + 1];
+            next.lp.push_front(input);
+            next.count += 1;
+        } else if at_head && prev_fits {
+            let prev = &mut self.nodes[node - 1];
+            prev.lp.push_back(input);
+            prev.count += 1;
+        } else if (at_tail && has_next) || (at_head && has_prev) {
+            let mut fresh = Node::new();
+            fresh.lp.push_back(input);
+            fresh.count = 1;
+            self.nodes.insert(if at_tail { node + 1 } else { node }, fresh);
+        } else if after {
+            // Split the full node after the pivot; the element starts the
+            // second half; then merge what fits around the original node.
+            let mut tail = self.split_off(node, offset + 1);
+            tail.lp.push_front(input);
+            tail.count += 1;
+            self.nodes.insert(node + 1, tail);
+            self.merge_around(node);
+        } else {
+            // Split before the pivot; the element ends the first half, and
+            // the second half (holding the pivot) is the merge centre.
+            let tail = self.split_off(node, offset);
+            let head = &mut self.nodes[node];
+            head.lp.push_back(input);
+            head.count += 1;
+            self.nodes.insert(node + 1, tail);
+            self.merge_around(node + 1);
+        }
+    }
+
+    /// Moves the elements of node `i` from `at` on into a new node.
+    fn split_off(&mut self, i: usize, at: usize) -> Node {
+        let node = &mut self.nodes[i];
+        let mut tail = Node::new();
+        for v in node.lp.iter().skip(at) {
+            push_lp(&mut tail.lp, v);
+        }
+        tail.count = node.count - at;
+        if let Some(pos) = node.lp.seek(at as i64) {
+            node.lp.delete_range(pos, tail.count);
+        }
+        node.count = at;
+        tail
+    }
+
+    /// Redis's `_quicklistMergeNodes` around node `i`: the two nodes before
+    /// it, the two after it, then it with each neighbour.
+    fn merge_around(&mut self, mut i: usize) {
+        if i >= 2 && self.nodes_allow_merge(i - 2, i - 1) {
+            self.merge_into_first(i - 2);
+            i -= 1;
+        }
+        if i + 2 < self.nodes.len() && self.nodes_allow_merge(i + 1, i + 2) {
+            self.merge_into_first(i + 1);
+        }
+        if i >= 1 && self.nodes_allow_merge(i - 1, i) {
+            self.merge_into_first(i - 1);
+            i -= 1;
+        }
+        if i + 1 < self.nodes.len() && self.nodes_allow_merge(i, i + 1) {
+            self.merge_into_first(i);
+        }
+    }
+
+    /// Appends node `i + 1` to node `i` and drops it.
+    fn merge_into_first(&mut self, i: usize) {
+        let second = self.nodes.remove(i + 1).expect("merge partner exists");
+        let first = &mut self.nodes[i];
+        for v in second.lp.iter() {
+            push_lp(&mut first.lp, v);
+        }
+        first.count += second.count;
+    }
+
+    /// Removes `count` elements from `start` (clamped to the list); returns
+    /// how many were removed. Emptied nodes are dropped.
+    pub fn delete_range(&mut self, start: usize, count: usize) -> usize {
+        let count = count.min(self.len.saturating_sub(start));
+        if count == 0 {
+            return 0;
+        }
+        let (mut node, offset) = self.locate(start);
+        let mut offset = offset;
+        let mut left = count;
+        while left > 0 {
+            let n = &mut self.nodes[node];
+            let take = left.min(n.count - offset);
+            if take == n.count {
+                self.nodes.remove(node);
+            } else {
+                let pos = n.lp.seek(offset as i64).expect("offset inside the node");
+                n.lp.delete_range(pos, take);
+                n.count -= take;
+                node += 1;
+            }
+            left -= take;
+            offset = 0;
+        }
+        self.len -= count;
+        count
+    }
+
+    /// Keeps only elements `start..=stop` (already resolved, may be empty if start > stop).
+    pub fn trim(&mut self, start: usize, stop: usize) {
+        if start > stop || start >= self.len {
+            self.delete_range(0, self.len);
+            return;
+        }
+        let stop = stop.min(self.len - 1);
+        self.delete_range(stop + 1, self.len);
+        self.delete_range(0, start);
+    }
+
+    /// Removes up to `limit` elements equal to `value` (0 = all), scanning
+    /// from `from`. Returns how many were removed.
+    pub fn remove(&mut self, value: &[u8], limit: usize, from: End) -> usize {
+        let matches: Vec<usize> = match from {
+            End::Head => self.iter().enumerate().filter(|(_, e)| lp_eq(*e, value)).map(|(i, _)| i).collect(),
+            End::Tail => {
+                let last = self.len.wrapping_sub(1);
+                self.iter_rev().enumerate().filter(|(_, e)| lp_eq(*e, value)).map(|(i, _)| last - i).collect()
+            }
+        };
+        let take = if limit == 0 { matches.len() } else { limit.min(matches.len()) };
+        let mut chosen = matches[..take].to_vec();
+        // Delete from the back so earlier indexes stay valid.
+        chosen.sort_unstable_by(|a, b| b.cmp(a));
+        for i in &chosen {
+            self.delete_range(*i, 1);
+        }
+        take
+    }
+
+    /// Elements head to tail.
+    pub fn iter(&self) -> impl Iterator<Item = LpValue<'_>> + '_ {
+        self.nodes.iter().flat_map(|n| n.lp.iter())
+    }
+
+    /// Elements tail to head.
+    pub fn iter_rev(&self) -> impl Iterator<Item = LpValue<'_>> + '_ {
+        self.nodes.iter().rev().flat_map(|n| n.lp.iter_rev())
+    }
+
+    /// Elements `start..start+count` head to tail, with one O(nodes) seek.
+    pub fn range(&self, start: usize, count: usize) -> impl Iterator<Item = LpValue<'_>> + '_ {
+        let (node, offset) = if start < self.len { self.locate(start) } else { (self.nodes.len(), 0) };
+        self.nodes.range(node..).flat_map(|n| n.lp.iter()).skip(offset).take(count)
+    }
+}
+
+/// Listpack element equality with a byte string, as Redis compares list
+/// elements (integers by their decimal form).
+pub fn lp_eq(e: LpValue<'_>, value: &[u8]) -> bool {
+    match e {
+        LpValue::Str(s) => s == value,
+        LpValue::Int(i) => {
+            let mut buf = Vec::with_capacity(20);
+            LpValue::Int(i).write_to(&mut buf);
+            buf == value
+        }
+    }
+}
+
+fn push_lp(lp: &mut Listpack, v: LpValue<'_>) {
+    match v {
+        LpValue::Int(i) => lp.push_back(LpInput::Int(i)),
+        LpValue::Str(s) => lp.push_back(LpInput::Bytes(s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn to_vec(l: &List) -> Vec<Vec<u8>> {
+        l.iter().map(|e| e.to_vec()).collect()
+    }
+
+    #[test]
+    fn count_fill_caps_nodes() {
+        let mut l = List::new(4);
+        for i in 0..10 {
+            l.push(End::Tail, i.to_string().as_bytes());
+        }
+        assert_eq!(l.node_count(), 3);
+        assert_eq!(l.get(-1), Some(b"9".to_vec()));
+        assert_eq!(l.get(4), Some(b"4".to_vec()));
+    }
+
+    #[test]
+    fn size_fill_caps_node_bytes() {
+        let mut l = List::new(-2);
+        for _ in 0..1000 {
+            l.push(End::Head, &[b'x'; 100]);
+        }
+        assert!(l.node_sizes().all(|s| s <= 8192));
+        assert!(l.node_count() > 10);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Push(bool, u16),
+        Pop(bool),
+        Insert(u16, bool, u16),
+        Set(i16, u16),
+        Trim(u16, u16),
+        Remove(u16, u8, bool),
+        DeleteRange(u16, u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (any::<bool>(), 0u16..50).prop_map(|(h, v)| Op::Push(h, v)),
+            1 => any::<bool>().prop_map(Op::Pop),
+            2 => (any::<u16>(), any::<bool>(), 0u16..50).prop_map(|(i, a, v)| Op::Insert(i, a, v)),
+            1 => (any::<i16>(), 0u16..50).prop_map(|(i, v)| Op::Set(i, v)),
+            1 => (0u16..40, 0u16..60).prop_map(|(a, b)| Op::Trim(a, b)),
+            1 => (0u16..50, 0u8..3, any::<bool>()).prop_map(|(v, n, h)| Op::Remove(v, n, h)),
+            1 => (0u16..60, 0u16..10).prop_map(|(s, c)| Op::DeleteRange(s, c)),
+        ]
+    }
+
+    /// Values of different sizes, some integers, so node limits are hit often.
+    fn value(v: u16) -> Vec<u8> {
+        if v.is_multiple_of(3) {
+            v.to_string().into_bytes()
+        } else {
+            vec![b'a' + (v % 26) as u8; (v as usize * 7) % 90]
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_deque(fill in prop_oneof![Just(-1i64), Just(-2), Just(1), Just(3), Just(5)],
+                                ops in proptest::collection::vec(op(), 1..200)) {
+            let mut l = List::new(fill);
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            for op in ops {
+                match op {
+                    Op::Push(head, v) => {
+                        if head { l.push(End::Head, &value(v)); m.push_front(value(v)); }
+                        else { l.push(End::Tail, &value(v)); m.push_back(value(v)); }
+                    }
+                    Op::Pop(head) => {
+                        let expect = if head { m.pop_front() } else { m.pop_back() };
+                        prop_assert_eq!(l.pop(if head { End::Head } else { End::Tail }), expect);
+                    }
+                    Op::Insert(i, after, v) => if !m.is_empty() {
+                        let i = i as usize % m.len();
+                        l.insert(i, after, &value(v));
+                        m.insert(if after { i + 1 } else { i }, value(v));
+                    }
+                    Op::Set(i, v) => {
+                        let ok = l.set(i as i64, &value(v));
+                        let idx = if i < 0 { m.len() as i64 + i as i64 } else { i as i64 };
+                        prop_assert_eq!(ok, (0..m.len() as i64).contains(&idx));
+                        if ok { m[idx as usize] = value(v); }
+                    }
+                    Op::Trim(a, b) => {
+                        l.trim(a as usize, b as usize);
+                        let kept: VecDeque<_> = m.iter().enumerate()
+                            .filter(|(i, _)| *i >= a as usize && *i <= b as usize).map(|(_, v)| v.clone()).collect();
+                        m = kept;
+                    }
+                    Op::Remove(v, n, head) => {
+                        let target = value(v);
+                        let removed = l.remove(&target, n as usize, if head { End::Head } else { End::Tail });
+                        let mut left = if n == 0 { usize::MAX } else { n as usize };
+                        let mut count = 0;
+                        let order: Vec<usize> = if head { (0..m.len()).collect() } else { (0..m.len()).rev().collect() };
+                        let mut drop = Vec::new();
+                        for i in order { if left > 0 && m[i] == target { drop.push(i); left -= 1; count += 1; } }
+                        drop.sort_unstable_by(|a, b| b.cmp(a));
+                        for i in drop { m.remove(i); }
+                        prop_assert_eq!(removed, count);
+                    }
+                    Op::DeleteRange(s, c) => {
+                        let removed = l.delete_range(s as usize, c as usize);
+                        let mut count = 0;
+                        for _ in 0..c { if (s as usize) < m.len() { m.remove(s as usize); count += 1; } }
+                        prop_assert_eq!(removed, count);
+                    }
+                }
+                prop_assert_eq!(l.len(), m.len());
+                prop_assert_eq!(to_vec(&l), m.iter().cloned().collect::<Vec<_>>());
+                prop_assert!(l.nodes.iter().all(|n| n.count > 0 && n.count == n.lp.len()));
+            }
+            let rev: Vec<Vec<u8>> = l.iter_rev().map(|e| e.to_vec()).collect();
+            prop_assert_eq!(rev, m.iter().rev().cloned().collect::<Vec<_>>());
+            if !m.is_empty() {
+                let s = m.len() / 3;
+                let got: Vec<Vec<u8>> = l.range(s, 5).map(|e| e.to_vec()).collect();
+                prop_assert_eq!(got, m.iter().skip(s).take(5).cloned().collect::<Vec<_>>());
+
+            }
+        }
+    }
+}
