@@ -36,6 +36,8 @@ pub struct LazyFree {
 pub fn free_effort(value: &Value) -> usize {
     match value {
         Value::Str(_) => 1,
+        // A listpack is one allocation; the large encoding frees per element.
+        Value::Zset(z) => z.listpack().map_or(z.len(), |_| 1),
     }
 }
 

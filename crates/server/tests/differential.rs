@@ -118,5 +118,6 @@ corpus!(
     info,
     command,
     debug,
-    debug_resp3
+    debug_resp3,
+    zsets
 );

@@ -12,8 +12,10 @@ pub mod glob;
 pub mod intset;
 pub mod listpack;
 pub mod value;
+pub mod zset;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
 pub use dict::{Dict, TableStats};
 pub use value::{StrValue, Value};
+pub use zset::{Zset, ZsetLimits};

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use cinnabar_protocol::numbers::{parse_i64, push_i64};
 
-use crate::SmallBytes;
+use crate::{SmallBytes, Zset};
 
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
@@ -21,6 +21,7 @@ const INT_ENCODING_MAX: usize = 20;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Zset(Box<Zset>),
 }
 
 impl Value {
@@ -28,6 +29,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -35,6 +37,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Zset(z) => z.encoding(),
         }
     }
 
@@ -42,12 +45,29 @@ impl Value {
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
     pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The sorted set inside, if this is one.
+    pub fn as_zset(&self) -> Option<&Zset> {
+        match self {
+            Value::Zset(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Option<&mut Zset> {
+        match self {
+            Value::Zset(z) => Some(z),
+            _ => None,
         }
     }
 
@@ -56,6 +76,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::Zset(z) => z.heap_size(),
         }
     }
 }

@@ -481,10 +481,10 @@ fn reply_keys(ctx: &mut Ctx, keys: &[SmallBytes]) {
 }
 
 /// SCAN's options.
-struct ScanOptions<'a> {
-    count: u64,
-    pattern: Option<&'a [u8]>,
-    type_name: Option<&'a [u8]>,
+pub(crate) struct ScanOptions<'a> {
+    pub count: u64,
+    pub pattern: Option<&'a [u8]>,
+    pub type_name: Option<&'a [u8]>,
 }
 
 fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -511,7 +511,7 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn parse_scan_options<'a>(args: &[&'a [u8]]) -> Result<ScanOptions<'a>, CmdError> {
+pub(crate) fn parse_scan_options<'a>(args: &[&'a [u8]]) -> Result<ScanOptions<'a>, CmdError> {
     let mut options = ScanOptions { count: 10, pattern: None, type_name: None };
     let mut rest = args;
     while let [option, value, tail @ ..] = rest {
@@ -551,7 +551,7 @@ fn scan_keeps(ctx: &mut Ctx, options: &ScanOptions, key: &[u8]) -> bool {
 /// A SCAN cursor, read as C's `strtoul` reads it (Redis relies on that): an
 /// optional sign, where `-n` wraps around to 2^64 - n; an empty string is 0;
 /// anything else that is not all digits, or does not fit 64 bits, is invalid.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     if arg.is_empty() {
         return Some(0);
     }

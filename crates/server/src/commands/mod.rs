@@ -18,6 +18,7 @@ pub mod object;
 mod propagation_tests;
 pub mod server;
 pub mod strings;
+pub mod zsets;
 
 use crate::command::CommandSpec;
 
@@ -37,4 +38,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     info::COMMANDS,
     server::COMMANDS,
     memory::COMMANDS,
+    zsets::COMMANDS,
 ];
