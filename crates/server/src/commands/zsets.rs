@@ -841,7 +841,7 @@ fn zpop_command(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
 
 /// Removes up to `count` elements from the low (or high) end.
 fn pop(z: &mut Zset, count: u64, max: bool) -> Vec<(Vec<u8>, f64)> {
-    let n = (count.min(z.len() as u64)) as usize;
+    let n = count.min(z.len() as u64) as usize;
     let (start, end) = if max { (z.len() - n, z.len()) } else { (0, n) };
     let mut out = Vec::with_capacity(n);
     z.visit(start, end, max, &mut |m, s| out.push((m.to_vec(), s)));
@@ -910,7 +910,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             if c == i64::MIN {
                 return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
             }
-            if (argv.len() == 4 && (c < -i64::MAX / 2 || c > i64::MAX / 2)) {
+            if argv.len() == 4 && (c < -i64::MAX / 2 || c > i64::MAX / 2) {
                 return Err("ERR value is out of range".into());
             }
             Some(c)
