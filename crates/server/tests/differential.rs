@@ -119,5 +119,6 @@ corpus!(
     command,
     debug,
     debug_resp3,
-    zsets
+    zsets,
+    geo
 );

@@ -8,6 +8,8 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod geo;
+mod geohash;
 pub mod info;
 pub mod keyspace;
 mod long_double;
@@ -39,4 +41,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     memory::COMMANDS,
     zsets::COMMANDS,
+    geo::COMMANDS,
 ];

@@ -284,7 +284,7 @@ fn strtod(arg: &[u8]) -> (f64, bool, bool) {
 }
 
 /// A score argument (Redis's `getDoubleFromObject`).
-fn parse_score(arg: &[u8], error: &'static str) -> Result<f64, CmdError> {
+pub(crate) fn parse_score(arg: &[u8], error: &'static str) -> Result<f64, CmdError> {
     let (v, whole, erange) = strtod(arg);
     let overflow = erange && (v.is_infinite() || v == 0.0);
     if arg.is_empty() || arg[0].is_ascii_whitespace() || !whole || overflow || v.is_nan() {
@@ -408,7 +408,7 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, end.min(len - 1) as usize + 1))
 }
 
-fn limits(ctx: &Ctx) -> ZsetLimits {
+pub(crate) fn limits(ctx: &Ctx) -> ZsetLimits {
     let c = &ctx.srv.config;
     ZsetLimits { max_entries: c.zset_max_listpack_entries as usize, max_value: c.zset_max_listpack_value as usize }
 }
@@ -439,14 +439,15 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
 
 // ---- ZADD / ZINCRBY ----
 
+/// ZADD's options (GEOADD uses NX, XX and CH).
 #[derive(Default)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub(crate) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -472,7 +473,8 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, argv[1], &argv[2..], AddFlags { incr: true, ..AddFlags::default() })
 }
 
-fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[&[u8]], f: AddFlags) -> CmdResult {
+/// ZADD on `key` with score/member `pairs` (arguments still unparsed).
+pub(crate) fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[&[u8]], f: AddFlags) -> CmdResult {
     if pairs.is_empty() || pairs.len() % 2 == 1 {
         return Err(errors::SYNTAX.into());
     }
