@@ -76,12 +76,20 @@ fn random_geo_searches_match_redis() {
             argv.push(rng.u8(1..20).to_string());
         }
         call_both(&mut a, &mut b, &argv, &mut mismatches);
-        let dist = ["GEODIST".to_string(), "g".into(), format!("p{}", rng.usize(0..4000)), format!("p{}", rng.usize(0..4000)), unit];
+        let dist = [
+            "GEODIST".to_string(),
+            "g".into(),
+            format!("p{}", rng.usize(0..4000)),
+            format!("p{}", rng.usize(0..4000)),
+            unit,
+        ];
         call_both(&mut a, &mut b, &dist, &mut mismatches);
     }
-    let hash: Vec<String> = ["GEOHASH", "g"].iter().map(|s| s.to_string()).chain((0..4000).map(|i| format!("p{i}"))).collect();
+    let hash: Vec<String> =
+        ["GEOHASH", "g"].iter().map(|s| s.to_string()).chain((0..4000).map(|i| format!("p{i}"))).collect();
     call_both(&mut a, &mut b, &hash, &mut mismatches);
-    let pos: Vec<String> = ["GEOPOS", "g"].iter().map(|s| s.to_string()).chain((0..4000).map(|i| format!("p{i}"))).collect();
+    let pos: Vec<String> =
+        ["GEOPOS", "g"].iter().map(|s| s.to_string()).chain((0..4000).map(|i| format!("p{i}"))).collect();
     call_both(&mut a, &mut b, &pos, &mut mismatches);
     mismatches.truncate(5);
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

@@ -67,8 +67,25 @@ fn large_zset_queries_match_redis() {
             2 => vec!["ZRANK".into(), "big".into(), member],
             3 => vec!["ZREVRANK".into(), "big".into(), member],
             4 => vec!["ZCOUNT".into(), "big".into(), lo, hi],
-            5 => vec!["ZRANGEBYSCORE".into(), "big".into(), lo, hi, "LIMIT".into(), rng.i64(0..50).to_string(), "20".into()],
-            6 => vec!["ZREVRANGEBYSCORE".into(), "big".into(), hi, lo, "WITHSCORES".into(), "LIMIT".into(), "3".into(), "15".into()],
+            5 => vec![
+                "ZRANGEBYSCORE".into(),
+                "big".into(),
+                lo,
+                hi,
+                "LIMIT".into(),
+                rng.i64(0..50).to_string(),
+                "20".into(),
+            ],
+            6 => vec![
+                "ZREVRANGEBYSCORE".into(),
+                "big".into(),
+                hi,
+                lo,
+                "WITHSCORES".into(),
+                "LIMIT".into(),
+                "3".into(),
+                "15".into(),
+            ],
             7 => vec!["ZSCORE".into(), "big".into(), member],
             _ => vec!["ZREM".into(), "big".into(), member],
         };
@@ -77,26 +94,39 @@ fn large_zset_queries_match_redis() {
     for _ in 0..20 {
         let start = rng.i64(0..90_000).to_string();
         let stop = rng.i64(90_000..100_000).to_string();
-        let cmd = ["ZREMRANGEBYRANK".to_string(), "big".into(), start.clone(), (start.parse::<i64>().unwrap() + 30).to_string()];
+        let cmd = [
+            "ZREMRANGEBYRANK".to_string(),
+            "big".into(),
+            start.clone(),
+            (start.parse::<i64>().unwrap() + 30).to_string(),
+        ];
         mismatches.extend(both(&mut a, &mut b, &words(&cmd)));
         let cmd = ["ZRANGE".to_string(), "big".into(), start, stop, "LIMIT".into(), "0".into(), "1".into()];
         mismatches.extend(both(&mut a, &mut b, &words(&cmd)));
     }
-    mismatches.extend(both(&mut a, &mut b, &words(&["ZRANGE".into(), "big".into(), "0".into(), "-1".into(), "WITHSCORES".into()])));
+    mismatches.extend(both(
+        &mut a,
+        &mut b,
+        &words(&["ZRANGE".into(), "big".into(), "0".into(), "-1".into(), "WITHSCORES".into()]),
+    ));
     mismatches.truncate(10);
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
 #[test]
 fn random_small_set_commands_match_redis() {
-    let ours = ServerProcess::start(Kind::Cinnabar, &["--zset-max-listpack-entries", "16", "--enable-debug-command", "yes"]);
-    let theirs = ServerProcess::start(Kind::Redis, &["--zset-max-listpack-entries", "16", "--enable-debug-command", "yes"]);
+    let ours =
+        ServerProcess::start(Kind::Cinnabar, &["--zset-max-listpack-entries", "16", "--enable-debug-command", "yes"]);
+    let theirs =
+        ServerProcess::start(Kind::Redis, &["--zset-max-listpack-entries", "16", "--enable-debug-command", "yes"]);
     let (mut a, mut b) = (ours.raw(), theirs.raw());
     let mut rng = fastrand::Rng::with_seed(11);
     let mut mismatches = Vec::new();
     for _ in 0..3000 {
         let key = format!("z{}", rng.u8(0..3));
-        let member = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s"][rng.usize(..19)].to_string();
+        let member = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s"]
+            [rng.usize(..19)]
+        .to_string();
         let bound = |rng: &mut fastrand::Rng| ["-", "+", "[c", "(c", "[k", "(m", "[", "(a"][rng.usize(..8)].to_string();
         let cmd: Vec<String> = match rng.u8(0..12) {
             0..=3 => vec!["ZADD".into(), key, score_text(&mut rng), member],
@@ -106,7 +136,9 @@ fn random_small_set_commands_match_redis() {
             7 => vec!["ZRANK".into(), key, member],
             8 => vec!["ZPOPMIN".into(), key, rng.u8(0..3).to_string()],
             9 => vec!["OBJECT".into(), "ENCODING".into(), key],
-            10 => vec!["ZUNIONSTORE".into(), "u".into(), "2".into(), key, "z0".into(), "AGGREGATE".into(), "MAX".into()],
+            10 => {
+                vec!["ZUNIONSTORE".into(), "u".into(), "2".into(), key, "z0".into(), "AGGREGATE".into(), "MAX".into()]
+            }
             _ => {
                 let (lo, hi) = (bound(&mut rng), bound(&mut rng));
                 let key = "lex".to_string();

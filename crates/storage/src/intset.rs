@@ -118,7 +118,7 @@ impl IntSet {
         let w = self.width();
         let n = self.len();
         let offset = HEADER + at * w;
-        self.buf.splice(offset..offset, std::iter::repeat(0u8).take(w));
+        self.buf.splice(offset..offset, std::iter::repeat_n(0u8, w));
         self.set_len(n + 1);
         self.put(at, v);
         true

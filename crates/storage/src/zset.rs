@@ -181,10 +181,9 @@ impl Zset {
             // Redis compares with `!=`, so -0 and +0 count as the same score.
             return Added::Unchanged;
         }
-        if old.is_none() && matches!(self, Zset::Listpack(_)) {
-            if self.len() + 1 > limits.max_entries || member.len() > limits.max_value {
-                self.convert_to_skiplist();
-            }
+        let passes_limits = self.len() + 1 > limits.max_entries || member.len() > limits.max_value;
+        if old.is_none() && matches!(self, Zset::Listpack(_)) && passes_limits {
+            self.convert_to_skiplist();
         }
         if old.is_some() {
             self.remove(member);

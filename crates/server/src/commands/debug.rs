@@ -425,7 +425,6 @@ fn quicklist_packed_threshold(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
     let size = std::str::from_utf8(arg)
         .ok()
         .and_then(crate::config::parse_memory)
-        .map(|n| n as u64)
         .filter(|&n| n <= PACKED_THRESHOLD_MAX)
         .ok_or("ERR argument must be a memory value bigger than 1 and smaller than 4gb")?;
     ctx.srv.quicklist_packed_threshold = if size == 0 { PACKED_THRESHOLD_DEFAULT } else { size };

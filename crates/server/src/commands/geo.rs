@@ -23,13 +23,29 @@ const BY_MEMBER_COMPLEXITY: &str = "O(N+log(M)) where N is the number of element
 /// GEORADIUS's optional STORE/STOREDIST destinations.
 const RADIUS_SPECS: &[KeySpec] = &[
     KeySpec::single(1, RO | ACCESS),
-    KeySpec::new(OW | UPDATE, BeginSearch::Keyword { keyword: "STORE", start_from: 6 }, FindKeys::Range { last_key: 0, step: 1, limit: 0 }),
-    KeySpec::new(OW | UPDATE, BeginSearch::Keyword { keyword: "STOREDIST", start_from: 6 }, FindKeys::Range { last_key: 0, step: 1, limit: 0 }),
+    KeySpec::new(
+        OW | UPDATE,
+        BeginSearch::Keyword { keyword: "STORE", start_from: 6 },
+        FindKeys::Range { last_key: 0, step: 1, limit: 0 },
+    ),
+    KeySpec::new(
+        OW | UPDATE,
+        BeginSearch::Keyword { keyword: "STOREDIST", start_from: 6 },
+        FindKeys::Range { last_key: 0, step: 1, limit: 0 },
+    ),
 ];
 const BY_MEMBER_SPECS: &[KeySpec] = &[
     KeySpec::single(1, RO | ACCESS),
-    KeySpec::new(OW | UPDATE, BeginSearch::Keyword { keyword: "STORE", start_from: 5 }, FindKeys::Range { last_key: 0, step: 1, limit: 0 }),
-    KeySpec::new(OW | UPDATE, BeginSearch::Keyword { keyword: "STOREDIST", start_from: 5 }, FindKeys::Range { last_key: 0, step: 1, limit: 0 }),
+    KeySpec::new(
+        OW | UPDATE,
+        BeginSearch::Keyword { keyword: "STORE", start_from: 5 },
+        FindKeys::Range { last_key: 0, step: 1, limit: 0 },
+    ),
+    KeySpec::new(
+        OW | UPDATE,
+        BeginSearch::Keyword { keyword: "STOREDIST", start_from: 5 },
+        FindKeys::Range { last_key: 0, step: 1, limit: 0 },
+    ),
 ];
 
 macro_rules! geo_command {
@@ -77,12 +93,48 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(log(N)) for each item added, where N is the number of elements in the sorted set."
         )
     },
-    geo_command!("geopos", -2, READONLY, &[KeySpec::single(1, RO | ACCESS)], geopos, "3.2.0", "Get the coordinates of members of a geospatial index", "O(N) where N is the number of members requested."),
-    geo_command!("geodist", -4, READONLY, &[KeySpec::single(1, RO | ACCESS)], geodist, "3.2.0", "Distance between two members of a geospatial index", "O(log(N))"),
-    geo_command!("geohash", -2, READONLY, &[KeySpec::single(1, RO | ACCESS)], geohash_cmd, "3.2.0", "Geohash strings of members of a geospatial index", "O(log(N)) for each member requested, where N is the number of elements in the sorted set."),
+    geo_command!(
+        "geopos",
+        -2,
+        READONLY,
+        &[KeySpec::single(1, RO | ACCESS)],
+        geopos,
+        "3.2.0",
+        "Get the coordinates of members of a geospatial index",
+        "O(N) where N is the number of members requested."
+    ),
+    geo_command!(
+        "geodist",
+        -4,
+        READONLY,
+        &[KeySpec::single(1, RO | ACCESS)],
+        geodist,
+        "3.2.0",
+        "Distance between two members of a geospatial index",
+        "O(log(N))"
+    ),
+    geo_command!(
+        "geohash",
+        -2,
+        READONLY,
+        &[KeySpec::single(1, RO | ACCESS)],
+        geohash_cmd,
+        "3.2.0",
+        "Geohash strings of members of a geospatial index",
+        "O(log(N)) for each member requested, where N is the number of elements in the sorted set."
+    ),
     CommandSpec {
         history: &[("7.0.0", "`BYBOX` and `BYRADIUS` matching of points on the shape's edge.")],
-        ..geo_command!("geosearch", -7, READONLY, &[KeySpec::single(1, RO | ACCESS)], geosearch, "6.2.0", "Find members of a geospatial index inside a circle or box", SEARCH_COMPLEXITY)
+        ..geo_command!(
+            "geosearch",
+            -7,
+            READONLY,
+            &[KeySpec::single(1, RO | ACCESS)],
+            geosearch,
+            "6.2.0",
+            "Find members of a geospatial index inside a circle or box",
+            SEARCH_COMPLEXITY
+        )
     },
     CommandSpec {
         history: &[("7.0.0", "`BYBOX` and `BYRADIUS` matching of points on the shape's edge.")],
@@ -153,7 +205,8 @@ pub static COMMANDS: &[CommandSpec] = &[
 fn parse_lon_lat(lon: &[u8], lat: &[u8]) -> Result<(f64, f64), CmdError> {
     let lon = parse_score(lon, errors::NOT_FLOAT)?;
     let lat = parse_score(lat, errors::NOT_FLOAT)?;
-    if !(geohash::LONG_MIN..=geohash::LONG_MAX).contains(&lon) || !(geohash::LAT_MIN..=geohash::LAT_MAX).contains(&lat) {
+    if !(geohash::LONG_MIN..=geohash::LONG_MAX).contains(&lon) || !(geohash::LAT_MIN..=geohash::LAT_MAX).contains(&lat)
+    {
         return Err(format!("ERR invalid longitude,latitude pair {},{}", c_fixed(lon, 6), c_fixed(lat, 6)).into());
     }
     Ok((lon, lat))
@@ -241,7 +294,7 @@ fn geoadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         first += 1;
     }
-    if (argv.len() - first) % 3 != 0 || (flags.nx && flags.xx) {
+    if !(argv.len() - first).is_multiple_of(3) || (flags.nx && flags.xx) {
         return Err(errors::SYNTAX.into());
     }
     let mut zadd_argv: Vec<Vec<u8>> = argv[..first].iter().map(|a| a.to_vec()).collect();
@@ -327,9 +380,13 @@ fn standard_geohash((lon, lat): (f64, f64)) -> Vec<u8> {
 #[derive(Clone, Copy, PartialEq)]
 enum SearchKind {
     /// GEORADIUS[_RO]: centre and radius are positional.
-    RadiusCoords { read_only: bool },
+    RadiusCoords {
+        read_only: bool,
+    },
     /// GEORADIUSBYMEMBER[_RO].
-    RadiusMember { read_only: bool },
+    RadiusMember {
+        read_only: bool,
+    },
     Search,
     SearchStore,
 }
@@ -392,7 +449,12 @@ struct SearchRequest<'a> {
     count: usize,
 }
 
-fn parse_search<'a>(ctx: &mut Ctx, argv: &[&'a [u8]], src: usize, kind: SearchKind) -> Result<(SearchRequest<'a>, bool), CmdError> {
+fn parse_search<'a>(
+    ctx: &mut Ctx,
+    argv: &[&'a [u8]],
+    src: usize,
+    kind: SearchKind,
+) -> Result<(SearchRequest<'a>, bool), CmdError> {
     let source = ctx.read_zset(argv[src])?.map(|z| z as &Zset);
     let exists = source.is_some();
     let mut req = SearchRequest {
@@ -430,7 +492,8 @@ fn parse_search<'a>(ctx: &mut Ctx, argv: &[&'a [u8]], src: usize, kind: SearchKi
         }
     };
     let geosearch = matches!(kind, SearchKind::Search | SearchKind::SearchStore);
-    let no_store = matches!(kind, SearchKind::RadiusCoords { read_only: true } | SearchKind::RadiusMember { read_only: true });
+    let no_store =
+        matches!(kind, SearchKind::RadiusCoords { read_only: true } | SearchKind::RadiusMember { read_only: true });
     let (mut from_member, mut from_loc, mut by_radius, mut by_box) = (false, false, false, false);
     let rest = &argv[base..];
     let mut i = 0;

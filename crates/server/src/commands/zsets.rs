@@ -22,16 +22,21 @@ use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
 
+/// Members with their scores, in order.
+type Elements = Vec<(Vec<u8>, f64)>;
+
 const NAN_RESULT: &str = "ERR resulting score is not a number (NaN)";
 const BAD_SCORE_RANGE: &str = "ERR min or max is not a float";
 const BAD_LEX_RANGE: &str = "ERR min or max not valid string range item";
 const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
 
-const RANGE_COMPLEXITY: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.";
+const RANGE_COMPLEXITY: &str =
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.";
 const LIMITED_RANGE_COMPLEXITY: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).";
 const REMOVE_RANGE_COMPLEXITY: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.";
 const COUNT_COMPLEXITY: &str = "O(log(N)) with N being the number of elements in the sorted set.";
-const POP_COMPLEXITY: &str = "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.";
+const POP_COMPLEXITY: &str =
+    "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.";
 const UNION_COMPLEXITY: &str = "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.";
 const INTER_COMPLEXITY: &str = "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.";
 const DIFF_COMPLEXITY: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.";
@@ -47,7 +52,17 @@ const STORE_SPECS: &[KeySpec] = &[KeySpec::single(1, OW | UPDATE), numkeys_spec(
 /// A sorted-set command on one key; the fields that differ are given.
 macro_rules! zset_command {
     ($name:literal, $arity:expr, $flags:expr, $keyflags:expr, $handler:ident, $since:literal, $summary:literal, $complexity:expr) => {
-        zset_command!($name, $arity, $flags, &[KeySpec::single(1, $keyflags)], $handler, $since, $summary, $complexity, &[])
+        zset_command!(
+            $name,
+            $arity,
+            $flags,
+            &[KeySpec::single(1, $keyflags)],
+            $handler,
+            $since,
+            $summary,
+            $complexity,
+            &[]
+        )
     };
     ($name:literal, $arity:expr, $flags:expr, $specs:expr, $handler:ident, $since:literal, $summary:literal, $complexity:expr, $history:expr) => {
         CommandSpec {
@@ -74,7 +89,17 @@ macro_rules! deprecated_range {
             doc_flags: doc_flags::DEPRECATED,
             deprecated_since: "6.2.0",
             replaced_by: $replaced_by,
-            ..zset_command!($name, -4, READONLY, &[KeySpec::single(1, RO | ACCESS)], $handler, $since, $summary, $complexity, $history)
+            ..zset_command!(
+                $name,
+                -4,
+                READONLY,
+                &[KeySpec::single(1, RO | ACCESS)],
+                $handler,
+                $since,
+                $summary,
+                $complexity,
+                $history
+            )
         }
     };
 }
@@ -481,7 +506,7 @@ pub(crate) fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[&[u8]], f: AddFla
     if f.nx && f.xx {
         return Err("ERR XX and NX options at the same time are not compatible".into());
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
     }
     if f.incr && pairs.len() > 2 {
@@ -629,7 +654,14 @@ enum RangeKind {
 
 /// Runs a range query the way Redis's `zrangeGenericCommand` does. `src` is
 /// the index of the source key; `dest` the destination for ZRANGESTORE.
-fn range_generic(ctx: &mut Ctx, argv: &[&[u8]], src: usize, dest: Option<&[u8]>, mut kind: RangeKind, rev: Option<bool>) -> CmdResult {
+fn range_generic(
+    ctx: &mut Ctx,
+    argv: &[&[u8]],
+    src: usize,
+    dest: Option<&[u8]>,
+    mut kind: RangeKind,
+    rev: Option<bool>,
+) -> CmdResult {
     let (mut with_scores, mut offset, mut limit) = (false, 0i64, -1i64);
     let mut reverse = rev;
     let mut j = src + 3;
@@ -842,7 +874,7 @@ fn zpop_command(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
 }
 
 /// Removes up to `count` elements from the low (or high) end.
-fn pop(z: &mut Zset, count: u64, max: bool) -> Vec<(Vec<u8>, f64)> {
+fn pop(z: &mut Zset, count: u64, max: bool) -> Elements {
     let n = count.min(z.len() as u64) as usize;
     let (start, end) = if max { (z.len() - n, z.len()) } else { (0, n) };
     let mut out = Vec::with_capacity(n);
@@ -910,9 +942,11 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(a) => {
             let c = parse_long(a)?;
             if c == i64::MIN {
-                return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
+                return Err(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into(),
+                );
             }
-            if argv.len() == 4 && (c < -i64::MAX / 2 || c > i64::MAX / 2) {
+            if argv.len() == 4 && !(-i64::MAX / 2..=i64::MAX / 2).contains(&c) {
                 return Err("ERR value is out of range".into());
             }
             Some(c)
@@ -932,7 +966,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().bulk(&m);
         return Ok(());
     };
-    let picked: Vec<(Vec<u8>, f64)> = if count < 0 {
+    let picked: Elements = if count < 0 {
         (0..count.unsigned_abs()).filter_map(|_| z.get(fastrand::usize(..len))).collect()
     } else if count as usize >= len {
         z.to_vec(false)
@@ -981,13 +1015,20 @@ impl Aggregate {
 /// What a set-algebra command asked for.
 struct AlgebraRequest {
     /// Each input's elements (empty for a missing key) and weight.
-    inputs: Vec<(Vec<(Vec<u8>, f64)>, f64)>,
+    inputs: Vec<(Elements, f64)>,
     aggregate: Aggregate,
     with_scores: bool,
     limit: usize,
 }
 
-fn parse_algebra(ctx: &mut Ctx, argv: &[&[u8]], numkeys_idx: usize, op: SetOp, store: bool, card_only: bool) -> Result<AlgebraRequest, CmdError> {
+fn parse_algebra(
+    ctx: &mut Ctx,
+    argv: &[&[u8]],
+    numkeys_idx: usize,
+    op: SetOp,
+    store: bool,
+    card_only: bool,
+) -> Result<AlgebraRequest, CmdError> {
     let setnum = parse_long(argv[numkeys_idx])?;
     if setnum < 1 {
         let name = String::from_utf8_lossy(argv[0]).to_lowercase();
@@ -1041,7 +1082,7 @@ fn parse_algebra(ctx: &mut Ctx, argv: &[&[u8]], numkeys_idx: usize, op: SetOp, s
 }
 
 /// The result of the operation, ordered as a sorted set.
-fn compute(req: &AlgebraRequest, op: SetOp) -> Vec<(Vec<u8>, f64)> {
+fn compute(req: &AlgebraRequest, op: SetOp) -> Elements {
     let weighted = |s: f64, w: f64| {
         let v = s * w;
         if v.is_nan() {
@@ -1050,7 +1091,7 @@ fn compute(req: &AlgebraRequest, op: SetOp) -> Vec<(Vec<u8>, f64)> {
             v
         }
     };
-    let mut result: Vec<(Vec<u8>, f64)> = match op {
+    let mut result: Elements = match op {
         SetOp::Union => {
             let mut acc: HashMap<&[u8], f64> = HashMap::new();
             for (elements, w) in &req.inputs {
@@ -1083,7 +1124,12 @@ fn compute(req: &AlgebraRequest, op: SetOp) -> Vec<(Vec<u8>, f64)> {
         SetOp::Diff => {
             let others: Vec<HashMap<&[u8], ()>> =
                 req.inputs[1..].iter().map(|(e, _)| e.iter().map(|(m, _)| (m.as_slice(), ())).collect()).collect();
-            req.inputs[0].0.iter().filter(|(m, _)| !others.iter().any(|o| o.contains_key(m.as_slice()))).cloned().collect()
+            req.inputs[0]
+                .0
+                .iter()
+                .filter(|(m, _)| !others.iter().any(|o| o.contains_key(m.as_slice())))
+                .cloned()
+                .collect()
         }
     };
     result.sort_by(|a, b| cmp_key(a.1, &a.0, b.1, &b.0));
@@ -1153,7 +1199,7 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if options.type_name.is_some() {
         return Err(errors::SYNTAX.into());
     }
-    let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
+    let mut found: Elements = Vec::new();
     let next = match z.scan(cursor, &mut |m, s| found.push((m.to_vec(), s))) {
         None => {
             found = z.to_vec(false);

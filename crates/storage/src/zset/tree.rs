@@ -181,7 +181,7 @@ impl ScoreTree {
         self.len += 1;
         if let Some(right) = self.root.insert(Entry { score, member }) {
             let left = std::mem::replace(&mut self.root, Box::new(Node::Leaf(Vec::new())));
-            self.root = Box::new(Node::Inner(vec![Node::child_of(left), Node::child_of(right)]));
+            *self.root = Node::Inner(vec![Node::child_of(left), Node::child_of(right)]);
         }
     }
 
@@ -194,7 +194,7 @@ impl ScoreTree {
         loop {
             match &mut *self.root {
                 Node::Inner(c) if c.len() == 1 => self.root = c.pop().expect("one child").node,
-                Node::Inner(c) if c.is_empty() => self.root = Box::new(Node::Leaf(Vec::new())),
+                Node::Inner(c) if c.is_empty() => *self.root = Node::Leaf(Vec::new()),
                 _ => return true,
             }
         }
