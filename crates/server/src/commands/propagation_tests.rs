@@ -134,3 +134,33 @@ fn keys_expired_on_access_propagate_del_or_unlink() {
         assert_eq!(harness.srv.stats.expired_keys, 1);
     }
 }
+
+#[test]
+fn sorted_set_pops_and_geoadd_propagate_as_redis_rewrites_them() {
+    let lines = propagated(
+        defaults,
+        &[
+            "ZADD z 1 a 2 b 3 c 4 d",
+            "ZADD z INCR 5 a",
+            "ZADD z XX 1 nosuch",
+            "ZPOPMIN z 1",
+            "ZMPOP 2 nokey z MAX",
+            "ZMPOP 1 z MIN COUNT 10",
+            "ZMPOP 1 z MIN",
+            "GEOADD g CH 13.361389 38.115556 Palermo",
+            "GEOADD g NX 13.361389 38.115556 Palermo",
+        ],
+    );
+    assert_eq!(
+        lines,
+        [
+            "SELECT 0",
+            "ZADD z 1 a 2 b 3 c 4 d",
+            "ZADD z INCR 5 a",
+            "ZPOPMIN z 1",
+            "ZPOPMAX z 1",
+            "ZPOPMIN z 10",
+            "zadd g CH 3479099956230698 Palermo",
+        ]
+    );
+}
