@@ -13,12 +13,11 @@ use super::geohash::{self, Shape};
 use super::zsets::{parse_score, zadd_generic, AddFlags};
 use crate::command::context::errors;
 use crate::command::{
-    acl, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+    acl, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
 
-const SEARCH_COMPLEXITY: &str = "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.";
-const SEARCH_STORE_COMPLEXITY: &str = "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape";
-const BY_MEMBER_COMPLEXITY: &str = "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.";
+const RADIUS_COMPLEXITY: &str = "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.";
+const SEARCH_COMPLEXITY: &str = "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape";
 
 /// GEORADIUS's optional STORE/STOREDIST destinations.
 const RADIUS_SPECS: &[KeySpec] = &[
@@ -82,121 +81,151 @@ macro_rules! radius_command {
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         history: &[("6.2.0", "`CH`, `NX` and `XX` options.")],
-        ..geo_command!(
-            "geoadd",
-            -5,
-            WRITE | DENYOOM,
-            &[KeySpec::single(1, RW | UPDATE)],
-            geoadd,
-            "3.2.0",
-            "Add points to a geospatial index",
-            "O(log(N)) for each item added, where N is the number of elements in the sorted set."
-        )
+        ..CommandSpec {
+            args: GEOADD_ARGS,
+            ..geo_command!(
+                "geoadd",
+                -5,
+                WRITE | DENYOOM,
+                &[KeySpec::single(1, RW | UPDATE)],
+                geoadd,
+                "3.2.0",
+                "Add points to a geospatial index",
+                "O(log(N)) for each item added, where N is the number of elements in the sorted set."
+            )
+        }
     },
-    geo_command!(
-        "geopos",
-        -2,
-        READONLY,
-        &[KeySpec::single(1, RO | ACCESS)],
-        geopos,
-        "3.2.0",
-        "Get the coordinates of members of a geospatial index",
-        "O(N) where N is the number of members requested."
-    ),
-    geo_command!(
-        "geodist",
-        -4,
-        READONLY,
-        &[KeySpec::single(1, RO | ACCESS)],
-        geodist,
-        "3.2.0",
-        "Distance between two members of a geospatial index",
-        "O(log(N))"
-    ),
-    geo_command!(
-        "geohash",
-        -2,
-        READONLY,
-        &[KeySpec::single(1, RO | ACCESS)],
-        geohash_cmd,
-        "3.2.0",
-        "Geohash strings of members of a geospatial index",
-        "O(log(N)) for each member requested, where N is the number of elements in the sorted set."
-    ),
     CommandSpec {
-        history: &[("7.0.0", "`BYBOX` and `BYRADIUS` matching of points on the shape's edge.")],
+        args: GEOPOS_ARGS,
         ..geo_command!(
-            "geosearch",
-            -7,
+            "geopos",
+            -2,
             READONLY,
             &[KeySpec::single(1, RO | ACCESS)],
-            geosearch,
-            "6.2.0",
-            "Find members of a geospatial index inside a circle or box",
-            SEARCH_COMPLEXITY
+            geopos,
+            "3.2.0",
+            "Get the coordinates of members of a geospatial index",
+            "O(N) where N is the number of members requested."
         )
     },
     CommandSpec {
-        history: &[("7.0.0", "`BYBOX` and `BYRADIUS` matching of points on the shape's edge.")],
+        args: GEODIST_ARGS,
         ..geo_command!(
-            "geosearchstore",
-            -8,
-            WRITE | DENYOOM,
-            &[KeySpec::single(1, OW | UPDATE), KeySpec::single(2, RO | ACCESS)],
-            geosearchstore,
-            "6.2.0",
-            "Store the members of a geospatial index inside a circle or box",
-            SEARCH_STORE_COMPLEXITY
+            "geodist",
+            -4,
+            READONLY,
+            &[KeySpec::single(1, RO | ACCESS)],
+            geodist,
+            "3.2.0",
+            "Distance between two members of a geospatial index",
+            "O(log(N))"
         )
     },
-    radius_command!(
-        "georadius",
-        -6,
-        WRITE | DENYOOM | MOVABLE_KEYS,
-        RADIUS_SPECS,
-        georadius,
-        "3.2.0",
-        "Find members of a geospatial index within a radius of a point",
-        SEARCH_COMPLEXITY,
-        "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument",
-        &[("6.2.0", "`ANY` option for `COUNT`."), ("7.0.0", "Points on the circle's edge match.")]
-    ),
-    radius_command!(
-        "georadiusbymember",
-        -5,
-        WRITE | DENYOOM | MOVABLE_KEYS,
-        BY_MEMBER_SPECS,
-        georadiusbymember,
-        "3.2.0",
-        "Find members of a geospatial index within a radius of a member",
-        BY_MEMBER_COMPLEXITY,
-        "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
-        &[("7.0.0", "Points on the circle's edge match.")]
-    ),
-    radius_command!(
-        "georadius_ro",
-        -6,
-        READONLY,
-        &[KeySpec::single(1, RO | ACCESS)],
-        georadius_ro,
-        "3.2.10",
-        "Read-only GEORADIUS",
-        SEARCH_COMPLEXITY,
-        "`GEOSEARCH` with the `BYRADIUS` argument",
-        &[("6.2.0", "`ANY` option for `COUNT`.")]
-    ),
-    radius_command!(
-        "georadiusbymember_ro",
-        -5,
-        READONLY,
-        &[KeySpec::single(1, RO | ACCESS)],
-        georadiusbymember_ro,
-        "3.2.10",
-        "Read-only GEORADIUSBYMEMBER",
-        BY_MEMBER_COMPLEXITY,
-        "`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments",
-        &[]
-    ),
+    CommandSpec {
+        args: GEOHASH_ARGS,
+        ..geo_command!(
+            "geohash",
+            -2,
+            READONLY,
+            &[KeySpec::single(1, RO | ACCESS)],
+            geohash_cmd,
+            "3.2.0",
+            "Geohash strings of members of a geospatial index",
+            "O(log(N)) for each member requested, where N is the number of elements in the sorted set."
+        )
+    },
+    CommandSpec {
+        history: &[("7.0.0", "Units are accepted in upper case too.")],
+        ..CommandSpec {
+            args: GEOSEARCH_ARGS,
+            ..geo_command!(
+                "geosearch",
+                -7,
+                READONLY,
+                &[KeySpec::single(1, RO | ACCESS)],
+                geosearch,
+                "6.2.0",
+                "Find members of a geospatial index inside a circle or box",
+                SEARCH_COMPLEXITY
+            )
+        }
+    },
+    CommandSpec {
+        history: &[("7.0.0", "Units are accepted in upper case too.")],
+        ..CommandSpec {
+            args: GEOSEARCHSTORE_ARGS,
+            ..geo_command!(
+                "geosearchstore",
+                -8,
+                WRITE | DENYOOM,
+                &[KeySpec::single(1, OW | UPDATE), KeySpec::single(2, RO | ACCESS)],
+                geosearchstore,
+                "6.2.0",
+                "Store the members of a geospatial index inside a circle or box",
+                SEARCH_COMPLEXITY
+            )
+        }
+    },
+    CommandSpec {
+        args: GEORADIUS_ARGS,
+        ..radius_command!(
+            "georadius",
+            -6,
+            WRITE | DENYOOM | MOVABLE_KEYS,
+            RADIUS_SPECS,
+            georadius,
+            "3.2.0",
+            "Find members of a geospatial index within a radius of a point",
+            RADIUS_COMPLEXITY,
+            "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument",
+            &[("6.2.0", "`ANY` option for `COUNT`."), ("7.0.0", "Units are accepted in upper case too.")]
+        )
+    },
+    CommandSpec {
+        args: GEORADIUSBYMEMBER_ARGS,
+        ..radius_command!(
+            "georadiusbymember",
+            -5,
+            WRITE | DENYOOM | MOVABLE_KEYS,
+            BY_MEMBER_SPECS,
+            georadiusbymember,
+            "3.2.0",
+            "Find members of a geospatial index within a radius of a member",
+            RADIUS_COMPLEXITY,
+            "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
+            &[("7.0.0", "Units are accepted in upper case too.")]
+        )
+    },
+    CommandSpec {
+        args: GEORADIUS_RO_ARGS,
+        ..radius_command!(
+            "georadius_ro",
+            -6,
+            READONLY,
+            &[KeySpec::single(1, RO | ACCESS)],
+            georadius_ro,
+            "3.2.10",
+            "Read-only GEORADIUS",
+            RADIUS_COMPLEXITY,
+            "`GEOSEARCH` with the `BYRADIUS` argument",
+            &[("6.2.0", "`ANY` option for `COUNT`.")]
+        )
+    },
+    CommandSpec {
+        args: GEORADIUSBYMEMBER_RO_ARGS,
+        ..radius_command!(
+            "georadiusbymember_ro",
+            -5,
+            READONLY,
+            &[KeySpec::single(1, RO | ACCESS)],
+            georadiusbymember_ro,
+            "3.2.10",
+            "Read-only GEORADIUSBYMEMBER",
+            RADIUS_COMPLEXITY,
+            "`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments",
+            &[]
+        )
+    },
 ];
 
 // ---- argument parsing ----
@@ -672,3 +701,233 @@ fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], store_dist: bool) 
     ctx.mark_dirty(points.len() as u64);
     ctx.reply().int(points.len() as i64);
 }
+
+// ---- COMMAND DOCS argument trees ----
+
+const GEOADD_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::one_of("condition", &[Arg::pure_token("nx", "NX"), Arg::pure_token("xx", "XX")]).since("6.2.0").optional(),
+    Arg::pure_token("change", "CH").since("6.2.0").optional(),
+    Arg::block(
+        "longitude_latitude_member",
+        &[Arg::double("longitude"), Arg::double("latitude"), Arg::string("member")],
+    )
+    .multiple(),
+];
+
+const GEOPOS_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member").multiple()];
+
+const GEODIST_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("member1"),
+    Arg::string("member2"),
+    Arg::one_of(
+        "unit",
+        &[
+            Arg::pure_token("m", "M"),
+            Arg::pure_token("km", "KM"),
+            Arg::pure_token("ft", "FT"),
+            Arg::pure_token("mi", "MI"),
+        ],
+    )
+    .optional(),
+];
+
+const GEOHASH_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member").multiple()];
+
+const GEOSEARCH_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::one_of(
+        "from",
+        &[
+            Arg::string("member").token("FROMMEMBER"),
+            Arg::block("longitude_latitude", &[Arg::double("longitude"), Arg::double("latitude")]).token("FROMLONLAT"),
+        ],
+    ),
+    Arg::one_of(
+        "by",
+        &[
+            Arg::block(
+                "circle",
+                &[
+                    Arg::double("radius").token("BYRADIUS"),
+                    Arg::one_of(
+                        "unit",
+                        &[
+                            Arg::pure_token("m", "M"),
+                            Arg::pure_token("km", "KM"),
+                            Arg::pure_token("ft", "FT"),
+                            Arg::pure_token("mi", "MI"),
+                        ],
+                    ),
+                ],
+            ),
+            Arg::block(
+                "box",
+                &[
+                    Arg::double("width").token("BYBOX"),
+                    Arg::double("height"),
+                    Arg::one_of(
+                        "unit",
+                        &[
+                            Arg::pure_token("m", "M"),
+                            Arg::pure_token("km", "KM"),
+                            Arg::pure_token("ft", "FT"),
+                            Arg::pure_token("mi", "MI"),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    ),
+    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
+    Arg::pure_token("withcoord", "WITHCOORD").optional(),
+    Arg::pure_token("withdist", "WITHDIST").optional(),
+    Arg::pure_token("withhash", "WITHHASH").optional(),
+];
+
+const GEOSEARCHSTORE_ARGS: &[Arg] = &[
+    Arg::key("destination", 0),
+    Arg::key("source", 1),
+    Arg::one_of(
+        "from",
+        &[
+            Arg::string("member").token("FROMMEMBER"),
+            Arg::block("longitude_latitude", &[Arg::double("longitude"), Arg::double("latitude")]).token("FROMLONLAT"),
+        ],
+    ),
+    Arg::one_of(
+        "by",
+        &[
+            Arg::block(
+                "circle",
+                &[
+                    Arg::double("radius").token("BYRADIUS"),
+                    Arg::one_of(
+                        "unit",
+                        &[
+                            Arg::pure_token("m", "M"),
+                            Arg::pure_token("km", "KM"),
+                            Arg::pure_token("ft", "FT"),
+                            Arg::pure_token("mi", "MI"),
+                        ],
+                    ),
+                ],
+            ),
+            Arg::block(
+                "box",
+                &[
+                    Arg::double("width").token("BYBOX"),
+                    Arg::double("height"),
+                    Arg::one_of(
+                        "unit",
+                        &[
+                            Arg::pure_token("m", "M"),
+                            Arg::pure_token("km", "KM"),
+                            Arg::pure_token("ft", "FT"),
+                            Arg::pure_token("mi", "MI"),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    ),
+    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
+    Arg::pure_token("storedist", "STOREDIST").optional(),
+];
+
+const GEORADIUS_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::double("longitude"),
+    Arg::double("latitude"),
+    Arg::double("radius"),
+    Arg::one_of(
+        "unit",
+        &[
+            Arg::pure_token("m", "M"),
+            Arg::pure_token("km", "KM"),
+            Arg::pure_token("ft", "FT"),
+            Arg::pure_token("mi", "MI"),
+        ],
+    ),
+    Arg::pure_token("withcoord", "WITHCOORD").optional(),
+    Arg::pure_token("withdist", "WITHDIST").optional(),
+    Arg::pure_token("withhash", "WITHHASH").optional(),
+    Arg::block(
+        "count",
+        &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").since("6.2.0").optional()],
+    )
+    .optional(),
+    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+    Arg::key("key", 1).token("STORE").optional(),
+    Arg::key("key", 2).token("STOREDIST").optional(),
+];
+
+const GEORADIUSBYMEMBER_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("member"),
+    Arg::double("radius"),
+    Arg::one_of(
+        "unit",
+        &[
+            Arg::pure_token("m", "M"),
+            Arg::pure_token("km", "KM"),
+            Arg::pure_token("ft", "FT"),
+            Arg::pure_token("mi", "MI"),
+        ],
+    ),
+    Arg::pure_token("withcoord", "WITHCOORD").optional(),
+    Arg::pure_token("withdist", "WITHDIST").optional(),
+    Arg::pure_token("withhash", "WITHHASH").optional(),
+    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
+    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+    Arg::key("key", 1).token("STORE").optional(),
+    Arg::key("key", 2).token("STOREDIST").optional(),
+];
+
+const GEORADIUS_RO_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::double("longitude"),
+    Arg::double("latitude"),
+    Arg::double("radius"),
+    Arg::one_of(
+        "unit",
+        &[
+            Arg::pure_token("m", "M"),
+            Arg::pure_token("km", "KM"),
+            Arg::pure_token("ft", "FT"),
+            Arg::pure_token("mi", "MI"),
+        ],
+    ),
+    Arg::pure_token("withcoord", "WITHCOORD").optional(),
+    Arg::pure_token("withdist", "WITHDIST").optional(),
+    Arg::pure_token("withhash", "WITHHASH").optional(),
+    Arg::block(
+        "count",
+        &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").since("6.2.0").optional()],
+    )
+    .optional(),
+    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+];
+
+const GEORADIUSBYMEMBER_RO_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("member"),
+    Arg::double("radius"),
+    Arg::one_of(
+        "unit",
+        &[
+            Arg::pure_token("m", "M"),
+            Arg::pure_token("km", "KM"),
+            Arg::pure_token("ft", "FT"),
+            Arg::pure_token("mi", "MI"),
+        ],
+    ),
+    Arg::pure_token("withcoord", "WITHCOORD").optional(),
+    Arg::pure_token("withdist", "WITHDIST").optional(),
+    Arg::pure_token("withhash", "WITHHASH").optional(),
+    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
+    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+];

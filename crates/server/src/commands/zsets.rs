@@ -19,7 +19,7 @@ use cinnabar_storage::{Value, Zset, ZsetLimits};
 use super::keyspace::{parse_cursor, parse_scan_options};
 use crate::command::context::errors;
 use crate::command::{
-    acl, doc_flags, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+    acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
 
 /// Members with their scores, in order.
@@ -105,7 +105,7 @@ macro_rules! deprecated_range {
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    zset_command!(
+    CommandSpec { args: ZADD_ARGS, ..zset_command!(
         "zadd",
         -4,
         WRITE | DENYOOM | FAST,
@@ -115,14 +115,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add members to a sorted set or update their scores",
         "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
         &[("2.4.0", "Takes several members at once."), ("3.0.2", "`XX`, `NX`, `CH` and `INCR` options."), ("6.2.0", "`GT` and `LT` options.")]
-    ),
-    zset_command!("zincrby", 4, WRITE | DENYOOM | FAST, RW | ACCESS | UPDATE, zincrby, "1.2.0", "Add to a member's score", "O(log(N)) where N is the number of elements in the sorted set."),
-    zset_command!("zscore", 3, READONLY | FAST, RO | ACCESS, zscore, "1.2.0", "Get a member's score", "O(1)"),
-    zset_command!("zmscore", -3, READONLY | FAST, RO | ACCESS, zmscore, "6.2.0", "Get the scores of several members", "O(N) where N is the number of members being requested."),
-    zset_command!("zcard", 2, READONLY | FAST, RO, zcard, "1.2.0", "Count a sorted set's members", "O(1)"),
-    zset_command!("zcount", 4, READONLY | FAST, RO | ACCESS, zcount, "2.0.0", "Count the members whose scores fall in a range", COUNT_COMPLEXITY),
-    zset_command!("zlexcount", 4, READONLY | FAST, RO | ACCESS, zlexcount, "2.8.9", "Count the members in a lexicographical range", COUNT_COMPLEXITY),
-    zset_command!(
+    ) },
+    CommandSpec { args: ZINCRBY_ARGS, ..zset_command!("zincrby", 4, WRITE | DENYOOM | FAST, RW | ACCESS | UPDATE, zincrby, "1.2.0", "Add to a member's score", "O(log(N)) where N is the number of elements in the sorted set.") },
+    CommandSpec { args: ZSCORE_ARGS, ..zset_command!("zscore", 3, READONLY | FAST, RO | ACCESS, zscore, "1.2.0", "Get a member's score", "O(1)") },
+    CommandSpec { args: ZMSCORE_ARGS, ..zset_command!("zmscore", -3, READONLY | FAST, RO | ACCESS, zmscore, "6.2.0", "Get the scores of several members", "O(N) where N is the number of members being requested.") },
+    CommandSpec { args: ZCARD_ARGS, ..zset_command!("zcard", 2, READONLY | FAST, RO, zcard, "1.2.0", "Count a sorted set's members", "O(1)") },
+    CommandSpec { args: ZCOUNT_ARGS, ..zset_command!("zcount", 4, READONLY | FAST, RO | ACCESS, zcount, "2.0.0", "Count the members whose scores fall in a range", COUNT_COMPLEXITY) },
+    CommandSpec { args: ZLEXCOUNT_ARGS, ..zset_command!("zlexcount", 4, READONLY | FAST, RO | ACCESS, zlexcount, "2.8.9", "Count the members in a lexicographical range", COUNT_COMPLEXITY) },
+    CommandSpec { args: ZRANGE_ARGS, ..zset_command!(
         "zrange",
         -4,
         READONLY,
@@ -132,8 +132,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Get members by rank, score or lexicographical range",
         RANGE_COMPLEXITY,
         &[("6.2.0", "`REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")]
-    ),
-    zset_command!(
+    ) },
+    CommandSpec { args: ZRANGESTORE_ARGS, ..zset_command!(
         "zrangestore",
         -5,
         WRITE | DENYOOM,
@@ -143,9 +143,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Store a range of a sorted set in another key",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
         &[]
-    ),
-    deprecated_range!("zrevrange", zrevrange, "1.2.0", "Get members by rank, highest score first", RANGE_COMPLEXITY, "`ZRANGE` with the `REV` argument", &[]),
-    deprecated_range!(
+    ) },
+    CommandSpec { args: ZREVRANGE_ARGS, ..deprecated_range!("zrevrange", zrevrange, "1.2.0", "Get members by rank, highest score first", RANGE_COMPLEXITY, "`ZRANGE` with the `REV` argument", &[]) },
+    CommandSpec { args: ZRANGEBYSCORE_ARGS, ..deprecated_range!(
         "zrangebyscore",
         zrangebyscore,
         "1.0.5",
@@ -153,8 +153,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         LIMITED_RANGE_COMPLEXITY,
         "`ZRANGE` with the `BYSCORE` argument",
         &[("2.0.0", "`WITHSCORES` option.")]
-    ),
-    deprecated_range!(
+    ) },
+    CommandSpec { args: ZREVRANGEBYSCORE_ARGS, ..deprecated_range!(
         "zrevrangebyscore",
         zrevrangebyscore,
         "2.2.0",
@@ -162,8 +162,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         LIMITED_RANGE_COMPLEXITY,
         "`ZRANGE` with the `REV` and `BYSCORE` arguments",
         &[("2.1.6", "Exclusive `min` and `max`.")]
-    ),
-    deprecated_range!(
+    ) },
+    CommandSpec { args: ZRANGEBYLEX_ARGS, ..deprecated_range!(
         "zrangebylex",
         zrangebylex,
         "2.8.9",
@@ -171,8 +171,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         LIMITED_RANGE_COMPLEXITY,
         "`ZRANGE` with the `BYLEX` argument",
         &[]
-    ),
-    deprecated_range!(
+    ) },
+    CommandSpec { args: ZREVRANGEBYLEX_ARGS, ..deprecated_range!(
         "zrevrangebylex",
         zrevrangebylex,
         "2.8.9",
@@ -180,10 +180,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         LIMITED_RANGE_COMPLEXITY,
         "`ZRANGE` with the `REV` and `BYLEX` arguments",
         &[]
-    ),
-    zset_command!("zrank", 3, READONLY | FAST, RO | ACCESS, zrank, "2.0.0", "Get a member's rank", "O(log(N))"),
-    zset_command!("zrevrank", 3, READONLY | FAST, RO | ACCESS, zrevrank, "2.0.0", "Get a member's rank, highest score first", "O(log(N))"),
-    zset_command!(
+    ) },
+    CommandSpec { args: ZRANK_ARGS, ..zset_command!("zrank", 3, READONLY | FAST, RO | ACCESS, zrank, "2.0.0", "Get a member's rank", "O(log(N))") },
+    CommandSpec { args: ZREVRANK_ARGS, ..zset_command!("zrevrank", 3, READONLY | FAST, RO | ACCESS, zrevrank, "2.0.0", "Get a member's rank, highest score first", "O(log(N))") },
+    CommandSpec { args: ZREM_ARGS, ..zset_command!(
         "zrem",
         -3,
         WRITE | FAST,
@@ -193,13 +193,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Remove members from a sorted set",
         "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
         &[("2.4.0", "Takes several members at once.")]
-    ),
-    zset_command!("zremrangebyrank", 4, WRITE, RW | DELETE, zremrangebyrank, "2.0.0", "Remove the members in a rank range", REMOVE_RANGE_COMPLEXITY),
-    zset_command!("zremrangebyscore", 4, WRITE, RW | DELETE, zremrangebyscore, "1.2.0", "Remove the members in a score range", REMOVE_RANGE_COMPLEXITY),
-    zset_command!("zremrangebylex", 4, WRITE, RW | DELETE, zremrangebylex, "2.8.9", "Remove the members in a lexicographical range", REMOVE_RANGE_COMPLEXITY),
-    zset_command!("zpopmin", -2, WRITE | FAST, RW | ACCESS | DELETE, zpopmin, "5.0.0", "Remove and return the lowest-scored members", POP_COMPLEXITY),
-    zset_command!("zpopmax", -2, WRITE | FAST, RW | ACCESS | DELETE, zpopmax, "5.0.0", "Remove and return the highest-scored members", POP_COMPLEXITY),
-    zset_command!(
+    ) },
+    CommandSpec { args: ZREMRANGEBYRANK_ARGS, ..zset_command!("zremrangebyrank", 4, WRITE, RW | DELETE, zremrangebyrank, "2.0.0", "Remove the members in a rank range", REMOVE_RANGE_COMPLEXITY) },
+    CommandSpec { args: ZREMRANGEBYSCORE_ARGS, ..zset_command!("zremrangebyscore", 4, WRITE, RW | DELETE, zremrangebyscore, "1.2.0", "Remove the members in a score range", REMOVE_RANGE_COMPLEXITY) },
+    CommandSpec { args: ZREMRANGEBYLEX_ARGS, ..zset_command!("zremrangebylex", 4, WRITE, RW | DELETE, zremrangebylex, "2.8.9", "Remove the members in a lexicographical range", REMOVE_RANGE_COMPLEXITY) },
+    CommandSpec { args: ZPOPMIN_ARGS, ..zset_command!("zpopmin", -2, WRITE | FAST, RW | ACCESS | DELETE, zpopmin, "5.0.0", "Remove and return the lowest-scored members", POP_COMPLEXITY) },
+    CommandSpec { args: ZPOPMAX_ARGS, ..zset_command!("zpopmax", -2, WRITE | FAST, RW | ACCESS | DELETE, zpopmax, "5.0.0", "Remove and return the highest-scored members", POP_COMPLEXITY) },
+    CommandSpec { args: ZMPOP_ARGS, ..zset_command!(
             "zmpop",
             -4,
             WRITE | MOVABLE_KEYS,
@@ -209,28 +209,28 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Pop the lowest- or highest-scored members of the first non-empty sorted set",
             "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
             &[]
-        ),
+        ) },
     CommandSpec {
         tips: &["nondeterministic_output"],
-        ..zset_command!("zrandmember", -2, READONLY, RO | ACCESS, zrandmember, "6.2.0", "Get random members", "O(N) where N is the number of elements returned")
+        ..CommandSpec { args: ZRANDMEMBER_ARGS, ..zset_command!("zrandmember", -2, READONLY, RO | ACCESS, zrandmember, "6.2.0", "Get random members", "O(N) where N is the number of elements returned") }
     },
-    algebra_command("zunion", -3, zunion, "6.2.0", "Union of sorted sets", UNION_COMPLEXITY),
-    algebra_command("zinter", -3, zinter, "6.2.0", "Intersection of sorted sets", INTER_COMPLEXITY),
-    algebra_command("zdiff", -3, zdiff, "6.2.0", "Difference of sorted sets", DIFF_COMPLEXITY),
-    store_command("zunionstore", zunionstore, "2.0.0", "Store the union of sorted sets", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
-    store_command("zinterstore", zinterstore, "2.0.0", "Store the intersection of sorted sets", INTER_COMPLEXITY),
-    store_command("zdiffstore", zdiffstore, "6.2.0", "Store the difference of sorted sets", DIFF_COMPLEXITY),
-    algebra_command(
+    CommandSpec { args: ZUNION_ARGS, ..algebra_command("zunion", -3, zunion, "6.2.0", "Union of sorted sets", UNION_COMPLEXITY) },
+    CommandSpec { args: ZINTER_ARGS, ..algebra_command("zinter", -3, zinter, "6.2.0", "Intersection of sorted sets", INTER_COMPLEXITY) },
+    CommandSpec { args: ZDIFF_ARGS, ..algebra_command("zdiff", -3, zdiff, "6.2.0", "Difference of sorted sets", DIFF_COMPLEXITY) },
+    CommandSpec { args: ZUNIONSTORE_ARGS, ..store_command("zunionstore", zunionstore, "2.0.0", "Store the union of sorted sets", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.") },
+    CommandSpec { args: ZINTERSTORE_ARGS, ..store_command("zinterstore", zinterstore, "2.0.0", "Store the intersection of sorted sets", INTER_COMPLEXITY) },
+    CommandSpec { args: ZDIFFSTORE_ARGS, ..store_command("zdiffstore", zdiffstore, "6.2.0", "Store the difference of sorted sets", DIFF_COMPLEXITY) },
+    CommandSpec { args: ZINTERCARD_ARGS, ..algebra_command(
         "zintercard",
         -3,
         zintercard,
         "7.0.0",
         "Count the intersection of sorted sets",
         "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
-    ),
+    ) },
     CommandSpec {
         tips: &["nondeterministic_output"],
-        ..zset_command!(
+        ..CommandSpec { args: ZSCAN_ARGS, ..zset_command!(
             "zscan",
             -3,
             READONLY,
@@ -239,7 +239,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.8.0",
             "Iterate over a sorted set's members and scores",
             "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."
-        )
+        ) }
     },
 ];
 
@@ -1227,3 +1227,183 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     Ok(())
 }
+
+// ---- COMMAND DOCS argument trees ----
+
+const ZADD_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::one_of("condition", &[Arg::pure_token("nx", "NX"), Arg::pure_token("xx", "XX")]).since("3.0.2").optional(),
+    Arg::one_of("comparison", &[Arg::pure_token("gt", "GT"), Arg::pure_token("lt", "LT")]).since("6.2.0").optional(),
+    Arg::pure_token("change", "CH").since("3.0.2").optional(),
+    Arg::pure_token("increment", "INCR").since("3.0.2").optional(),
+    Arg::block("score_member", &[Arg::double("score"), Arg::string("member")]).multiple(),
+];
+
+const ZINCRBY_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("increment"), Arg::string("member")];
+
+const ZSCORE_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member")];
+
+const ZMSCORE_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member").multiple()];
+
+const ZCARD_ARGS: &[Arg] = &[Arg::key("key", 0)];
+
+const ZCOUNT_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::double("min"), Arg::double("max")];
+
+const ZLEXCOUNT_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("min"), Arg::string("max")];
+
+const ZRANGE_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("start"),
+    Arg::string("stop"),
+    Arg::one_of("sortby", &[Arg::pure_token("byscore", "BYSCORE"), Arg::pure_token("bylex", "BYLEX")])
+        .since("6.2.0")
+        .optional(),
+    Arg::pure_token("rev", "REV").since("6.2.0").optional(),
+    Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")])
+        .token("LIMIT")
+        .since("6.2.0")
+        .optional(),
+    Arg::pure_token("withscores", "WITHSCORES").optional(),
+];
+
+const ZRANGESTORE_ARGS: &[Arg] = &[
+    Arg::key("dst", 0),
+    Arg::key("src", 1),
+    Arg::string("min"),
+    Arg::string("max"),
+    Arg::one_of("sortby", &[Arg::pure_token("byscore", "BYSCORE"), Arg::pure_token("bylex", "BYLEX")]).optional(),
+    Arg::pure_token("rev", "REV").optional(),
+    Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional(),
+];
+
+const ZREVRANGE_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::integer("start"),
+    Arg::integer("stop"),
+    Arg::pure_token("withscores", "WITHSCORES").optional(),
+];
+
+const ZRANGEBYSCORE_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::double("min"),
+    Arg::double("max"),
+    Arg::pure_token("withscores", "WITHSCORES").since("2.0.0").optional(),
+    Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional(),
+];
+
+const ZREVRANGEBYSCORE_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::double("max"),
+    Arg::double("min"),
+    Arg::pure_token("withscores", "WITHSCORES").optional(),
+    Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional(),
+];
+
+const ZRANGEBYLEX_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("min"),
+    Arg::string("max"),
+    Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional(),
+];
+
+const ZREVRANGEBYLEX_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::string("max"),
+    Arg::string("min"),
+    Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional(),
+];
+
+const ZRANK_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member")];
+
+const ZREVRANK_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member")];
+
+const ZREM_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member").multiple()];
+
+const ZREMRANGEBYRANK_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("start"), Arg::integer("stop")];
+
+const ZREMRANGEBYSCORE_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::double("min"), Arg::double("max")];
+
+const ZREMRANGEBYLEX_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("min"), Arg::string("max")];
+
+const ZPOPMIN_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("count").optional()];
+
+const ZPOPMAX_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("count").optional()];
+
+const ZMPOP_ARGS: &[Arg] = &[
+    Arg::integer("numkeys"),
+    Arg::key("key", 0).multiple(),
+    Arg::one_of("where", &[Arg::pure_token("min", "MIN"), Arg::pure_token("max", "MAX")]),
+    Arg::integer("count").token("COUNT").optional(),
+];
+
+const ZRANDMEMBER_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::block("options", &[Arg::integer("count"), Arg::pure_token("withscores", "WITHSCORES").optional()]).optional(),
+];
+
+const ZUNION_ARGS: &[Arg] = &[
+    Arg::integer("numkeys"),
+    Arg::key("key", 0).multiple(),
+    Arg::integer("weight").token("WEIGHTS").optional().multiple(),
+    Arg::one_of(
+        "aggregate",
+        &[Arg::pure_token("sum", "SUM"), Arg::pure_token("min", "MIN"), Arg::pure_token("max", "MAX")],
+    )
+    .token("AGGREGATE")
+    .optional(),
+    Arg::pure_token("withscores", "WITHSCORES").optional(),
+];
+
+const ZINTER_ARGS: &[Arg] = &[
+    Arg::integer("numkeys"),
+    Arg::key("key", 0).multiple(),
+    Arg::integer("weight").token("WEIGHTS").optional().multiple(),
+    Arg::one_of(
+        "aggregate",
+        &[Arg::pure_token("sum", "SUM"), Arg::pure_token("min", "MIN"), Arg::pure_token("max", "MAX")],
+    )
+    .token("AGGREGATE")
+    .optional(),
+    Arg::pure_token("withscores", "WITHSCORES").optional(),
+];
+
+const ZDIFF_ARGS: &[Arg] =
+    &[Arg::integer("numkeys"), Arg::key("key", 0).multiple(), Arg::pure_token("withscores", "WITHSCORES").optional()];
+
+const ZUNIONSTORE_ARGS: &[Arg] = &[
+    Arg::key("destination", 0),
+    Arg::integer("numkeys"),
+    Arg::key("key", 1).multiple(),
+    Arg::integer("weight").token("WEIGHTS").optional().multiple(),
+    Arg::one_of(
+        "aggregate",
+        &[Arg::pure_token("sum", "SUM"), Arg::pure_token("min", "MIN"), Arg::pure_token("max", "MAX")],
+    )
+    .token("AGGREGATE")
+    .optional(),
+];
+
+const ZINTERSTORE_ARGS: &[Arg] = &[
+    Arg::key("destination", 0),
+    Arg::integer("numkeys"),
+    Arg::key("key", 1).multiple(),
+    Arg::integer("weight").token("WEIGHTS").optional().multiple(),
+    Arg::one_of(
+        "aggregate",
+        &[Arg::pure_token("sum", "SUM"), Arg::pure_token("min", "MIN"), Arg::pure_token("max", "MAX")],
+    )
+    .token("AGGREGATE")
+    .optional(),
+];
+
+const ZDIFFSTORE_ARGS: &[Arg] = &[Arg::key("destination", 0), Arg::integer("numkeys"), Arg::key("key", 1).multiple()];
+
+const ZINTERCARD_ARGS: &[Arg] =
+    &[Arg::integer("numkeys"), Arg::key("key", 0).multiple(), Arg::integer("limit").token("LIMIT").optional()];
+
+const ZSCAN_ARGS: &[Arg] = &[
+    Arg::key("key", 0),
+    Arg::integer("cursor"),
+    Arg::pattern("pattern").token("MATCH").optional(),
+    Arg::integer("count").token("COUNT").optional(),
+];
