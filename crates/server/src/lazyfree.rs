@@ -47,6 +47,8 @@ pub fn free_effort(value: &Value) -> usize {
         },
         // A quicklist frees one allocation per node.
         Value::List(l) => l.node_count(),
+        // A listpack is one allocation; the large encoding frees per element.
+        Value::Zset(z) => z.listpack().map_or(z.len(), |_| 1),
     }
 }
 

@@ -123,5 +123,7 @@ corpus!(
     streams,
     hashes,
     sets,
-    lists
+    lists,
+    zsets,
+    geo
 );

@@ -17,6 +17,7 @@ pub mod listpack;
 pub mod set;
 pub mod stream;
 pub mod value;
+pub mod zset;
 
 pub use bytes::SmallBytes;
 pub use db::{Db, Entry};
@@ -26,3 +27,4 @@ pub use list::List;
 pub use set::Set;
 pub use stream::{Stream, StreamId};
 pub use value::{StrValue, Value};
+pub use zset::{Zset, ZsetLimits};

@@ -13,7 +13,7 @@ use cinnabar_protocol::numbers::{parse_i64, push_i64};
 use crate::hash::Hash;
 use crate::set::Set;
 use crate::stream::Stream;
-use crate::SmallBytes;
+use crate::{SmallBytes, Zset};
 
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
@@ -28,6 +28,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     List(Box<crate::List>),
+    Zset(Box<Zset>),
 }
 
 impl Value {
@@ -39,6 +40,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::Zset(_) => "zset",
         }
     }
 
@@ -50,6 +52,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(_) => "quicklist",
+            Value::Zset(z) => z.encoding(),
         }
     }
 
@@ -72,6 +75,14 @@ impl Value {
     pub fn as_stream(&self) -> Option<&Stream> {
         match self {
             Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The sorted set inside, if this is one.
+    pub fn as_zset(&self) -> Option<&Zset> {
+        match self {
+            Value::Zset(z) => Some(z),
             _ => None,
         }
     }
@@ -127,6 +138,13 @@ impl Value {
         }
     }
 
+    pub fn as_zset_mut(&mut self) -> Option<&mut Zset> {
+        match self {
+            Value::Zset(z) => Some(z),
+            _ => None,
+        }
+    }
+
     /// Rough heap bytes owned by the value, for MEMORY USAGE and UNLINK's
     /// decision to free in the background.
     pub fn heap_size(&self) -> usize {
@@ -136,6 +154,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
             Value::List(l) => l.memory_usage(),
+            Value::Zset(z) => z.heap_size(),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use cinnabar_protocol::Reply;
-use cinnabar_storage::{Db, Entry, Hash, List, Set, StrValue, Value};
+use cinnabar_storage::{Db, Entry, Hash, List, Set, StrValue, Value, Zset};
 
 use super::CommandId;
 use crate::client::Client;
@@ -235,6 +235,22 @@ impl<'a> Ctx<'a> {
         match self.lookup_write(key) {
             None => Ok(None),
             Some(entry) => entry.value.as_list_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The sorted set at `key` for reading: `Ok(None)` if absent, WRONGTYPE if not a zset.
+    pub fn read_zset(&mut self, key: &[u8]) -> Result<Option<&mut Zset>, CmdError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_zset_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
+        }
+    }
+
+    /// The sorted set at `key` for writing: `Ok(None)` if absent, WRONGTYPE if not a zset.
+    pub fn write_zset(&mut self, key: &[u8]) -> Result<Option<&mut Zset>, CmdError> {
+        match self.lookup_write(key) {
+            None => Ok(None),
+            Some(entry) => entry.value.as_zset_mut().map(Some).ok_or(errors::WRONGTYPE.into()),
         }
     }
 

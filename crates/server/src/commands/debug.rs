@@ -199,6 +199,10 @@ fn serialized_length(value: &Value) -> usize {
     match value {
         Value::Str(StrValue::Int(i)) => integer_length(*i).unwrap_or_else(|| string_length(i.to_string().as_bytes())),
         Value::Str(s) => string_length(&s.as_bytes()),
+        Value::Zset(z) => match z.listpack() {
+            Some(lp) => string_length(lp.as_bytes()),
+            None => zset_serialized_length(z),
+        },
         // RDB_TYPE_LIST_QUICKLIST_2: node count, then per node its container
         // kind and its listpack as a string (LZF compression not counted).
         Value::List(l) => {
@@ -219,6 +223,14 @@ fn serialized_length(value: &Value) -> usize {
         // for the rest the in-memory size stands in.
         other => other.heap_size(),
     }
+}
+
+/// A large sorted set in an RDB: its length, then each member followed by
+/// its score as an 8-byte binary double.
+fn zset_serialized_length(z: &cinnabar_storage::Zset) -> usize {
+    let mut total = length_prefix(z.len());
+    z.visit(0, usize::MAX, false, &mut |member, _| total += string_length(member) + 8);
+    total
 }
 
 /// An RDB string: integers of up to 11 characters are stored encoded.
@@ -313,6 +325,7 @@ fn type_code(value: &Value) -> u32 {
         Value::Hash(_) => 4,
         Value::Stream(_) => 6,
         Value::List(_) => 1,
+        Value::Zset(_) => 3,
     }
 }
 
@@ -343,10 +356,22 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, has_expire: bool) {
             }
         }
         Value::List(l) => l.iter().for_each(|e| mix_digest(digest, &e.to_vec())),
+        Value::Zset(z) => zset_digest(digest, z),
     }
     if has_expire {
         xor_digest(digest, b"!!expire!!");
     }
+}
+
+/// Each member and its score (as `%.17g`) mixed into a fresh digest, xored
+/// together so member order does not matter.
+fn zset_digest(digest: &mut [u8; 20], z: &cinnabar_storage::Zset) {
+    z.visit(0, usize::MAX, false, &mut |member, score| {
+        let mut element = [0u8; 20];
+        mix_digest(&mut element, member);
+        mix_digest(&mut element, cinnabar_protocol::numbers::format_g17(score).as_bytes());
+        xor_digest(digest, &element);
+    });
 }
 
 fn hex(digest: &[u8; 20]) -> String {

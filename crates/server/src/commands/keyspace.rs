@@ -526,10 +526,10 @@ fn reply_keys(ctx: &mut Ctx, keys: &[SmallBytes]) {
 }
 
 /// SCAN's options.
-struct ScanOptions<'a> {
-    count: u64,
-    pattern: Option<&'a [u8]>,
-    type_name: Option<&'a [u8]>,
+pub(crate) struct ScanOptions<'a> {
+    pub count: u64,
+    pub pattern: Option<&'a [u8]>,
+    pub type_name: Option<&'a [u8]>,
 }
 
 fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -556,7 +556,7 @@ fn scan(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn parse_scan_options<'a>(args: &[&'a [u8]]) -> Result<ScanOptions<'a>, CmdError> {
+pub(crate) fn parse_scan_options<'a>(args: &[&'a [u8]]) -> Result<ScanOptions<'a>, CmdError> {
     let mut options = ScanOptions { count: 10, pattern: None, type_name: None };
     let mut rest = args;
     while let [option, value, tail @ ..] = rest {

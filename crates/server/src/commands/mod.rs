@@ -8,6 +8,8 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod geo;
+mod geohash;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -23,6 +25,7 @@ pub mod server;
 pub mod sets;
 pub mod streams;
 pub mod strings;
+pub mod zsets;
 
 use crate::command::CommandSpec;
 
@@ -47,4 +50,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     streams::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
+    zsets::COMMANDS,
+    geo::COMMANDS,
 ];

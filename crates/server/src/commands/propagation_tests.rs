@@ -317,3 +317,33 @@ fn blocking_commands_served_at_once_propagate_their_non_blocking_form() {
     );
     assert_eq!(lines, ["SELECT 0", "RPUSH k a b c", "LPOP k", "RPOPLPUSH k d", "LMOVE d k LEFT RIGHT", "RPOP k 2"]);
 }
+
+#[test]
+fn sorted_set_pops_and_geoadd_propagate_as_redis_rewrites_them() {
+    let lines = propagated(
+        defaults,
+        &[
+            "ZADD z 1 a 2 b 3 c 4 d",
+            "ZADD z INCR 5 a",
+            "ZADD z XX 1 nosuch",
+            "ZPOPMIN z 1",
+            "ZMPOP 2 nokey z MAX",
+            "ZMPOP 1 z MIN COUNT 10",
+            "ZMPOP 1 z MIN",
+            "GEOADD g CH 13.361389 38.115556 Palermo",
+            "GEOADD g NX 13.361389 38.115556 Palermo",
+        ],
+    );
+    assert_eq!(
+        lines,
+        [
+            "SELECT 0",
+            "ZADD z 1 a 2 b 3 c 4 d",
+            "ZADD z INCR 5 a",
+            "ZPOPMIN z 1",
+            "ZPOPMAX z 1",
+            "ZPOPMIN z 10",
+            "zadd g CH 3479099956230698 Palermo",
+        ]
+    );
+}
