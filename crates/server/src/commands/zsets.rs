@@ -1044,6 +1044,8 @@ fn parse_algebra(
         let elements = match found.map(|e| &e.value) {
             None => Vec::new(),
             Some(Value::Zset(z)) => z.to_vec(false),
+            // Plain sets take part with every member scored 1, as in Redis.
+            Some(Value::Set(set)) => set.iter().map(|m| (m.to_vec(), 1.0)).collect(),
             Some(_) => return Err(errors::WRONGTYPE.into()),
         };
         inputs.push((elements, 1.0));
