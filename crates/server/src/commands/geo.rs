@@ -703,6 +703,44 @@ fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], store_dist: bool) 
 }
 
 // ---- COMMAND DOCS argument trees ----
+// Blocks several geo commands share are named once.
+
+const UNIT: Arg = Arg::one_of(
+    "unit",
+    &[Arg::pure_token("m", "M"), Arg::pure_token("km", "KM"), Arg::pure_token("ft", "FT"), Arg::pure_token("mi", "MI")],
+);
+
+const FROM: Arg = Arg::one_of(
+    "from",
+    &[
+        Arg::string("member").token("FROMMEMBER"),
+        Arg::block("longitude_latitude", &[Arg::double("longitude"), Arg::double("latitude")]).token("FROMLONLAT"),
+    ],
+);
+
+const BY: Arg = Arg::one_of(
+    "by",
+    &[
+        Arg::block("circle", &[Arg::double("radius").token("BYRADIUS"), UNIT]),
+        Arg::block("box", &[Arg::double("width").token("BYBOX"), Arg::double("height"), UNIT]),
+    ],
+);
+
+const ORDER: Arg = Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional();
+const COUNT: Arg =
+    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional();
+/// GEORADIUS's COUNT block, whose ANY says when it arrived.
+const COUNT_ANY_SINCE: Arg = Arg::block(
+    "count",
+    &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").since("6.2.0").optional()],
+)
+.optional();
+const WITHCOORD: Arg = Arg::pure_token("withcoord", "WITHCOORD").optional();
+const WITHDIST: Arg = Arg::pure_token("withdist", "WITHDIST").optional();
+const WITHHASH: Arg = Arg::pure_token("withhash", "WITHHASH").optional();
+const STORE: Arg = Arg::key("key", 1).token("STORE").optional();
+const STOREDIST: Arg = Arg::key("key", 2).token("STOREDIST").optional();
+const MEMBERS: &[Arg] = &[Arg::key("key", 0), Arg::string("member").multiple()];
 
 const GEOADD_ARGS: &[Arg] = &[
     Arg::key("key", 0),
@@ -715,126 +753,21 @@ const GEOADD_ARGS: &[Arg] = &[
     .multiple(),
 ];
 
-const GEOPOS_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member").multiple()];
+const GEOPOS_ARGS: &[Arg] = MEMBERS;
 
-const GEODIST_ARGS: &[Arg] = &[
-    Arg::key("key", 0),
-    Arg::string("member1"),
-    Arg::string("member2"),
-    Arg::one_of(
-        "unit",
-        &[
-            Arg::pure_token("m", "M"),
-            Arg::pure_token("km", "KM"),
-            Arg::pure_token("ft", "FT"),
-            Arg::pure_token("mi", "MI"),
-        ],
-    )
-    .optional(),
-];
+const GEODIST_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member1"), Arg::string("member2"), UNIT.optional()];
 
-const GEOHASH_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::string("member").multiple()];
+const GEOHASH_ARGS: &[Arg] = MEMBERS;
 
-const GEOSEARCH_ARGS: &[Arg] = &[
-    Arg::key("key", 0),
-    Arg::one_of(
-        "from",
-        &[
-            Arg::string("member").token("FROMMEMBER"),
-            Arg::block("longitude_latitude", &[Arg::double("longitude"), Arg::double("latitude")]).token("FROMLONLAT"),
-        ],
-    ),
-    Arg::one_of(
-        "by",
-        &[
-            Arg::block(
-                "circle",
-                &[
-                    Arg::double("radius").token("BYRADIUS"),
-                    Arg::one_of(
-                        "unit",
-                        &[
-                            Arg::pure_token("m", "M"),
-                            Arg::pure_token("km", "KM"),
-                            Arg::pure_token("ft", "FT"),
-                            Arg::pure_token("mi", "MI"),
-                        ],
-                    ),
-                ],
-            ),
-            Arg::block(
-                "box",
-                &[
-                    Arg::double("width").token("BYBOX"),
-                    Arg::double("height"),
-                    Arg::one_of(
-                        "unit",
-                        &[
-                            Arg::pure_token("m", "M"),
-                            Arg::pure_token("km", "KM"),
-                            Arg::pure_token("ft", "FT"),
-                            Arg::pure_token("mi", "MI"),
-                        ],
-                    ),
-                ],
-            ),
-        ],
-    ),
-    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
-    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
-    Arg::pure_token("withcoord", "WITHCOORD").optional(),
-    Arg::pure_token("withdist", "WITHDIST").optional(),
-    Arg::pure_token("withhash", "WITHHASH").optional(),
-];
+const GEOSEARCH_ARGS: &[Arg] = &[Arg::key("key", 0), FROM, BY, ORDER, COUNT, WITHCOORD, WITHDIST, WITHHASH];
 
 const GEOSEARCHSTORE_ARGS: &[Arg] = &[
     Arg::key("destination", 0),
     Arg::key("source", 1),
-    Arg::one_of(
-        "from",
-        &[
-            Arg::string("member").token("FROMMEMBER"),
-            Arg::block("longitude_latitude", &[Arg::double("longitude"), Arg::double("latitude")]).token("FROMLONLAT"),
-        ],
-    ),
-    Arg::one_of(
-        "by",
-        &[
-            Arg::block(
-                "circle",
-                &[
-                    Arg::double("radius").token("BYRADIUS"),
-                    Arg::one_of(
-                        "unit",
-                        &[
-                            Arg::pure_token("m", "M"),
-                            Arg::pure_token("km", "KM"),
-                            Arg::pure_token("ft", "FT"),
-                            Arg::pure_token("mi", "MI"),
-                        ],
-                    ),
-                ],
-            ),
-            Arg::block(
-                "box",
-                &[
-                    Arg::double("width").token("BYBOX"),
-                    Arg::double("height"),
-                    Arg::one_of(
-                        "unit",
-                        &[
-                            Arg::pure_token("m", "M"),
-                            Arg::pure_token("km", "KM"),
-                            Arg::pure_token("ft", "FT"),
-                            Arg::pure_token("mi", "MI"),
-                        ],
-                    ),
-                ],
-            ),
-        ],
-    ),
-    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
-    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
+    FROM,
+    BY,
+    ORDER,
+    COUNT,
     Arg::pure_token("storedist", "STOREDIST").optional(),
 ];
 
@@ -843,48 +776,28 @@ const GEORADIUS_ARGS: &[Arg] = &[
     Arg::double("longitude"),
     Arg::double("latitude"),
     Arg::double("radius"),
-    Arg::one_of(
-        "unit",
-        &[
-            Arg::pure_token("m", "M"),
-            Arg::pure_token("km", "KM"),
-            Arg::pure_token("ft", "FT"),
-            Arg::pure_token("mi", "MI"),
-        ],
-    ),
-    Arg::pure_token("withcoord", "WITHCOORD").optional(),
-    Arg::pure_token("withdist", "WITHDIST").optional(),
-    Arg::pure_token("withhash", "WITHHASH").optional(),
-    Arg::block(
-        "count",
-        &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").since("6.2.0").optional()],
-    )
-    .optional(),
-    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
-    Arg::key("key", 1).token("STORE").optional(),
-    Arg::key("key", 2).token("STOREDIST").optional(),
+    UNIT,
+    WITHCOORD,
+    WITHDIST,
+    WITHHASH,
+    COUNT_ANY_SINCE,
+    ORDER,
+    STORE,
+    STOREDIST,
 ];
 
 const GEORADIUSBYMEMBER_ARGS: &[Arg] = &[
     Arg::key("key", 0),
     Arg::string("member"),
     Arg::double("radius"),
-    Arg::one_of(
-        "unit",
-        &[
-            Arg::pure_token("m", "M"),
-            Arg::pure_token("km", "KM"),
-            Arg::pure_token("ft", "FT"),
-            Arg::pure_token("mi", "MI"),
-        ],
-    ),
-    Arg::pure_token("withcoord", "WITHCOORD").optional(),
-    Arg::pure_token("withdist", "WITHDIST").optional(),
-    Arg::pure_token("withhash", "WITHHASH").optional(),
-    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
-    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
-    Arg::key("key", 1).token("STORE").optional(),
-    Arg::key("key", 2).token("STOREDIST").optional(),
+    UNIT,
+    WITHCOORD,
+    WITHDIST,
+    WITHHASH,
+    COUNT,
+    ORDER,
+    STORE,
+    STOREDIST,
 ];
 
 const GEORADIUS_RO_ARGS: &[Arg] = &[
@@ -892,42 +805,22 @@ const GEORADIUS_RO_ARGS: &[Arg] = &[
     Arg::double("longitude"),
     Arg::double("latitude"),
     Arg::double("radius"),
-    Arg::one_of(
-        "unit",
-        &[
-            Arg::pure_token("m", "M"),
-            Arg::pure_token("km", "KM"),
-            Arg::pure_token("ft", "FT"),
-            Arg::pure_token("mi", "MI"),
-        ],
-    ),
-    Arg::pure_token("withcoord", "WITHCOORD").optional(),
-    Arg::pure_token("withdist", "WITHDIST").optional(),
-    Arg::pure_token("withhash", "WITHHASH").optional(),
-    Arg::block(
-        "count",
-        &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").since("6.2.0").optional()],
-    )
-    .optional(),
-    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+    UNIT,
+    WITHCOORD,
+    WITHDIST,
+    WITHHASH,
+    COUNT_ANY_SINCE,
+    ORDER,
 ];
 
 const GEORADIUSBYMEMBER_RO_ARGS: &[Arg] = &[
     Arg::key("key", 0),
     Arg::string("member"),
     Arg::double("radius"),
-    Arg::one_of(
-        "unit",
-        &[
-            Arg::pure_token("m", "M"),
-            Arg::pure_token("km", "KM"),
-            Arg::pure_token("ft", "FT"),
-            Arg::pure_token("mi", "MI"),
-        ],
-    ),
-    Arg::pure_token("withcoord", "WITHCOORD").optional(),
-    Arg::pure_token("withdist", "WITHDIST").optional(),
-    Arg::pure_token("withhash", "WITHHASH").optional(),
-    Arg::block("count", &[Arg::integer("count").token("COUNT"), Arg::pure_token("any", "ANY").optional()]).optional(),
-    Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional(),
+    UNIT,
+    WITHCOORD,
+    WITHDIST,
+    WITHHASH,
+    COUNT,
+    ORDER,
 ];
