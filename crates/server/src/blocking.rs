@@ -108,6 +108,11 @@ impl Blocking {
         !self.ready.is_empty()
     }
 
+    /// The keys of `db` someone is blocked on.
+    fn awaited_keys(&self, db: usize) -> Vec<Vec<u8>> {
+        self.waiters.keys().filter(|(d, _)| *d == db).map(|(_, key)| key.clone()).collect()
+    }
+
     fn waiters_of(&self, db: usize, key: &[u8]) -> Vec<ClientId> {
         self.waiters.get(&(db, key.to_vec())).map(|q| q.iter().copied().collect()).unwrap_or_default()
     }
@@ -131,6 +136,16 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
         return Err("ERR timeout is out of range".into());
     }
     Ok(now_ms + ms)
+}
+
+/// Signals every awaited key that exists in `db`, after its whole contents
+/// changed (SWAPDB), as Redis's `scanDatabaseForReadyKeys`.
+pub fn signal_existing_keys(srv: &mut Server, db: usize) {
+    for key in srv.blocking.awaited_keys(db) {
+        if srv.dbs[db].contains(&key) {
+            srv.blocking.signal(db, &key);
+        }
+    }
 }
 
 /// Serves the waiters of every ready key, FIFO per key, until no key is
