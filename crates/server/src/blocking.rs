@@ -197,6 +197,7 @@ pub fn release(srv: &mut Server, client: &mut Client, how: Release) -> bool {
     if srv.blocking.forget(client.id).is_none() {
         return false;
     }
+    let reply_mark = client.reply.len();
     match how {
         // Lists, sorted sets and streams all time out with the null array in 7.0.
         Release::Timeout => client.reply.null_array(),
@@ -206,6 +207,7 @@ pub fn release(srv: &mut Server, client: &mut Client, how: Release) -> bool {
             client.reply.error(UNBLOCKED);
         }
     }
+    dispatch::settle_reply_mode(client, reply_mark);
     if let Some(cmd) = client.last_command_id {
         let stats = &mut srv.commands.get_mut(cmd).stats;
         stats.calls += 1;

@@ -156,3 +156,53 @@ fn flushall_does_not_serve_and_the_client_times_out() {
         out
     });
 }
+
+/// CLIENT REPLY OFF and SKIP given before a blocking command also silence the
+/// reply it gets when served or when it times out; a PING afterwards shows
+/// which replies reached the client.
+#[test]
+fn client_reply_off_and_skip_silence_served_and_timed_out_replies() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let mut out = Vec::new();
+        for mode in ["OFF", "SKIP"] {
+            let mut waiter = server.raw();
+            waiter.send_command(&[b"CLIENT", b"REPLY", mode.as_bytes()]);
+            waiter.send_command(&[b"BLPOP", b"k", b"0"]);
+            wait_blocked(&mut admin, 1);
+            out.push(admin.cmd(&["RPUSH", "k", "v"]));
+            wait_blocked(&mut admin, 0);
+            waiter.send_command(&[b"BLPOP", b"k", b"0.05"]);
+            waiter.send_command(&[b"CLIENT", b"REPLY", b"ON"]);
+            out.push(text(waiter.read_reply()));
+            out.push(waiter.cmd(&["PING"]));
+        }
+        out
+    });
+}
+
+/// A served blocking command enters the slow log once it completes (after
+/// the command that served it); one that times out does not.
+#[test]
+fn served_blocking_commands_reach_the_slow_log_and_timeouts_do_not() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        admin.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+        admin.cmd(&["SLOWLOG", "RESET"]);
+        let mut waiter = server.raw();
+        waiter.cmd(&["CLIENT", "SETNAME", "waiter"]);
+        waiter.send_command(&[b"BLPOP", b"k", b"0"]);
+        wait_blocked(&mut admin, 1);
+        admin.cmd(&["RPUSH", "k", "v"]);
+        let mut out = vec![text(waiter.read_reply()), waiter.cmd(&["BLPOP", "k", "0.01"])];
+        let log = admin.cmd(&["SLOWLOG", "GET", "10"]);
+        // Entries carry ids, times, durations and ports that differ; keep the
+        // command words and client names, in log order.
+        out.extend(
+            log.split("\r\n")
+                .filter(|line| !line.starts_with(['*', '$', ':']) && !line.starts_with("127.0.0.1") && !line.is_empty())
+                .map(str::to_string),
+        );
+        out
+    });
+}

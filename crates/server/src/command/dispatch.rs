@@ -71,11 +71,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
         }
     }
 
-    if client.replies_suppressed() {
-        client.reply.truncate(reply_mark);
-    }
-    if client.reply_mode == ReplyMode::Skipping {
-        client.reply_mode = ReplyMode::On;
+    // A blocked command replies when served or released, and its CLIENT
+    // REPLY OFF/SKIP applies then (Redis resets a blocked client on unblock).
+    if outcome != Outcome::Blocked {
+        settle_reply_mode(client, reply_mark);
     }
     if srv.blocking.has_ready() {
         blocking::serve_ready_keys(srv);
@@ -88,7 +87,23 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
 pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key: &[u8]) -> bool {
     let Some(id) = client.last_command_id else { return false };
     srv.refresh_time();
-    call(srv, client, id, argv, BlockMode::Serving(key.to_vec())) == Called::Done
+    let reply_mark = client.reply.len();
+    let done = call(srv, client, id, argv, BlockMode::Serving(key.to_vec())) == Called::Done;
+    if done {
+        settle_reply_mode(client, reply_mark);
+    }
+    done
+}
+
+/// Ends a command's reply: drops what it wrote since `reply_mark` if CLIENT
+/// REPLY OFF or SKIP silences it, and ends a SKIP.
+pub fn settle_reply_mode(client: &mut Client, reply_mark: usize) {
+    if client.replies_suppressed() {
+        client.reply.truncate(reply_mark);
+    }
+    if client.reply_mode == ReplyMode::Skipping {
+        client.reply_mode = ReplyMode::On;
+    }
 }
 
 /// `POST` and `Host:` are HTTP, sent by a browser tricked into talking to the
