@@ -32,6 +32,8 @@ pub struct BlockedOn {
     pub deadline_ms: i64,
     /// The command to re-run when one of the keys is ready.
     pub argv: Vec<Vec<u8>>,
+    /// How long the run that blocked took, added to the served run's duration.
+    pub blocked_run_us: u64,
 }
 
 /// How a blocked client is released without being served.
@@ -170,9 +172,11 @@ fn serve_one(srv: &mut Server, id: ClientId, key: &[u8]) {
     // The client running the current command is borrowed by its connection; it
     // cannot be blocked.
     let Ok(mut client) = handle.try_borrow_mut() else { return };
-    let Some(argv) = srv.blocking.clients.get(&id).map(|b| b.argv.clone()) else { return };
+    let Some((argv, blocked_run_us)) = srv.blocking.clients.get(&id).map(|b| (b.argv.clone(), b.blocked_run_us)) else {
+        return;
+    };
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    if dispatch::serve_blocked(srv, &mut client, &args, key) {
+    if dispatch::serve_blocked(srv, &mut client, &args, key, blocked_run_us) {
         srv.blocking.forget(id);
         wake(&mut client);
     }
@@ -242,6 +246,7 @@ mod tests {
             keys: keys.iter().map(|k| k.to_vec()).collect(),
             deadline_ms: 0,
             argv: Vec::new(),
+            blocked_run_us: 0,
         };
         b.block(3, on(&[b"a"]));
         b.block(1, on(&[b"a", b"b"]));
