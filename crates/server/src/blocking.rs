@@ -32,6 +32,8 @@ pub struct BlockedOn {
     pub deadline_ms: i64,
     /// The command to re-run when one of the keys is ready.
     pub argv: Vec<Vec<u8>>,
+    /// How long the run that blocked took, added to the served run's duration.
+    pub blocked_run_us: u64,
 }
 
 /// How a blocked client is released without being served.
@@ -108,6 +110,11 @@ impl Blocking {
         !self.ready.is_empty()
     }
 
+    /// The keys of `db` someone is blocked on.
+    fn awaited_keys(&self, db: usize) -> Vec<Vec<u8>> {
+        self.waiters.keys().filter(|(d, _)| *d == db).map(|(_, key)| key.clone()).collect()
+    }
+
     fn waiters_of(&self, db: usize, key: &[u8]) -> Vec<ClientId> {
         self.waiters.get(&(db, key.to_vec())).map(|q| q.iter().copied().collect()).unwrap_or_default()
     }
@@ -133,6 +140,16 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
     Ok(now_ms + ms)
 }
 
+/// Signals every awaited key that exists in `db`, after its whole contents
+/// changed (SWAPDB), as Redis's `scanDatabaseForReadyKeys`.
+pub fn signal_existing_keys(srv: &mut Server, db: usize) {
+    for key in srv.blocking.awaited_keys(db) {
+        if srv.dbs[db].contains(&key) {
+            srv.blocking.signal(db, &key);
+        }
+    }
+}
+
 /// Serves the waiters of every ready key, FIFO per key, until no key is
 /// ready (a served BLMOVE may make its destination ready in turn).
 pub fn serve_ready_keys(srv: &mut Server) {
@@ -155,9 +172,11 @@ fn serve_one(srv: &mut Server, id: ClientId, key: &[u8]) {
     // The client running the current command is borrowed by its connection; it
     // cannot be blocked.
     let Ok(mut client) = handle.try_borrow_mut() else { return };
-    let Some(argv) = srv.blocking.clients.get(&id).map(|b| b.argv.clone()) else { return };
+    let Some((argv, blocked_run_us)) = srv.blocking.clients.get(&id).map(|b| (b.argv.clone(), b.blocked_run_us)) else {
+        return;
+    };
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    if dispatch::serve_blocked(srv, &mut client, &args, key) {
+    if dispatch::serve_blocked(srv, &mut client, &args, key, blocked_run_us) {
         srv.blocking.forget(id);
         wake(&mut client);
     }
@@ -182,6 +201,7 @@ pub fn release(srv: &mut Server, client: &mut Client, how: Release) -> bool {
     if srv.blocking.forget(client.id).is_none() {
         return false;
     }
+    let reply_mark = client.reply.len();
     match how {
         // Lists, sorted sets and streams all time out with the null array in 7.0.
         Release::Timeout => client.reply.null_array(),
@@ -191,6 +211,7 @@ pub fn release(srv: &mut Server, client: &mut Client, how: Release) -> bool {
             client.reply.error(UNBLOCKED);
         }
     }
+    dispatch::settle_reply_mode(client, reply_mark);
     if let Some(cmd) = client.last_command_id {
         let stats = &mut srv.commands.get_mut(cmd).stats;
         stats.calls += 1;
@@ -225,6 +246,7 @@ mod tests {
             keys: keys.iter().map(|k| k.to_vec()).collect(),
             deadline_ms: 0,
             argv: Vec::new(),
+            blocked_run_us: 0,
         };
         b.block(3, on(&[b"a"]));
         b.block(1, on(&[b"a", b"b"]));

@@ -58,7 +58,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
 
     match checked {
         Ok(id) => {
-            if call(srv, client, id, argv, BlockMode::Allowed) == Called::Blocked {
+            if call(srv, client, id, argv, BlockMode::Allowed, 0) == Called::Blocked {
                 outcome = Outcome::Blocked;
             }
         }
@@ -71,11 +71,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
         }
     }
 
-    if client.replies_suppressed() {
-        client.reply.truncate(reply_mark);
-    }
-    if client.reply_mode == ReplyMode::Skipping {
-        client.reply_mode = ReplyMode::On;
+    // A blocked command replies when served or released, and its CLIENT
+    // REPLY OFF/SKIP applies then (Redis resets a blocked client on unblock).
+    if outcome != Outcome::Blocked {
+        settle_reply_mode(client, reply_mark);
     }
     if srv.blocking.has_ready() {
         blocking::serve_ready_keys(srv);
@@ -85,10 +84,28 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
 
 /// Re-runs a blocked client's command because `key` is ready. True if it
 /// completed (the client is then unblocked), false if it stays blocked.
-pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key: &[u8]) -> bool {
+/// `blocked_run_us` is how long the run that blocked took: Redis counts the
+/// command's duration (commandstats, slow log) as both runs together.
+pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key: &[u8], blocked_run_us: u64) -> bool {
     let Some(id) = client.last_command_id else { return false };
     srv.refresh_time();
-    call(srv, client, id, argv, BlockMode::Serving(key.to_vec())) == Called::Done
+    let reply_mark = client.reply.len();
+    let done = call(srv, client, id, argv, BlockMode::Serving(key.to_vec()), blocked_run_us) == Called::Done;
+    if done {
+        settle_reply_mode(client, reply_mark);
+    }
+    done
+}
+
+/// Ends a command's reply: drops what it wrote since `reply_mark` if CLIENT
+/// REPLY OFF or SKIP silences it, and ends a SKIP.
+pub fn settle_reply_mode(client: &mut Client, reply_mark: usize) {
+    if client.replies_suppressed() {
+        client.reply.truncate(reply_mark);
+    }
+    if client.reply_mode == ReplyMode::Skipping {
+        client.reply_mode = ReplyMode::On;
+    }
 }
 
 /// `POST` and `Host:` are HTTP, sent by a browser tricked into talking to the
@@ -186,7 +203,16 @@ enum Called {
     Blocked,
 }
 
-fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]], mode: BlockMode) -> Called {
+/// Runs the handler and accounts for it; `earlier_us` is the duration of an
+/// earlier run of the same command that blocked (0 for a fresh call).
+fn call(
+    srv: &mut Server,
+    client: &mut Client,
+    id: CommandId,
+    argv: &[&[u8]],
+    mode: BlockMode,
+    earlier_us: u64,
+) -> Called {
     let handler =
         srv.commands.get(id).spec.handler.expect("only containers lack handlers, and they resolve to subcommands");
     let started = Instant::now();
@@ -199,7 +225,11 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]], mo
             // Processed now (total_commands_processed), counted in
             // commandstats when it completes, as Redis does.
             srv.stats.total_commands_processed += 1;
-            park(srv, client, argv, request);
+            // The latency monitor sees the run that blocked; the slow log
+            // waits for the command to complete.
+            let run_us = started.elapsed().as_micros() as u64;
+            sample_command_latency(srv, id, run_us);
+            park(srv, client, argv, request, run_us);
             if srv.commands.get(id).spec.flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
                 feed_monitors(srv, client, argv, &[]);
             }
@@ -221,8 +251,16 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]], mo
     if !serving {
         srv.stats.total_commands_processed += 1;
     }
-    let duration_us = elapsed.as_micros() as u64;
-    record_latency(srv, client, id, argv, duration_us);
+    let run_us = elapsed.as_micros() as u64;
+    if serving {
+        let now_secs = srv.now_ms / 1000;
+        let threshold = srv.config.latency_monitor_threshold;
+        srv.latency.add_if_needed(threshold, "command-unblocking", run_us / 1000, now_secs);
+    } else {
+        sample_command_latency(srv, id, run_us);
+    }
+    let duration_us = earlier_us + run_us;
+    push_slowlog(srv, client, id, argv, duration_us);
     let track_latency = srv.config.latency_tracking;
     let stats = &mut srv.commands.get_mut(id).stats;
     stats.calls += 1;
@@ -238,24 +276,29 @@ fn call(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]], mo
 }
 
 /// Registers `client` as blocked on the keys its command asked for.
-fn park(srv: &mut Server, client: &mut Client, argv: &[&[u8]], request: BlockRequest) {
+fn park(srv: &mut Server, client: &mut Client, argv: &[&[u8]], request: BlockRequest, run_us: u64) {
     let on = BlockedOn {
         db: client.db,
         keys: request.keys,
         deadline_ms: request.deadline_ms,
         argv: argv.iter().map(|a| a.to_vec()).collect(),
+        blocked_run_us: run_us,
     };
     srv.blocking.block(client.id, on);
     client.blocked = true;
 }
 
-/// Feeds a finished command to the latency monitor and the slow log.
-fn record_latency(srv: &mut Server, client: &Client, id: CommandId, argv: &[&[u8]], duration_us: u64) {
-    let command_flags = srv.commands.get(id).spec.flags;
-    let event = if command_flags & flags::FAST != 0 { "fast-command" } else { "command" };
+/// Feeds one run of a command to the latency monitor.
+fn sample_command_latency(srv: &mut Server, id: CommandId, run_us: u64) {
+    let event = if srv.commands.get(id).spec.flags & flags::FAST != 0 { "fast-command" } else { "command" };
     let now_secs = srv.now_ms / 1000;
-    srv.latency.add_if_needed(srv.config.latency_monitor_threshold, event, duration_us / 1000, now_secs);
-    if command_flags & flags::SKIP_SLOWLOG == 0 {
+    srv.latency.add_if_needed(srv.config.latency_monitor_threshold, event, run_us / 1000, now_secs);
+}
+
+/// Feeds a completed command to the slow log.
+fn push_slowlog(srv: &mut Server, client: &Client, id: CommandId, argv: &[&[u8]], duration_us: u64) {
+    let now_secs = srv.now_ms / 1000;
+    if srv.commands.get(id).spec.flags & flags::SKIP_SLOWLOG == 0 {
         let finished =
             FinishedCommand { argv, duration_us, time: now_secs, peer: &client.addr, name: client.name.as_deref() };
         srv.slowlog.push_if_needed(srv.config.slowlog_log_slower_than, srv.config.slowlog_max_len, finished);
