@@ -371,7 +371,10 @@ fn client_list_fields_match_redis() {
     let mut shapes = Vec::new();
     for server in both(&[]) {
         let mut conn = server.raw();
-        let _other = server.raw();
+        // A round trip guarantees the server has accepted the second
+        // connection before CLIENT LIST counts it.
+        let mut other = server.raw();
+        other.cmd(&["PING"]);
         conn.cmd(&["CLIENT", "SETNAME", "me"]);
         conn.cmd(&["SELECT", "3"]);
         let info = conn.cmd(&["CLIENT", "INFO"]);
