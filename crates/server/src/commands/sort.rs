@@ -19,18 +19,18 @@ const COMPLEXITY: &str = "O(N+M*log(M)) where N is the number of elements in the
 const ACL: u64 = acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS;
 
 const SOURCE_SPEC: KeySpec = KeySpec::single(1, RO | ACCESS);
-const PATTERN_SPEC: KeySpec = KeySpec::new(RO | ACCESS | INCOMPLETE, BeginSearch::Unknown, FindKeys::Unknown)
+const PATTERN_SPEC: KeySpec = KeySpec::new(RO | ACCESS, BeginSearch::Unknown, FindKeys::Unknown)
     .with_notes("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort");
-const STORE_SPEC: KeySpec = KeySpec::new(OW | UPDATE | INCOMPLETE, BeginSearch::Unknown, FindKeys::Unknown)
+const STORE_SPEC: KeySpec = KeySpec::new(OW | UPDATE, BeginSearch::Unknown, FindKeys::Unknown)
     .with_notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array");
 
 const ORDER: Arg = Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional();
 const LIMIT: Arg = Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional();
 const SORT_RO_ARGS: &[Arg] = &[
     Arg::key("key", 0),
-    Arg::pattern("pattern").token("BY").optional(),
+    Arg::key_pattern("pattern", 1).token("BY").optional(),
     LIMIT,
-    Arg::pattern("pattern").token("GET").optional().multiple().multiple_token(),
+    Arg::key_pattern("pattern", 1).token("GET").optional().multiple().multiple_token(),
     ORDER,
     Arg::pure_token("sorting", "ALPHA").optional(),
 ];
@@ -68,6 +68,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "7.0.0",
         summary: "Sort a list, set or sorted set without storing (read-only SORT)",
         complexity: COMPLEXITY,
+        get_keys: Some(sort_ro_keys),
         args: SORT_RO_ARGS,
         ..CommandSpec::DEFAULT
     },
@@ -93,6 +94,11 @@ fn sort_keys(argv: &[&[u8]], out: &mut Vec<KeyRef>) {
     if let Some(pos) = store {
         out.push(KeyRef { pos, flags: OW | UPDATE });
     }
+}
+
+/// SORT_RO's key (Redis's `sortROGetKeys`): only the source.
+fn sort_ro_keys(_argv: &[&[u8]], out: &mut Vec<KeyRef>) {
+    out.push(KeyRef { pos: 1, flags: RO | ACCESS });
 }
 
 /// The options of one SORT request.
