@@ -25,7 +25,8 @@ const STORE_SPEC: KeySpec = KeySpec::new(OW | UPDATE, BeginSearch::Unknown, Find
     .with_notes("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array");
 
 const ORDER: Arg = Arg::one_of("order", &[Arg::pure_token("asc", "ASC"), Arg::pure_token("desc", "DESC")]).optional();
-const LIMIT: Arg = Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional();
+const LIMIT: Arg =
+    Arg::block("offset_count", &[Arg::integer("offset"), Arg::integer("count")]).token("LIMIT").optional();
 const SORT_RO_ARGS: &[Arg] = &[
     Arg::key("key", 0),
     Arg::key_pattern("pattern", 1).token("BY").optional(),
