@@ -150,7 +150,8 @@ fn parse_options<'a>(argv: &[&'a [u8]], read_only: bool) -> Result<SortOptions<'
             j += 1;
         } else if arg.eq_ignore_ascii_case(b"by") && left >= 1 {
             o.by = Some(argv[j + 1]);
-            o.dont_sort = !c_str(argv[j + 1]).contains(&b'*');
+            // Once any BY lacks a `*`, the request stays unsorted (as Redis).
+            o.dont_sort |= !c_str(argv[j + 1]).contains(&b'*');
             j += 1;
         } else if arg.eq_ignore_ascii_case(b"get") && left >= 1 {
             o.gets.push(argv[j + 1]);
