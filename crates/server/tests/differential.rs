@@ -125,5 +125,6 @@ corpus!(
     sets,
     lists,
     zsets,
-    geo
+    geo,
+    sort
 );

@@ -226,6 +226,9 @@ pub enum ArgType {
     /// A key, described by the command's key spec at this index.
     Key(i32),
     Pattern,
+    /// A pattern that names keys, described by the key spec at this index
+    /// (SORT's BY and GET).
+    KeyPattern(i32),
     UnixTime,
     /// Just its token (e.g. `NX`).
     PureToken,
@@ -279,6 +282,9 @@ impl Arg {
     }
     pub const fn pattern(name: &'static str) -> Arg {
         Arg::new(name, ArgType::Pattern)
+    }
+    pub const fn key_pattern(name: &'static str, key_spec_index: i32) -> Arg {
+        Arg::new(name, ArgType::KeyPattern(key_spec_index))
     }
     pub const fn unix_time(name: &'static str) -> Arg {
         Arg::new(name, ArgType::UnixTime)

@@ -470,6 +470,7 @@ fn reply_args(reply: &mut Reply, args: &[Arg]) {
             ArgType::Double => ("double", None, None),
             ArgType::Key(index) => ("key", Some(index), None),
             ArgType::Pattern => ("pattern", None, None),
+            ArgType::KeyPattern(index) => ("pattern", Some(index), None),
             ArgType::UnixTime => ("unix-time", None, None),
             ArgType::PureToken => ("pure-token", None, None),
             ArgType::OneOf(choices) => ("oneof", None, Some(choices)),

@@ -23,6 +23,7 @@ pub mod object;
 mod propagation_tests;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod zsets;
@@ -52,4 +53,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     zsets::COMMANDS,
     geo::COMMANDS,
+    sort::COMMANDS,
 ];

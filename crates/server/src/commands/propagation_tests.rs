@@ -347,3 +347,20 @@ fn sorted_set_pops_and_geoadd_propagate_as_redis_rewrites_them() {
         ]
     );
 }
+
+#[test]
+fn sort_propagates_only_when_store_changes_something() {
+    let lines = propagated(
+        defaults,
+        &[
+            "RPUSH l 3 1 2",
+            "SORT l",
+            "SORT l STORE d",
+            "SORT l LIMIT 0 0 STORE d",
+            "SORT l LIMIT 0 0 STORE d",
+            "SORT_RO l DESC",
+            "SORT nokey STORE d",
+        ],
+    );
+    assert_eq!(lines, ["SELECT 0", "RPUSH l 3 1 2", "SORT l STORE d", "SORT l LIMIT 0 0 STORE d"]);
+}
