@@ -883,8 +883,9 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let deadline = parse_timeout(argv[1], ctx.now_ms())?;
+    // Redis checks the timeout after the other arguments.
     let args = parse_mpop(&argv[2..])?;
+    let deadline = parse_timeout(argv[1], ctx.now_ms())?;
     if !mpop_from_first(ctx, &args)? {
         ctx.block(args.keys, deadline);
     }

@@ -1007,8 +1007,9 @@ fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let deadline = parse_timeout(argv[1], ctx.now_ms())?;
+    // Redis checks the timeout after the other arguments.
     let args = parse_mpop(&argv[2..])?;
+    let deadline = parse_timeout(argv[1], ctx.now_ms())?;
     if !pop_first(ctx, args.keys, args.max, Some(args.count))? {
         ctx.block(args.keys, deadline);
     }
