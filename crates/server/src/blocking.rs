@@ -115,7 +115,8 @@ impl Blocking {
 
 /// COMMAND DOCS history of the blocking commands whose timeout was an integer
 /// before 6.0 (BLPOP, BRPOP, BRPOPLPUSH, BZPOPMIN, BZPOPMAX).
-pub const TIMEOUT_HISTORY: &[(&str, &str)] = &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")];
+pub const TIMEOUT_HISTORY: &[(&str, &str)] =
+    &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")];
 
 /// Parses a blocking command's timeout in seconds (fractions allowed) into a
 /// deadline in unix milliseconds, 0 meaning forever, with Redis 7.0's errors.

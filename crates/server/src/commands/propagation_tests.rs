@@ -372,7 +372,13 @@ fn served_blocking_sorted_set_pops_propagate_as_zpopmin_or_zpopmax() {
 fn blocking_sorted_set_pops_served_at_once_propagate_their_non_blocking_form() {
     let lines = propagated(
         defaults,
-        &["ZADD z 1 a 2 b 3 c", "BZPOPMIN nokey z 0", "BZPOPMAX z 1", "BZMPOP 0 1 z MIN COUNT 9", "BZMPOP 0.01 1 z MAX"],
+        &[
+            "ZADD z 1 a 2 b 3 c",
+            "BZPOPMIN nokey z 0",
+            "BZPOPMAX z 1",
+            "BZMPOP 0 1 z MIN COUNT 9",
+            "BZMPOP 0.01 1 z MAX",
+        ],
     );
     assert_eq!(lines, ["SELECT 0", "ZADD z 1 a 2 b 3 c", "ZPOPMIN z", "ZPOPMAX z", "ZPOPMIN z 9"]);
 }

@@ -35,4 +35,3 @@ pub fn block(server: &ServerProcess, admin: &mut RawConn, words: &[&str], blocke
     wait_blocked(admin, blocked_after);
     conn
 }
-
