@@ -104,6 +104,16 @@ impl Blocking {
         }
     }
 
+    /// Signals every waited-on key of database `db` for which `exists` holds:
+    /// SWAPDB gives a database new contents (Redis's scanDatabaseForReadyKeys).
+    pub fn signal_existing(&mut self, db: usize, exists: impl Fn(&[u8]) -> bool) {
+        let keys: Vec<Vec<u8>> =
+            self.waiters.keys().filter(|(d, k)| *d == db && exists(k)).map(|(_, k)| k.clone()).collect();
+        for key in keys {
+            self.signal(db, &key);
+        }
+    }
+
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }

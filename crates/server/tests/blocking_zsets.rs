@@ -105,3 +105,21 @@ fn a_key_of_another_type_keeps_sorted_set_waiters_blocked() {
         out
     });
 }
+
+#[test]
+fn swapdb_serves_waiters_on_keys_the_swapped_database_holds() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let mut zwaiter = block(server, &mut admin, &["BZPOPMAX", "z", "0"], 1);
+        let mut lwaiter = block(server, &mut admin, &["BLPOP", "z", "l", "0"], 2);
+        let mut out = vec![admin.cmd(&["SELECT", "1"])];
+        out.push(admin.cmd(&["ZADD", "z", "1", "a", "2", "b"]));
+        out.push(admin.cmd(&["RPUSH", "l", "x"]));
+        out.push(admin.cmd(&["SWAPDB", "0", "1"]));
+        out.push(text(zwaiter.read_reply()));
+        out.push(text(lwaiter.read_reply()));
+        out.push(admin.cmd(&["SELECT", "0"]));
+        out.push(admin.cmd(&["ZRANGE", "z", "0", "-1"]));
+        out
+    });
+}

@@ -444,6 +444,10 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     // Clients keep their selected index, so each now sees the other's data.
     ctx.srv.dbs.swap(first, second);
+    for db in [first, second] {
+        let keyspace = &ctx.srv.dbs[db];
+        ctx.srv.blocking.signal_existing(db, |key| keyspace.contains(key));
+    }
     ctx.mark_dirty(1);
     ctx.reply().ok();
     Ok(())
