@@ -1,4 +1,4 @@
-//! Clients blocked on keys (BLPOP and friends; later BZPOP* and XREAD BLOCK):
+//! Clients blocked on keys (BLPOP, BZPOPMIN and friends; later XREAD BLOCK):
 //! who waits on which key of which database, in arrival order, with what
 //! deadline, and the serving of waiters once a write makes a key ready.
 //!
