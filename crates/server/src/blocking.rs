@@ -1,4 +1,4 @@
-//! Clients blocked on keys (BLPOP and friends; later BZPOP* and XREAD BLOCK):
+//! Clients blocked on keys (BLPOP, BZPOPMIN and friends; later XREAD BLOCK):
 //! who waits on which key of which database, in arrival order, with what
 //! deadline, and the serving of waiters once a write makes a key ready.
 //!
@@ -119,6 +119,11 @@ impl Blocking {
         self.waiters.get(&(db, key.to_vec())).map(|q| q.iter().copied().collect()).unwrap_or_default()
     }
 }
+
+/// COMMAND DOCS history of the blocking commands whose timeout was an integer
+/// before 6.0 (BLPOP, BRPOP, BRPOPLPUSH, BZPOPMIN, BZPOPMAX).
+pub const TIMEOUT_HISTORY: &[(&str, &str)] =
+    &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")];
 
 /// Parses a blocking command's timeout in seconds (fractions allowed) into a
 /// deadline in unix milliseconds, 0 meaning forever, with Redis 7.0's errors.

@@ -261,10 +261,14 @@ impl<'a> Ctx<'a> {
         // Under LFU an overwritten key keeps its counter (Redis's dbSetValue).
         let kept = if access.is_lfu() { db.get(key).map(|old| old.access) } else { None };
         let stamp = kept.unwrap_or_else(|| access.fresh());
+        let created = !db.contains(key);
         db.set(key, Entry::new(value, stamp), keep_ttl);
-        // As Redis's dbAdd: waiters check the key's type when served, so
-        // signalling an overwrite too is harmless.
-        self.signal_key_ready(key);
+        // Redis 7.0 signals waiters when a key is created (dbAdd), not when a
+        // value is overwritten (dbOverwrite): a client blocked on a string
+        // key that ZUNIONSTORE replaces stays blocked.
+        if created {
+            self.signal_key_ready(key);
+        }
     }
 
     /// Notes that `key` may now serve clients blocked on it (Redis's

@@ -16,7 +16,7 @@ use cinnabar_storage::list::{lp_eq, End};
 use cinnabar_storage::listpack::LpValue;
 use cinnabar_storage::{List, Value};
 
-use crate::blocking::parse_timeout;
+use crate::blocking::{parse_timeout, TIMEOUT_HISTORY};
 use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
@@ -27,7 +27,6 @@ const PUSH_COMPLEXITY: &str =
     "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.";
 const POP_COMPLEXITY: &str = "O(N) where N is the number of elements returned";
 const MPOP_COMPLEXITY: &str = "O(N+M) where N is the number of provided keys and M is the number of elements returned.";
-const TIMEOUT_HISTORY: &[(&str, &str)] = &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")];
 
 const SRC_SPEC: KeySpec = KeySpec::single(1, RW | ACCESS | DELETE);
 const DST_SPEC: KeySpec = KeySpec::single(2, RW | INSERT);
@@ -884,8 +883,9 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    let deadline = parse_timeout(argv[1], ctx.now_ms())?;
+    // Redis checks the timeout after the other arguments.
     let args = parse_mpop(&argv[2..])?;
+    let deadline = parse_timeout(argv[1], ctx.now_ms())?;
     if !mpop_from_first(ctx, &args)? {
         ctx.block(args.keys, deadline);
     }

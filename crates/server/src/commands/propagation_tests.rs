@@ -364,3 +364,38 @@ fn sort_propagates_only_when_store_changes_something() {
     );
     assert_eq!(lines, ["SELECT 0", "RPUSH l 3 1 2", "SORT l STORE d", "SORT l LIMIT 0 0 STORE d"]);
 }
+
+#[test]
+fn served_blocking_sorted_set_pops_propagate_as_zpopmin_or_zpopmax() {
+    let mut harness = Harness::new(defaults);
+    let waiters: Vec<_> = (0..4).map(|_| harness.srv.add_client(String::new(), String::new(), -1)).collect();
+    assert_eq!(run_as(&mut harness.srv, &waiters[0], "BZPOPMIN k 0"), dispatch::Outcome::Blocked);
+    assert_eq!(run_as(&mut harness.srv, &waiters[1], "BZPOPMAX x k 0"), dispatch::Outcome::Blocked);
+    assert_eq!(run_as(&mut harness.srv, &waiters[2], "BZMPOP 0 2 x k MAX COUNT 5"), dispatch::Outcome::Blocked);
+    assert_eq!(run_as(&mut harness.srv, &waiters[3], "BLPOP k 0"), dispatch::Outcome::Blocked);
+    assert!(harness.lines().is_empty(), "blocking propagates nothing");
+    harness.run("ZADD k 1 a 2 b 3 c 4 d");
+    assert_eq!(harness.lines(), ["SELECT 0", "ZADD k 1 a 2 b 3 c 4 d", "ZPOPMIN k", "ZPOPMAX k", "ZPOPMAX k 5"]);
+    assert_eq!(harness.srv.blocking.count(), 1, "the list waiter stays blocked");
+    assert_eq!(waiters[0].borrow_mut().reply.take(), b"*3\r\n$1\r\nk\r\n$1\r\na\r\n$1\r\n1\r\n");
+    assert_eq!(waiters[1].borrow_mut().reply.take(), b"*3\r\n$1\r\nk\r\n$1\r\nd\r\n$1\r\n4\r\n");
+    assert_eq!(
+        waiters[2].borrow_mut().reply.take(),
+        b"*2\r\n$1\r\nk\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+}
+
+#[test]
+fn blocking_sorted_set_pops_served_at_once_propagate_their_non_blocking_form() {
+    let lines = propagated(
+        defaults,
+        &[
+            "ZADD z 1 a 2 b 3 c",
+            "BZPOPMIN nokey z 0",
+            "BZPOPMAX z 1",
+            "BZMPOP 0 1 z MIN COUNT 9",
+            "BZMPOP 0.01 1 z MAX",
+        ],
+    );
+    assert_eq!(lines, ["SELECT 0", "ZADD z 1 a 2 b 3 c", "ZPOPMIN z", "ZPOPMAX z", "ZPOPMIN z 9"]);
+}

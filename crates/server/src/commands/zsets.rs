@@ -1,7 +1,8 @@
 //! Sorted-set commands: ZADD/ZINCRBY, lookups (ZSCORE, ZMSCORE, ZCARD, ZRANK,
 //! ZCOUNT, ZLEXCOUNT), the ZRANGE family (rank, score and lex ranges, REV,
 //! LIMIT, ZRANGESTORE and the legacy ZREV*/Z*BY* forms), removals (ZREM,
-//! ZREMRANGEBY*, ZPOPMIN/ZPOPMAX, ZMPOP), ZRANDMEMBER, the set algebra
+//! ZREMRANGEBY*, ZPOPMIN/ZPOPMAX, ZMPOP and the blocking BZPOPMIN/BZPOPMAX/
+//! BZMPOP, which wait through `Ctx::block` like the list ones), ZRANDMEMBER, the set algebra
 //! (ZUNION/ZINTER/ZDIFF, their STORE forms, ZINTERCARD) and ZSCAN.
 //!
 //! Every ordered query becomes a rank range over `Zset` (see storage's zset
@@ -17,6 +18,7 @@ use cinnabar_storage::zset::{cmp_key, Added};
 use cinnabar_storage::{Value, Zset, ZsetLimits};
 
 use super::keyspace::{parse_cursor, parse_scan_options};
+use crate::blocking::{parse_timeout, TIMEOUT_HISTORY};
 use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
@@ -210,6 +212,39 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
             &[]
         ) },
+    CommandSpec { args: BZPOP_ARGS, ..zset_command!(
+        "bzpopmin",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        &[KeySpec::range(1, -2, 1, RW | ACCESS | DELETE)],
+        bzpopmin,
+        "5.0.0",
+        "Pop the lowest-scored member of the first non-empty sorted set, waiting for one if needed",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        TIMEOUT_HISTORY
+    ) },
+    CommandSpec { args: BZPOP_ARGS, ..zset_command!(
+        "bzpopmax",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        &[KeySpec::range(1, -2, 1, RW | ACCESS | DELETE)],
+        bzpopmax,
+        "5.0.0",
+        "Pop the highest-scored member of the first non-empty sorted set, waiting for one if needed",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        TIMEOUT_HISTORY
+    ) },
+    CommandSpec { args: BZMPOP_ARGS, ..zset_command!(
+        "bzmpop",
+        -5,
+        WRITE | BLOCKING | MOVABLE_KEYS,
+        &[numkeys_spec(2, RW | ACCESS | DELETE)],
+        bzmpop,
+        "7.0.0",
+        "ZMPOP, waiting for one of the sorted sets to have members",
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        &[]
+    ) },
     CommandSpec {
         tips: &["nondeterministic_output"],
         ..CommandSpec { args: ZRANDMEMBER_ARGS, ..zset_command!("zrandmember", -2, READONLY, RO | ACCESS, zrandmember, "6.2.0", "Get random members", "O(N) where N is the number of elements returned") }
@@ -883,42 +918,120 @@ fn pop(z: &mut Zset, count: u64, max: bool) -> Elements {
     out
 }
 
-fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+/// ZMPOP/BZMPOP's `numkeys key... MIN|MAX [COUNT n]`.
+struct MpopArgs<'a> {
+    keys: &'a [&'a [u8]],
+    max: bool,
+    count: u64,
+}
+
+/// Parses ZMPOP/BZMPOP arguments from `args`, which starts at `numkeys`.
+fn parse_mpop<'a>(args: &'a [&'a [u8]]) -> Result<MpopArgs<'a>, CmdError> {
     const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    let numkeys = parse_i64(argv[1]).filter(|&n| n >= 1).ok_or(NUMKEYS)? as usize;
-    let where_idx = numkeys.checked_add(2).filter(|&w| w < argv.len()).ok_or(errors::SYNTAX)?;
-    let max = match argv[where_idx].to_ascii_lowercase().as_slice() {
+    let numkeys = parse_i64(args[0]).filter(|&n| n >= 1).ok_or(NUMKEYS)? as usize;
+    let where_idx = numkeys.checked_add(1).filter(|&w| w < args.len()).ok_or(errors::SYNTAX)?;
+    let max = match args[where_idx].to_ascii_lowercase().as_slice() {
         b"min" => false,
         b"max" => true,
         _ => return Err(errors::SYNTAX.into()),
     };
     let mut count = None;
     let mut j = where_idx + 1;
-    while j < argv.len() {
-        if count.is_none() && argv[j].eq_ignore_ascii_case(b"count") && j + 1 < argv.len() {
+    while j < args.len() {
+        if count.is_none() && args[j].eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
             const COUNT: &str = "ERR count should be greater than 0";
-            count = Some(parse_i64(argv[j + 1]).filter(|&c| c >= 1).ok_or(COUNT)? as u64);
+            count = Some(parse_i64(args[j + 1]).filter(|&c| c >= 1).ok_or(COUNT)? as u64);
             j += 2;
         } else {
             return Err(errors::SYNTAX.into());
         }
     }
-    let count = count.unwrap_or(1);
-    for &key in &argv[2..where_idx] {
-        let Some(z) = ctx.write_zset(key)? else { continue };
-        let popped = pop(z, count, max);
-        let reply = ctx.reply();
-        reply.array(2);
-        reply.bulk(key);
-        reply_pairs(reply, &popped);
-        delete_if_empty(ctx, key);
-        ctx.mark_dirty(popped.len() as u64);
-        let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
-        ctx.propagate_as(vec![verb.to_vec(), key.to_vec(), count.to_string().into_bytes()]);
-        return Ok(());
+    Ok(MpopArgs { keys: &args[1..where_idx], max, count: count.unwrap_or(1) })
+}
+
+/// The first of `keys` holding a sorted set: WRONGTYPE if one before it holds
+/// another type. When serving a blocked client only the ready key counts, and
+/// another type there just means "not ready" (Redis 7.0 keeps the client
+/// blocked).
+fn first_zset_key<'a>(ctx: &mut Ctx, keys: &[&'a [u8]]) -> Result<Option<&'a [u8]>, CmdError> {
+    if let Some(serving) = ctx.serving_key().map(<[u8]>::to_vec) {
+        let key = keys.iter().find(|k| **k == serving.as_slice()).copied();
+        return Ok(key.filter(|k| ctx.write_zset(k).ok().flatten().is_some()));
     }
-    ctx.reply().null_array();
+    for &key in keys {
+        if ctx.write_zset(key)?.is_some() {
+            return Ok(Some(key));
+        }
+    }
+    Ok(None)
+}
+
+/// Pops from the first sorted set of `keys` and replies, false if there is
+/// none. `count` None is BZPOPMIN/BZPOPMAX (one member, flat
+/// `[key, member, score]`), else ZMPOP's `[key, [[member, score]...]]`. The
+/// pop propagates as ZPOPMIN/ZPOPMAX (with the requested count for *MPOP).
+fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<u64>) -> Result<bool, CmdError> {
+    let Some(key) = first_zset_key(ctx, keys)? else { return Ok(false) };
+    let z = ctx.write_zset(key)?.expect("first_zset_key found it");
+    let popped = pop(z, count.unwrap_or(1), max);
+    let reply = ctx.reply();
+    match count {
+        Some(_) => {
+            reply.array(2);
+            reply.bulk(key);
+            reply_pairs(reply, &popped);
+        }
+        None => {
+            let (member, score) = &popped[0];
+            reply.array(3);
+            reply.bulk(key);
+            reply.bulk(member);
+            reply.double(*score);
+        }
+    }
+    delete_if_empty(ctx, key);
+    ctx.mark_dirty(popped.len() as u64);
+    let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    let mut propagated = vec![verb.to_vec(), key.to_vec()];
+    propagated.extend(count.map(|c| c.to_string().into_bytes()));
+    ctx.propagate_as(propagated);
+    Ok(true)
+}
+
+fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let args = parse_mpop(&argv[1..])?;
+    if !pop_first(ctx, args.keys, args.max, Some(args.count))? {
+        ctx.reply().null_array();
+    }
     Ok(())
+}
+
+fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    // Redis checks the timeout after the other arguments.
+    let args = parse_mpop(&argv[2..])?;
+    let deadline = parse_timeout(argv[1], ctx.now_ms())?;
+    if !pop_first(ctx, args.keys, args.max, Some(args.count))? {
+        ctx.block(args.keys, deadline);
+    }
+    Ok(())
+}
+
+/// BZPOPMIN/BZPOPMAX key... timeout.
+fn blocking_zpop(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
+    let deadline = parse_timeout(argv[argv.len() - 1], ctx.now_ms())?;
+    let keys = &argv[1..argv.len() - 1];
+    if !pop_first(ctx, keys, max, None)? {
+        ctx.block(keys, deadline);
+    }
+    Ok(())
+}
+
+fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    blocking_zpop(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    blocking_zpop(ctx, argv, true)
 }
 
 /// `[member, score]` pairs, nested in both protocols (ZMPOP's shape).
@@ -1332,6 +1445,16 @@ const ZPOPMIN_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("count").optiona
 const ZPOPMAX_ARGS: &[Arg] = &[Arg::key("key", 0), Arg::integer("count").optional()];
 
 const ZMPOP_ARGS: &[Arg] = &[
+    Arg::integer("numkeys"),
+    Arg::key("key", 0).multiple(),
+    Arg::one_of("where", &[Arg::pure_token("min", "MIN"), Arg::pure_token("max", "MAX")]),
+    Arg::integer("count").token("COUNT").optional(),
+];
+
+const BZPOP_ARGS: &[Arg] = &[Arg::key("key", 0).multiple(), Arg::double("timeout")];
+
+const BZMPOP_ARGS: &[Arg] = &[
+    Arg::double("timeout"),
     Arg::integer("numkeys"),
     Arg::key("key", 0).multiple(),
     Arg::one_of("where", &[Arg::pure_token("min", "MIN"), Arg::pure_token("max", "MAX")]),

@@ -3,6 +3,8 @@
 //! temporary directory, and talk to it with redis-rs or raw RESP.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod blocking;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
