@@ -34,6 +34,13 @@ pub struct BlockedOn {
     pub argv: Vec<Vec<u8>>,
 }
 
+impl BlockedOn {
+    /// XREADGROUP: it must hear that its stream was deleted.
+    fn waits_for_a_group(&self) -> bool {
+        self.argv[0].eq_ignore_ascii_case(b"xreadgroup")
+    }
+}
+
 /// How a blocked client is released without being served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Release {
@@ -140,8 +147,10 @@ pub fn serve_ready_keys(srv: &mut Server) {
         let ready = std::mem::take(&mut srv.blocking.ready);
         for (db, key) in ready {
             for id in srv.blocking.waiters_of(db, &key) {
-                if !srv.dbs[db].contains(&key) {
-                    break;
+                // XREADGROUP is told when its stream is gone; others wait on.
+                let group_reader = srv.blocking.clients.get(&id).is_some_and(BlockedOn::waits_for_a_group);
+                if !group_reader && !srv.dbs[db].contains(&key) {
+                    continue;
                 }
                 serve_one(srv, id, &key);
             }

@@ -184,6 +184,11 @@ impl Server {
     pub fn remove_key(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
         match self.dbs[db].remove(key) {
             Some(entry) => {
+                // As Redis 7.0, a deleted stream's blocked group readers are
+                // told it is gone.
+                if matches!(entry.value, cinnabar_storage::Value::Stream(_)) {
+                    self.blocking.signal(db, key);
+                }
                 self.lazyfree.free_value(entry.value, lazy);
                 true
             }

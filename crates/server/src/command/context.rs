@@ -60,6 +60,9 @@ pub struct BlockRequest {
     pub keys: Vec<Vec<u8>>,
     /// Unix milliseconds; 0 = forever.
     pub deadline_ms: i64,
+    /// The command to re-run when served, if not the one sent (XREAD's `$`
+    /// must keep the ID it stood for when the client blocked).
+    pub argv: Option<Vec<Vec<u8>>>,
 }
 
 /// What a write should put into the replication stream.
@@ -285,11 +288,16 @@ impl<'a> Ctx<'a> {
     /// handler must not reply. Where blocking is forbidden (MULTI, scripts),
     /// replies as a timeout would instead.
     pub fn block(&mut self, keys: &[&[u8]], deadline_ms: i64) {
+        self.block_as(keys, deadline_ms, None);
+    }
+
+    /// `block`, re-running `argv` instead of the command as sent when served.
+    pub fn block_as(&mut self, keys: &[&[u8]], deadline_ms: i64, argv: Option<Vec<Vec<u8>>>) {
         if self.block_mode == BlockMode::Forbidden {
             self.client.reply.null_array();
             return;
         }
-        self.block_request = Some(BlockRequest { keys: keys.iter().map(|k| k.to_vec()).collect(), deadline_ms });
+        self.block_request = Some(BlockRequest { keys: keys.iter().map(|k| k.to_vec()).collect(), deadline_ms, argv });
     }
 
     /// Removes a key. Returns true if it existed (and had not expired).
