@@ -5,7 +5,7 @@
 
 use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_storage::glob;
-use cinnabar_storage::{Db, Entry, SmallBytes};
+use cinnabar_storage::{Entry, SmallBytes};
 
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
@@ -334,7 +334,7 @@ fn rename_key(ctx: &mut Ctx, src: &[u8], dst: &[u8], nx: bool) -> CmdResult {
     }
     let expire = ctx.srv.dbs[db].expire_at(src);
     let entry = ctx.srv.dbs[db].remove(src).expect("looked up just above");
-    place(&mut ctx.srv.dbs[db], dst, entry, expire);
+    place(ctx.srv, db, dst, entry, expire);
     ctx.mark_dirty(1);
     reply_renamed(ctx, nx, true);
     Ok(())
@@ -349,12 +349,14 @@ fn reply_renamed(ctx: &mut Ctx, nx: bool, renamed: bool) {
     }
 }
 
-/// Stores `entry` at a free `key` of `db`, with `expire` as its TTL.
-fn place(db: &mut Db, key: &[u8], entry: Entry, expire: Option<i64>) {
-    db.set(key, entry, false);
+/// Stores `entry` at a free `key` of database `db`, with `expire` as its
+/// TTL; clients blocked on the key may now be served (Redis's dbAdd).
+fn place(srv: &mut Server, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
+    srv.dbs[db].set(key, entry, false);
     if let Some(when) = expire {
-        db.set_expire(key, when);
+        srv.dbs[db].set_expire(key, when);
     }
+    srv.blocking.signal(db, key);
 }
 
 fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -393,7 +395,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.srv.remove_key(dst_db, dst, lazy);
     }
     let entry = Entry::new(value, ctx.srv.lru_clock());
-    place(&mut ctx.srv.dbs[dst_db], dst, entry, expire);
+    place(ctx.srv, dst_db, dst, entry, expire);
     ctx.mark_dirty(1);
     ctx.reply().int(1);
     Ok(())
@@ -417,7 +419,7 @@ fn move_key(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let expire = ctx.srv.dbs[src_db].expire_at(key);
     let entry = ctx.srv.dbs[src_db].remove(key).expect("looked up just above");
-    place(&mut ctx.srv.dbs[dst_db], key, entry, expire);
+    place(ctx.srv, dst_db, key, entry, expire);
     ctx.mark_dirty(1);
     ctx.reply().int(1);
     Ok(())
