@@ -21,7 +21,9 @@ fn xadd_serves_readers_waiting_after_an_id_or_dollar() {
         out.push(admin.cmd(&["XADD", "new", "5-5", "f", "v"]));
         out.push(text(fresh.read_reply()));
         let stats = admin.cmd(&["INFO", "commandstats"]);
-        out.extend(stats.lines().filter(|l| l.starts_with("cmdstat_xread")).map(|l| l[..l.find(",usec").unwrap()].into()));
+        out.extend(
+            stats.lines().filter(|l| l.starts_with("cmdstat_xread")).map(|l| l[..l.find(",usec").unwrap()].into()),
+        );
         out
     });
 }
