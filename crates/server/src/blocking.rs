@@ -111,6 +111,11 @@ impl Blocking {
         }
     }
 
+    /// The keys of `db` that clients wait on.
+    pub fn keys_waited_in(&self, db: usize) -> Vec<Vec<u8>> {
+        self.waiters.keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect()
+    }
+
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }

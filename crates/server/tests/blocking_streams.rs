@@ -113,3 +113,21 @@ fn group_readers_hear_when_their_group_or_stream_goes() {
         out
     });
 }
+
+#[test]
+fn group_readers_hear_of_overwrites_flushes_and_expiry() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        let group = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"];
+        let mut out = Vec::new();
+        for gone in [&["SET", "s", "x"][..], &["FLUSHALL"], &["PEXPIRE", "s", "1"]] {
+            admin.cmd(&["DEL", "s"]);
+            admin.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+            let mut reader = block(server, &mut admin, &group, 1);
+            out.push(admin.cmd(gone));
+            out.push(text(reader.read_reply()));
+            wait_blocked(&mut admin, 0);
+        }
+        out
+    });
+}

@@ -481,6 +481,12 @@ fn flush_is_async(ctx: &Ctx, argv: &[&[u8]]) -> Result<bool, CmdError> {
 /// Empties one database, freeing its contents in the background if `lazy`.
 /// Returns how many keys it held.
 fn empty_db(srv: &mut Server, db: usize, lazy: bool) -> u64 {
+    // Blocked group readers of a flushed stream are told it is gone.
+    for key in srv.blocking.keys_waited_in(db) {
+        if srv.dbs[db].get(&key).is_some_and(|e| matches!(e.value, cinnabar_storage::Value::Stream(_))) {
+            srv.blocking.signal(db, &key);
+        }
+    }
     let old = srv.dbs[db].take_all();
     let keys = old.len() as u64;
     if lazy {
