@@ -120,7 +120,7 @@ fn group_readers_hear_of_overwrites_flushes_and_expiry() {
         let mut admin = server.raw();
         let group = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"];
         let mut out = Vec::new();
-        for gone in [&["SET", "s", "x"][..], &["FLUSHALL"], &["PEXPIRE", "s", "1"]] {
+        for gone in [&["SET", "s", "x"][..], &["RENAME", "s", "t"], &["FLUSHALL"], &["PEXPIRE", "s", "1"]] {
             admin.cmd(&["DEL", "s"]);
             admin.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
             let mut reader = block(server, &mut admin, &group, 1);

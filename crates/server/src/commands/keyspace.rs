@@ -332,8 +332,7 @@ fn rename_key(ctx: &mut Ctx, src: &[u8], dst: &[u8], nx: bool) -> CmdResult {
         let lazy = ctx.srv.config.lazyfree_lazy_server_del;
         ctx.srv.remove_key(db, dst, lazy);
     }
-    let expire = ctx.srv.dbs[db].expire_at(src);
-    let entry = ctx.srv.dbs[db].remove(src).expect("looked up just above");
+    let (entry, expire) = lift(ctx.srv, db, src);
     place(ctx.srv, db, dst, entry, expire);
     ctx.mark_dirty(1);
     reply_renamed(ctx, nx, true);
@@ -347,6 +346,15 @@ fn reply_renamed(ctx: &mut Ctx, nx: bool, renamed: bool) {
     } else {
         ctx.reply().ok();
     }
+}
+
+/// Takes an existing `key` and its TTL out of database `db` to be placed
+/// elsewhere (Redis's dbDelete, so the deletion is signalled).
+fn lift(srv: &mut Server, db: usize, key: &[u8]) -> (Entry, Option<i64>) {
+    let expire = srv.dbs[db].expire_at(key);
+    let entry = srv.dbs[db].remove(key).expect("looked up by the caller");
+    srv.signal_deleted(db, key, &entry.value);
+    (entry, expire)
 }
 
 /// Stores `entry` at a free `key` of database `db`, with `expire` as its
@@ -417,8 +425,7 @@ fn move_key(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     }
-    let expire = ctx.srv.dbs[src_db].expire_at(key);
-    let entry = ctx.srv.dbs[src_db].remove(key).expect("looked up just above");
+    let (entry, expire) = lift(ctx.srv, src_db, key);
     place(ctx.srv, dst_db, key, entry, expire);
     ctx.mark_dirty(1);
     ctx.reply().int(1);
