@@ -84,6 +84,9 @@ fn a_group_reader_is_served_new_entries_and_records_them_as_pending() {
         out.push(text(bob.read_reply()));
         out.push(admin.cmd(&["XPENDING", "s", "g"]));
         out.push(admin.cmd(&["XINFO", "CONSUMERS", "s", "g"]).replace(|c: char| c.is_ascii_digit(), "#"));
+        // Serving dirties the dataset only by the consumers it creates.
+        let persistence = admin.cmd(&["INFO", "persistence"]);
+        out.extend(persistence.lines().filter(|l| l.starts_with("rdb_changes")).map(str::to_string));
         out
     });
 }

@@ -953,7 +953,9 @@ fn serve_blocked_read(ctx: &mut Ctx, read: &BlockedRead, keys: &[&[u8]], deadlin
         Some(g) => {
             let created =
                 read_for_group(stream, read.key, g, ReadFrom::New, read.count as usize, now, &mut body, &mut props);
-            dirty = 1 + u64::from(created);
+            // Served, Redis counts only a consumer it creates as a change,
+            // yet still propagates the read's effects.
+            dirty = u64::from(created);
         }
     }
     let r = ctx.reply();
@@ -966,6 +968,9 @@ fn serve_blocked_read(ctx: &mut Ctx, read: &BlockedRead, keys: &[&[u8]], deadlin
     r.bulk(read.key);
     r.raw(body.bytes());
     if read.group.is_some() {
+        if !props.is_empty() {
+            ctx.force_propagation();
+        }
         propagate_group_effects(ctx, dirty, props);
     }
     Ok(())
