@@ -134,3 +134,20 @@ fn group_readers_hear_of_overwrites_flushes_and_expiry() {
         out
     });
 }
+
+#[test]
+fn swapdb_serves_waiters_and_tells_group_readers_their_stream_left() {
+    same_on_both(|server| {
+        let mut admin = server.raw();
+        admin.cmd(&["XGROUP", "CREATE", "g", "g", "$", "MKSTREAM"]);
+        let mut grouped =
+            block(server, &mut admin, &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "g", ">"], 1);
+        let mut reader = block(server, &mut admin, &["XREAD", "BLOCK", "0", "STREAMS", "s", "0-0"], 2);
+        let mut popper = block(server, &mut admin, &["BLPOP", "l", "0"], 3);
+        admin.cmd(&["SELECT", "1"]);
+        let mut out = vec![admin.cmd(&["XADD", "s", "1-1", "f", "v"]), admin.cmd(&["RPUSH", "l", "x"])];
+        out.push(admin.cmd(&["SWAPDB", "0", "1"]));
+        out.extend([&mut grouped, &mut reader, &mut popper].map(|c| text(c.read_reply())));
+        out
+    });
+}

@@ -450,10 +450,33 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(errors::DB_INDEX.into());
     };
     // Clients keep their selected index, so each now sees the other's data.
+    let held_streams = [first, second].map(|db| waited_streams(ctx.srv, db));
     ctx.srv.dbs.swap(first, second);
+    for (db, held_streams) in [first, second].into_iter().zip(held_streams) {
+        signal_swapped_keys(ctx.srv, db, &held_streams);
+    }
     ctx.mark_dirty(1);
     ctx.reply().ok();
     Ok(())
+}
+
+/// The keys of `db` that clients wait on and that hold streams.
+fn waited_streams(srv: &Server, db: usize) -> Vec<Vec<u8>> {
+    let holds_stream = |key: &Vec<u8>| srv.dbs[db].get(key).is_some_and(|e| e.value.type_name() == "stream");
+    srv.blocking.keys_waited_in(db).into_iter().filter(holds_stream).collect()
+}
+
+/// After SWAPDB, as Redis 7.0: waited-on keys that now hold a type clients
+/// block for are ready, and streams that went away tell their group readers.
+fn signal_swapped_keys(srv: &mut Server, db: usize, held_streams: &[Vec<u8>]) {
+    for key in srv.blocking.keys_waited_in(db) {
+        let now = srv.dbs[db].get(&key).map(|e| e.value.type_name());
+        let ready = matches!(now, Some("list" | "zset" | "stream"));
+        let stream_gone = now != Some("stream") && held_streams.contains(&key);
+        if ready || stream_gone {
+            srv.blocking.signal(db, &key);
+        }
+    }
 }
 
 fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -489,10 +512,8 @@ fn flush_is_async(ctx: &Ctx, argv: &[&[u8]]) -> Result<bool, CmdError> {
 /// Returns how many keys it held.
 fn empty_db(srv: &mut Server, db: usize, lazy: bool) -> u64 {
     // Blocked group readers of a flushed stream are told it is gone.
-    for key in srv.blocking.keys_waited_in(db) {
-        if srv.dbs[db].get(&key).is_some_and(|e| matches!(e.value, cinnabar_storage::Value::Stream(_))) {
-            srv.blocking.signal(db, &key);
-        }
+    for key in waited_streams(srv, db) {
+        srv.blocking.signal(db, &key);
     }
     let old = srv.dbs[db].take_all();
     let keys = old.len() as u64;
