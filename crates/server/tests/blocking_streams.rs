@@ -63,6 +63,11 @@ fn readers_are_served_first_come_first_served_and_time_out_with_null() {
         out.push(first.cmd(&["XREADGROUP", "GROUP", "g", "c", "BLOCK", "10", "STREAMS", "s", ">"]));
         admin.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
         out.push(first.cmd(&["XREADGROUP", "GROUP", "g", "c", "BLOCK", "10", "STREAMS", "s", ">"]));
+        // Served in RESP3: a map of the one ready stream.
+        first.send_command(&[b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", b"s", b">"]);
+        wait_blocked(&mut admin, 1);
+        out.push(admin.cmd(&["XADD", "s", "2-2", "f", "v"]));
+        out.push(text(first.read_reply()));
         out
     });
 }
