@@ -10,7 +10,8 @@
 //! ready key, first come first served, in "serving" mode: the handler only
 //! looks at the ready key and either completes (it is then propagated and
 //! counted like any command) or asks to stay blocked (the key is gone, empty,
-//! or of another type: Redis 7.0 leaves such clients blocked).
+//! or of another type: Redis 7.0 leaves such clients blocked, except that
+//! XREADGROUP is told with an error; a deleted stream is signalled for it).
 //!
 //! Timeouts are driven by the connection task's timer (`deadline_of`), which
 //! calls `expire_if_due`; disconnection forgets the client (`forget`).
