@@ -303,7 +303,10 @@ impl<'a> Ctx<'a> {
     /// Removes a key. Returns true if it existed (and had not expired).
     pub fn delete_key(&mut self, key: &[u8]) -> bool {
         self.expire_if_needed(key);
-        self.srv.dbs[self.client.db].remove(key).is_some()
+        let db = self.client.db;
+        let Some(entry) = self.srv.dbs[db].remove(key) else { return false };
+        self.srv.signal_deleted(db, key, &entry.value);
+        true
     }
 
     /// Counts `n` changes to the dataset; a command with changes is propagated.
