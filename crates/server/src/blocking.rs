@@ -10,7 +10,8 @@
 //! ready key, first come first served, in "serving" mode: the handler only
 //! looks at the ready key and either completes (it is then propagated and
 //! counted like any command) or asks to stay blocked (the key is gone, empty,
-//! or of another type: Redis 7.0 leaves such clients blocked).
+//! or of another type: Redis 7.0 leaves such clients blocked, except that
+//! XREADGROUP is told with an error; a deleted stream is signalled for it).
 //!
 //! Timeouts are driven by the connection task's timer (`deadline_of`), which
 //! calls `expire_if_due`; disconnection forgets the client (`forget`).
@@ -34,6 +35,13 @@ pub struct BlockedOn {
     pub argv: Vec<Vec<u8>>,
     /// How long the run that blocked took, added to the served run's duration.
     pub blocked_run_us: u64,
+}
+
+impl BlockedOn {
+    /// XREADGROUP: it must hear that its stream was deleted.
+    fn waits_for_a_group(&self) -> bool {
+        self.argv[0].eq_ignore_ascii_case(b"xreadgroup")
+    }
 }
 
 /// How a blocked client is released without being served.
@@ -106,13 +114,13 @@ impl Blocking {
         }
     }
 
-    pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+    /// The keys of `db` that clients wait on.
+    pub fn keys_waited_in(&self, db: usize) -> Vec<Vec<u8>> {
+        self.waiters.keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect()
     }
 
-    /// The keys of `db` someone is blocked on.
-    fn awaited_keys(&self, db: usize) -> Vec<Vec<u8>> {
-        self.waiters.keys().filter(|(d, _)| *d == db).map(|(_, key)| key.clone()).collect()
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     fn waiters_of(&self, db: usize, key: &[u8]) -> Vec<ClientId> {
@@ -145,16 +153,6 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
     Ok(now_ms + ms)
 }
 
-/// Signals every awaited key that exists in `db`, after its whole contents
-/// changed (SWAPDB), as Redis's `scanDatabaseForReadyKeys`.
-pub fn signal_existing_keys(srv: &mut Server, db: usize) {
-    for key in srv.blocking.awaited_keys(db) {
-        if srv.dbs[db].contains(&key) {
-            srv.blocking.signal(db, &key);
-        }
-    }
-}
-
 /// Serves the waiters of every ready key, FIFO per key, until no key is
 /// ready (a served BLMOVE may make its destination ready in turn).
 pub fn serve_ready_keys(srv: &mut Server) {
@@ -162,8 +160,10 @@ pub fn serve_ready_keys(srv: &mut Server) {
         let ready = std::mem::take(&mut srv.blocking.ready);
         for (db, key) in ready {
             for id in srv.blocking.waiters_of(db, &key) {
-                if !srv.dbs[db].contains(&key) {
-                    break;
+                // XREADGROUP is told when its stream is gone; others wait on.
+                let group_reader = srv.blocking.clients.get(&id).is_some_and(BlockedOn::waits_for_a_group);
+                if !group_reader && !srv.dbs[db].contains(&key) {
+                    continue;
                 }
                 serve_one(srv, id, &key);
             }

@@ -31,6 +31,10 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     if srv.active_expire_enabled {
         active_expire::run(srv, &mut state.expire);
     }
+    // Expired streams tell their blocked group readers (Redis's beforeSleep).
+    if srv.blocking.has_ready() {
+        crate::blocking::serve_ready_keys(srv);
+    }
     let expire_ms = expire_started.elapsed().as_millis() as u64;
     srv.latency.add_if_needed(srv.config.latency_monitor_threshold, "expire-cycle", expire_ms, srv.now_ms / 1000);
     rehash_databases(srv);

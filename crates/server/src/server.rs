@@ -179,11 +179,20 @@ impl Server {
         self.propagation.emit(db, &[deletion_verb(lazy), key]);
     }
 
+    /// Notes that `key`, holding `value`, left `db`: as in Redis 7.0, a
+    /// deleted stream's blocked group readers are told it is gone.
+    pub fn signal_deleted(&mut self, db: usize, key: &[u8], value: &cinnabar_storage::Value) {
+        if matches!(value, cinnabar_storage::Value::Stream(_)) {
+            self.blocking.signal(db, key);
+        }
+    }
+
     /// Removes a key and its TTL, freeing the value in the background when
     /// `lazy` and that is worth it. Returns true if the key existed.
     pub fn remove_key(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
         match self.dbs[db].remove(key) {
             Some(entry) => {
+                self.signal_deleted(db, key, &entry.value);
                 self.lazyfree.free_value(entry.value, lazy);
                 true
             }

@@ -7,30 +7,8 @@
 
 mod common;
 
-use common::{Kind, RawConn, ServerProcess};
-
-/// Runs `scenario` on both servers and asserts the transcripts are equal.
-fn same_on_both(scenario: fn(&ServerProcess) -> Vec<String>) {
-    let ours = scenario(&ServerProcess::start(Kind::Cinnabar, &[]));
-    let theirs = scenario(&ServerProcess::start(Kind::Redis, &[]));
-    assert_eq!(ours, theirs);
-}
-
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// Waits until `n` clients are blocked.
-fn wait_blocked(admin: &mut RawConn, n: usize) {
-    let want = format!("blocked_clients:{n}\r\n");
-    for _ in 0..2000 {
-        if admin.cmd(&["INFO", "clients"]).contains(&want) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    panic!("never saw {n} blocked clients");
-}
+use common::blocking::{same_on_both, text, wait_blocked};
+use common::{RawConn, ServerProcess};
 
 /// Opens a connection on database `db`, sends `words` and waits until it is
 /// the `blocked_after`th blocked client.

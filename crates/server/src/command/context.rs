@@ -60,6 +60,9 @@ pub struct BlockRequest {
     pub keys: Vec<Vec<u8>>,
     /// Unix milliseconds; 0 = forever.
     pub deadline_ms: i64,
+    /// The command to re-run when served, if not the one sent (XREAD's `$`
+    /// must keep the ID it stood for when the client blocked).
+    pub argv: Option<Vec<Vec<u8>>>,
 }
 
 /// What a write should put into the replication stream.
@@ -261,12 +264,14 @@ impl<'a> Ctx<'a> {
         // Under LFU an overwritten key keeps its counter (Redis's dbSetValue).
         let kept = if access.is_lfu() { db.get(key).map(|old| old.access) } else { None };
         let stamp = kept.unwrap_or_else(|| access.fresh());
+        let replaced_stream = db.get(key).is_some_and(|old| matches!(old.value, Value::Stream(_)));
         let created = !db.contains(key);
         db.set(key, Entry::new(value, stamp), keep_ttl);
         // Redis 7.0 signals waiters when a key is created (dbAdd), not when a
         // value is overwritten (dbOverwrite): a client blocked on a string
-        // key that ZUNIONSTORE replaces stays blocked.
-        if created {
+        // key that ZUNIONSTORE replaces stays blocked. An overwritten stream
+        // is a deleted one to its group readers, who are told it is gone.
+        if created || replaced_stream {
             self.signal_key_ready(key);
         }
     }
@@ -289,17 +294,25 @@ impl<'a> Ctx<'a> {
     /// handler must not reply. Where blocking is forbidden (MULTI, scripts),
     /// replies as a timeout would instead.
     pub fn block(&mut self, keys: &[&[u8]], deadline_ms: i64) {
+        self.block_as(keys, deadline_ms, None);
+    }
+
+    /// `block`, re-running `argv` instead of the command as sent when served.
+    pub fn block_as(&mut self, keys: &[&[u8]], deadline_ms: i64, argv: Option<Vec<Vec<u8>>>) {
         if self.block_mode == BlockMode::Forbidden {
             self.client.reply.null_array();
             return;
         }
-        self.block_request = Some(BlockRequest { keys: keys.iter().map(|k| k.to_vec()).collect(), deadline_ms });
+        self.block_request = Some(BlockRequest { keys: keys.iter().map(|k| k.to_vec()).collect(), deadline_ms, argv });
     }
 
     /// Removes a key. Returns true if it existed (and had not expired).
     pub fn delete_key(&mut self, key: &[u8]) -> bool {
         self.expire_if_needed(key);
-        self.srv.dbs[self.client.db].remove(key).is_some()
+        let db = self.client.db;
+        let Some(entry) = self.srv.dbs[db].remove(key) else { return false };
+        self.srv.signal_deleted(db, key, &entry.value);
+        true
     }
 
     /// Counts `n` changes to the dataset; a command with changes is propagated.

@@ -281,7 +281,7 @@ fn park(srv: &mut Server, client: &mut Client, argv: &[&[u8]], request: BlockReq
         db: client.db,
         keys: request.keys,
         deadline_ms: request.deadline_ms,
-        argv: argv.iter().map(|a| a.to_vec()).collect(),
+        argv: request.argv.unwrap_or_else(|| argv.iter().map(|a| a.to_vec()).collect()),
         blocked_run_us: run_us,
     };
     srv.blocking.block(client.id, on);

@@ -7,7 +7,6 @@ use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_storage::glob;
 use cinnabar_storage::{Entry, SmallBytes};
 
-use crate::blocking;
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::server::Server;
@@ -333,8 +332,7 @@ fn rename_key(ctx: &mut Ctx, src: &[u8], dst: &[u8], nx: bool) -> CmdResult {
         let lazy = ctx.srv.config.lazyfree_lazy_server_del;
         ctx.srv.remove_key(db, dst, lazy);
     }
-    let expire = ctx.srv.dbs[db].expire_at(src);
-    let entry = ctx.srv.dbs[db].remove(src).expect("looked up just above");
+    let (entry, expire) = lift(ctx.srv, db, src);
     place(ctx.srv, db, dst, entry, expire);
     ctx.mark_dirty(1);
     reply_renamed(ctx, nx, true);
@@ -350,13 +348,21 @@ fn reply_renamed(ctx: &mut Ctx, nx: bool, renamed: bool) {
     }
 }
 
-/// Stores `entry` at a free `key` of database `db`, with `expire` as its TTL,
-/// and signals the key to clients blocked on it there (Redis's `dbAdd`).
+/// Takes an existing `key` and its TTL out of database `db` to be placed
+/// elsewhere (Redis's dbDelete, so the deletion is signalled).
+fn lift(srv: &mut Server, db: usize, key: &[u8]) -> (Entry, Option<i64>) {
+    let expire = srv.dbs[db].expire_at(key);
+    let entry = srv.dbs[db].remove(key).expect("looked up by the caller");
+    srv.signal_deleted(db, key, &entry.value);
+    (entry, expire)
+}
+
+/// Stores `entry` at a free `key` of database `db`, with `expire` as its
+/// TTL; clients blocked on the key may now be served (Redis's dbAdd).
 fn place(srv: &mut Server, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
-    let dict = &mut srv.dbs[db];
-    dict.set(key, entry, false);
+    srv.dbs[db].set(key, entry, false);
     if let Some(when) = expire {
-        dict.set_expire(key, when);
+        srv.dbs[db].set_expire(key, when);
     }
     srv.blocking.signal(db, key);
 }
@@ -419,8 +425,7 @@ fn move_key(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     }
-    let expire = ctx.srv.dbs[src_db].expire_at(key);
-    let entry = ctx.srv.dbs[src_db].remove(key).expect("looked up just above");
+    let (entry, expire) = lift(ctx.srv, src_db, key);
     place(ctx.srv, dst_db, key, entry, expire);
     ctx.mark_dirty(1);
     ctx.reply().int(1);
@@ -445,14 +450,33 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(errors::DB_INDEX.into());
     };
     // Clients keep their selected index, so each now sees the other's data.
+    let held_streams = [first, second].map(|db| waited_streams(ctx.srv, db));
     ctx.srv.dbs.swap(first, second);
-    // Blocked clients stay with their index too: those whose key now exists
-    // get a try at the swapped-in data (Redis's scanDatabaseForReadyKeys).
-    blocking::signal_existing_keys(ctx.srv, first);
-    blocking::signal_existing_keys(ctx.srv, second);
+    for (db, held_streams) in [first, second].into_iter().zip(held_streams) {
+        signal_swapped_keys(ctx.srv, db, &held_streams);
+    }
     ctx.mark_dirty(1);
     ctx.reply().ok();
     Ok(())
+}
+
+/// The keys of `db` that clients wait on and that hold streams.
+fn waited_streams(srv: &Server, db: usize) -> Vec<Vec<u8>> {
+    let holds_stream = |key: &Vec<u8>| srv.dbs[db].get(key).is_some_and(|e| e.value.type_name() == "stream");
+    srv.blocking.keys_waited_in(db).into_iter().filter(holds_stream).collect()
+}
+
+/// After SWAPDB, as Redis 7.0: waited-on keys that now hold a type clients
+/// block for are ready, and streams that went away tell their group readers.
+fn signal_swapped_keys(srv: &mut Server, db: usize, held_streams: &[Vec<u8>]) {
+    for key in srv.blocking.keys_waited_in(db) {
+        let now = srv.dbs[db].get(&key).map(|e| e.value.type_name());
+        let ready = matches!(now, Some("list" | "zset" | "stream"));
+        let stream_gone = now != Some("stream") && held_streams.contains(&key);
+        if ready || stream_gone {
+            srv.blocking.signal(db, &key);
+        }
+    }
 }
 
 fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -487,6 +511,10 @@ fn flush_is_async(ctx: &Ctx, argv: &[&[u8]]) -> Result<bool, CmdError> {
 /// Empties one database, freeing its contents in the background if `lazy`.
 /// Returns how many keys it held.
 fn empty_db(srv: &mut Server, db: usize, lazy: bool) -> u64 {
+    // Blocked group readers of a flushed stream are told it is gone.
+    for key in waited_streams(srv, db) {
+        srv.blocking.signal(db, &key);
+    }
     let old = srv.dbs[db].take_all();
     let keys = old.len() as u64;
     if lazy {

@@ -309,6 +309,39 @@ fn served_blocking_pops_propagate_their_non_blocking_form() {
     assert_eq!(waiters[2].borrow_mut().reply.take(), b"*2\r\n$1\r\nk\r\n*2\r\n$1\r\nb\r\n$1\r\nc\r\n");
 }
 
+/// What Redis 7.0.15 wrote to its AOF for the same scenario.
+#[test]
+fn served_blocked_group_reads_propagate_their_group_effects() {
+    let mut harness = Harness::new(defaults);
+    harness.run("XGROUP CREATE s g $ MKSTREAM");
+    let waiters: Vec<_> = (0..3).map(|_| harness.srv.add_client(String::new(), String::new(), -1)).collect();
+    let reads = [
+        "XREADGROUP GROUP g c1 COUNT 1 BLOCK 0 STREAMS s >",
+        "XREADGROUP GROUP g c2 NOACK BLOCK 0 STREAMS s >",
+        "XREAD BLOCK 0 STREAMS s $",
+    ];
+    for (waiter, read) in waiters.iter().zip(reads) {
+        assert_eq!(run_as(&mut harness.srv, waiter, read), dispatch::Outcome::Blocked);
+    }
+    harness.run("XADD s 1-1 a 1");
+    harness.run("XADD s 1-2 b 2");
+    assert_eq!(
+        mask_times(harness.lines()),
+        [
+            "SELECT 0",
+            "XGROUP CREATE s g $ MKSTREAM",
+            "XADD s 1-1 a 1",
+            "XCLAIM s g c1 0 1-1 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 1-1",
+            "XADD s 1-2 b 2",
+            "MULTI",
+            "XGROUP CREATECONSUMER s g c2",
+            "XGROUP SETID s g 1-2 ENTRIESREAD 2",
+            "EXEC",
+        ]
+    );
+    assert_eq!(harness.srv.blocking.count(), 0);
+}
+
 #[test]
 fn blocking_commands_served_at_once_propagate_their_non_blocking_form() {
     let lines = propagated(

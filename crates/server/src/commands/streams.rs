@@ -6,9 +6,9 @@
 //! (generated IDs and effective trim thresholds are written out, and group
 //! reads become XCLAIM / XGROUP SETID / XGROUP CREATECONSUMER as in Redis 7.0).
 //!
-//! BLOCK is parsed, but until blocking clients exist a read with BLOCK
-//! answers at once: with data when there is some, with the timeout reply
-//! (a null array) otherwise.
+//! XREAD/XREADGROUP BLOCK with nothing to read park the client on its keys
+//! (`Ctx::block`); an XADD (or anything that signals the key) re-runs the
+//! read for the ready key only, as Redis 7.0 serves blocked stream readers.
 
 use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_protocol::Reply;
@@ -567,6 +567,7 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     reply_id(&mut ctx.client.reply, id);
     ctx.mark_dirty(1);
     ctx.propagate_as(prop);
+    ctx.signal_key_ready(key);
     Ok(())
 }
 
@@ -712,16 +713,17 @@ fn xsetid(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// BLOCK's timeout, validated as Redis does (milliseconds).
-fn parse_timeout(ctx: &Ctx, arg: &[u8]) -> CmdResult {
+/// BLOCK's timeout in milliseconds, validated as Redis does, as a deadline
+/// in unix milliseconds (0 waits forever).
+fn parse_timeout(ctx: &Ctx, arg: &[u8]) -> Result<i64, CmdError> {
     let ms = parse_i64(arg).ok_or("ERR timeout is not an integer or out of range")?;
     if ms < 0 {
         return Err("ERR timeout is negative".into());
     }
-    if ms > 0 && ms.checked_add(ctx.now_ms()).is_none() {
-        return Err("ERR timeout is out of range".into());
+    if ms == 0 {
+        return Ok(0);
     }
-    Ok(())
+    ms.checked_add(ctx.now_ms()).ok_or("ERR timeout is out of range".into())
 }
 
 /// Where a read starts for one stream.
@@ -745,13 +747,14 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut streams_at = 0;
     let mut group: Option<GroupRead> = None;
     let mut noack = false;
+    let mut block = None;
     let mut i = 1;
     while i < argv.len() {
         let more = argv.len() - 1 - i;
         let opt = argv[i];
         if opt.eq_ignore_ascii_case(b"block") && more > 0 {
             i += 1;
-            parse_timeout(ctx, argv[i])?;
+            block = Some(parse_timeout(ctx, argv[i])?);
         } else if opt.eq_ignore_ascii_case(b"count") && more > 0 {
             i += 1;
             count = parse_count(argv[i])?.max(0);
@@ -790,6 +793,11 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let n = (argv.len() - streams_at) / 2;
     let keys = &argv[streams_at..streams_at + n];
+    if let Some(ready) = ctx.serving_key().map(<[u8]>::to_vec) {
+        let id_arg = keys.iter().position(|k| *k == ready.as_slice()).map(|at| argv[streams_at + n + at]);
+        let read = BlockedRead { key: &ready, id_arg: id_arg.expect("served from one of its keys"), group, count };
+        return serve_blocked_read(ctx, &read, keys, block.unwrap_or(0));
+    }
     let mut from = Vec::with_capacity(n);
     for (key, arg) in keys.iter().zip(&argv[streams_at + n..]) {
         let stream = read_stream(ctx, key)?;
@@ -860,7 +868,10 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if served == 0 {
-        ctx.reply().null_array();
+        match block {
+            Some(deadline) => ctx.block_as(keys, deadline, resolve_dollars(ctx, argv, streams_at + n)),
+            None => ctx.reply().null_array(),
+        }
         return Ok(());
     }
     let r = ctx.reply();
@@ -871,6 +882,97 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     r.raw(body.bytes());
     propagate_group_effects(ctx, dirty, props);
+    Ok(())
+}
+
+/// The command to re-run for a blocked XREAD: the same with each `$` replaced
+/// by the stream's last ID now (0-0 if it does not exist), as Redis keeps the
+/// ID it resolved when the client blocked. None when there is no `$`.
+fn resolve_dollars(ctx: &Ctx, argv: &[&[u8]], ids_at: usize) -> Option<Vec<Vec<u8>>> {
+    let n = argv.len() - ids_at;
+    if !argv[ids_at..].contains(&&b"$"[..]) {
+        return None;
+    }
+    let db = &ctx.srv.dbs[ctx.client.db];
+    let mut resolved = owned(argv);
+    for (at, key) in (ids_at..argv.len()).zip(&argv[ids_at - n..ids_at]) {
+        if argv[at] == b"$" {
+            let last = db.get(key).and_then(|e| e.value.as_stream()).map_or(StreamId::MIN, |s| s.last_id);
+            resolved[at] = last.to_bytes();
+        }
+    }
+    Some(resolved)
+}
+
+/// What a blocked XREAD/XREADGROUP waits for on the key being served.
+struct BlockedRead<'a> {
+    key: &'a [u8],
+    /// The ID argument for this key (`>` for a group; `$` was resolved).
+    id_arg: &'a [u8],
+    group: Option<GroupRead<'a>>,
+    count: i64,
+}
+
+/// Serves a blocked reader from the ready key, as Redis 7.0 does: only that
+/// key, once the stream's last ID passes the one waited for (for a group,
+/// the group's last delivered ID now). A group reader whose stream or group
+/// went away gets an error; otherwise the client stays blocked.
+fn serve_blocked_read(ctx: &mut Ctx, read: &BlockedRead, keys: &[&[u8]], deadline: i64) -> CmdResult {
+    let db = ctx.client.db;
+    let now = ctx.now_ms();
+    let stream = match (stream_at(ctx.srv, db, read.key), &read.group) {
+        (Ok(Some(stream)), _) => stream,
+        (_, Some(_)) => return Err("UNBLOCKED the stream key no longer exists".into()),
+        (_, None) => {
+            ctx.block(keys, deadline);
+            return Ok(());
+        }
+    };
+    let waited_for = match &read.group {
+        Some(g) => match stream.groups.get(g.group) {
+            Some(group) => group.last_id,
+            None => return Err("NOGROUP the consumer group this client was blocked on no longer exists".into()),
+        },
+        None => parse_id(read.id_arg, 0, IdSyntax::Strict)?,
+    };
+    let Some(start) = waited_for.next().filter(|_| stream.last_id > waited_for) else {
+        ctx.block(keys, deadline);
+        return Ok(());
+    };
+    let mut body = Reply::new(ctx.client.reply.resp);
+    let mut props = Vec::new();
+    let mut dirty = 0;
+    match &read.group {
+        None => {
+            let entries = stream.range(start, StreamId::MAX, false, read.count as usize);
+            body.array(entries.len());
+            for (id, fields) in entries {
+                reply_entry(&mut body, id, fields);
+            }
+        }
+        Some(g) => {
+            let created =
+                read_for_group(stream, read.key, g, ReadFrom::New, read.count as usize, now, &mut body, &mut props);
+            // Served, Redis counts only a consumer it creates as a change,
+            // yet still propagates the read's effects.
+            dirty = u64::from(created);
+        }
+    }
+    let r = ctx.reply();
+    if r.is_resp3() {
+        r.map(1);
+    } else {
+        r.array(1);
+        r.array(2);
+    }
+    r.bulk(read.key);
+    r.raw(body.bytes());
+    if read.group.is_some() {
+        if !props.is_empty() {
+            ctx.force_propagation();
+        }
+        propagate_group_effects(ctx, dirty, props);
+    }
     Ok(())
 }
 
@@ -1119,6 +1221,10 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let removed = write_stream(ctx, key)?.expect("checked above").groups.remove(name).is_some();
             ctx.mark_dirty(u64::from(removed));
             ctx.reply().int(i64::from(removed));
+            if removed {
+                // Its blocked readers learn that the group is gone.
+                ctx.signal_key_ready(key);
+            }
             Ok(())
         }
         b"createconsumer" if argv.len() == 5 => {
