@@ -800,27 +800,6 @@ const GEORADIUSBYMEMBER_ARGS: &[Arg] = &[
     STOREDIST,
 ];
 
-const GEORADIUS_RO_ARGS: &[Arg] = &[
-    Arg::key("key", 0),
-    Arg::double("longitude"),
-    Arg::double("latitude"),
-    Arg::double("radius"),
-    UNIT,
-    WITHCOORD,
-    WITHDIST,
-    WITHHASH,
-    COUNT_ANY_SINCE,
-    ORDER,
-];
-
-const GEORADIUSBYMEMBER_RO_ARGS: &[Arg] = &[
-    Arg::key("key", 0),
-    Arg::string("member"),
-    Arg::double("radius"),
-    UNIT,
-    WITHCOORD,
-    WITHDIST,
-    WITHHASH,
-    COUNT,
-    ORDER,
-];
+// The _RO forms take the same arguments without STORE and STOREDIST.
+const GEORADIUS_RO_ARGS: &[Arg] = GEORADIUS_ARGS.split_at(GEORADIUS_ARGS.len() - 2).0;
+const GEORADIUSBYMEMBER_RO_ARGS: &[Arg] = GEORADIUSBYMEMBER_ARGS.split_at(GEORADIUSBYMEMBER_ARGS.len() - 2).0;

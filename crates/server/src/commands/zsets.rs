@@ -642,19 +642,19 @@ fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let range = ScoreRange::parse(argv[2], argv[3])?;
-    let n = ctx.read_zset(argv[1])?.map_or(0, |z| {
-        let (a, b) = range.ranks(z);
-        b - a
-    });
-    ctx.reply().int(n as i64);
-    Ok(())
+    count_in_range(ctx, argv[1], |z| range.ranks(z))
 }
 
 fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let range = LexRange::parse(argv[2], argv[3])?;
-    let n = ctx.read_zset(argv[1])?.map_or(0, |z| {
-        let (a, b) = range.ranks(z);
-        b - a
+    count_in_range(ctx, argv[1], |z| range.ranks(z))
+}
+
+/// Replies how many members fall in the ranks `ranks` finds (0 for a missing key).
+fn count_in_range(ctx: &mut Ctx, key: &[u8], ranks: impl Fn(&Zset) -> (usize, usize)) -> CmdResult {
+    let n = ctx.read_zset(key)?.map_or(0, |z| {
+        let (start, end) = ranks(z);
+        end - start
     });
     ctx.reply().int(n as i64);
     Ok(())
