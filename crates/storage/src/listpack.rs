@@ -221,6 +221,10 @@ impl Listpack {
     fn insert_at(&mut self, at: Pos, v: LpInput) {
         let mut entry = Vec::new();
         encode_entry(&mut entry, v.normalized());
+        // Grow to the exact size, as Redis reallocs a listpack: doubling would
+        // leave up to half of every full node unused. The allocator grows in
+        // place while the size stays within its size class, so this is cheap.
+        self.buf.reserve_exact(entry.len());
         self.buf.splice(at..at, entry);
         self.set_count_delta(1);
         self.write_total();
@@ -481,6 +485,17 @@ mod tests {
         let expected: &[u8] =
             b"\x1e\x00\x00\x00\x06\x00\x05\x01\xdf\xff\x02\x83abc\x04\x83007\x04\xc3\xe8\x02\xf2p\x11\x01\x04\xff";
         assert_eq!(lp.as_bytes(), expected);
+    }
+
+    /// A listpack holds no growth slack (memory per element of a 1M-element
+    /// list depends on it): it grows to exactly its size, as Redis reallocs.
+    #[test]
+    fn grows_to_its_exact_size() {
+        let mut lp = Listpack::new();
+        for i in 0..2000 {
+            lp.push_back(LpInput::Bytes(format!("m:{i}").as_bytes()));
+            assert_eq!(lp.capacity(), lp.bytes_len());
+        }
     }
 
     #[test]
