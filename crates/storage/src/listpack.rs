@@ -405,6 +405,28 @@ fn decode_entry(buf: &[u8], pos: Pos) -> (LpValue<'_>, usize) {
     }
 }
 
+/// Bytes an element takes in a listpack: encoding, data and backlen. Lets
+/// structures that mirror Redis's listpack sizes (stream nodes) compute them
+/// without encoding.
+pub fn entry_size(v: LpInput) -> usize {
+    let encoded = match v.normalized() {
+        LpInput::Int(i) => match i {
+            0..=127 => 1,
+            -4096..=4095 => 2,
+            -32768..=32767 => 3,
+            -8_388_608..=8_388_607 => 4,
+            -2_147_483_648..=2_147_483_647 => 5,
+            _ => 9,
+        },
+        LpInput::Bytes(b) => match b.len() {
+            n if n < 64 => 1 + n,
+            n if n < 4096 => 2 + n,
+            n => 5 + n,
+        },
+    };
+    encoded + backlen_size(encoded)
+}
+
 /// Bytes the backlen of an entry of `len` encoded bytes takes.
 fn backlen_size(len: usize) -> usize {
     match len {
@@ -471,6 +493,7 @@ mod tests {
             lp.push_back(LpInput::Bytes(input));
             assert_eq!(&lp.as_bytes()[HEADER..lp.bytes_len() - 1], *entry, "{:?}", String::from_utf8_lossy(input));
             assert_eq!(lp.get(HEADER).to_vec(), input.to_vec());
+            assert_eq!(entry_size(LpInput::Bytes(input)), entry.len());
         }
     }
 
@@ -505,6 +528,7 @@ mod tests {
             let mut lp = Listpack::new();
             lp.push_back(LpInput::Bytes(b"a"));
             lp.push_back(LpInput::Bytes(&s));
+            assert_eq!(entry_size(LpInput::Bytes(&s)), lp.bytes_len() - HEADER - 1 - 3);
             lp.push_back(LpInput::Bytes(b"z"));
             let back: Vec<Vec<u8>> = lp.iter_rev().map(|v| v.to_vec()).collect();
             assert_eq!(back, vec![b"z".to_vec(), s.clone(), b"a".to_vec()], "len {len}");

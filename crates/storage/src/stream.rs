@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cinnabar_protocol::numbers::parse_i64;
+use crate::listpack::{entry_size, LpInput};
 
 /// A stream entry ID: milliseconds and sequence number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,42 +179,14 @@ impl Node {
     }
 }
 
-/// Bytes a listpack element takes for `s` (encoding, data and back-length).
+/// Bytes a listpack element takes for `s`.
 fn string_entry_size(s: &[u8]) -> usize {
-    if s.len() < 21 {
-        if let Some(v) = parse_i64(s) {
-            return int_entry_size(v);
-        }
-    }
-    let enc = match s.len() {
-        n if n < 64 => 1 + n,
-        n if n < 4096 => 2 + n,
-        n => 5 + n,
-    };
-    enc + backlen_size(enc)
+    entry_size(LpInput::Bytes(s))
 }
 
 /// Bytes a listpack element takes for the integer `v`.
 fn int_entry_size(v: i64) -> usize {
-    let enc = match v {
-        0..=127 => 1,
-        -4096..=4095 => 2,
-        -32768..=32767 => 3,
-        -8388608..=8388607 => 4,
-        -2147483648..=2147483647 => 5,
-        _ => 9,
-    };
-    enc + backlen_size(enc)
-}
-
-fn backlen_size(l: usize) -> usize {
-    match l {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2097150 => 3,
-        2097151..=268435454 => 4,
-        _ => 5,
-    }
+    entry_size(LpInput::Int(v))
 }
 
 /// A node key as Redis's radix tree stores it: ms then seq, big-endian.
