@@ -18,6 +18,11 @@ pub struct Propagator {
     /// The database the stream last SELECTed.
     selected_db: Option<usize>,
     encoded: Vec<u8>,
+    /// Nesting depth of open atomic groups (EXEC, scripts): while above 0,
+    /// the first emitted command is preceded by MULTI.
+    group_depth: usize,
+    /// True once the open group emitted its MULTI: closing it emits EXEC.
+    group_started: bool,
 }
 
 impl Propagator {
@@ -27,8 +32,31 @@ impl Propagator {
         self.selected_db = None;
     }
 
+    /// Opens an atomic group: everything emitted until the matching
+    /// `close_group` reaches consumers wrapped in one MULTI/EXEC, as Redis
+    /// propagates a transaction or a script's effects. Groups nest; only the
+    /// outermost one is wrapped, and a group that emits nothing emits nothing.
+    pub fn open_group(&mut self) {
+        self.group_depth += 1;
+    }
+
+    /// Closes the group `open_group` opened. The EXEC goes to the database
+    /// the stream is in by then, where the group's last command ran.
+    pub fn close_group(&mut self) {
+        self.group_depth = self.group_depth.saturating_sub(1);
+        if self.group_depth == 0 && self.group_started {
+            self.group_started = false;
+            let db = self.selected_db.unwrap_or(0);
+            self.emit(db, &[b"EXEC"]);
+        }
+    }
+
     /// Emits one command executed against `db`.
     pub fn emit(&mut self, db: usize, argv: &[&[u8]]) {
+        if self.group_depth > 0 && !self.group_started {
+            self.group_started = true;
+            self.emit(db, &[b"MULTI"]);
+        }
         if self.sinks.is_empty() {
             return;
         }
@@ -85,6 +113,24 @@ mod tests {
         p.emit(3, &[b"DEL", b"b"]);
         let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n\
 *2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n";
+        assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
+    }
+
+    #[test]
+    fn groups_wrap_their_commands_once_and_only_when_not_empty() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let mut p = Propagator::default();
+        p.attach(Box::new(Recorder(seen.clone())));
+        p.open_group();
+        p.close_group(); // nothing emitted: no MULTI/EXEC either
+        p.open_group();
+        p.emit(0, &[b"INCR", b"a"]);
+        p.open_group(); // nested (a script inside EXEC): not wrapped again
+        p.emit(0, &[b"INCR", b"b"]);
+        p.close_group();
+        p.close_group();
+        let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n\
+*2\r\n$4\r\nINCR\r\n$1\r\nb\r\n*1\r\n$4\r\nEXEC\r\n";
         assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
     }
 }

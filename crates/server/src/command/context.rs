@@ -362,14 +362,14 @@ impl<'a> Ctx<'a> {
                 // replica, as Redis 7.0 wraps them in MULTI/EXEC.
                 let atomic = list.len() > 1;
                 if atomic {
-                    self.srv.propagation.emit(db, &[b"MULTI"]);
+                    self.srv.propagation.open_group();
                 }
                 for cmd in list {
                     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
                     self.srv.propagation.emit(db, &args);
                 }
                 if atomic {
-                    self.srv.propagation.emit(db, &[b"EXEC"]);
+                    self.srv.propagation.close_group();
                 }
             }
         }
