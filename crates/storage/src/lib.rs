@@ -14,6 +14,7 @@ pub mod hyperloglog;
 pub mod intset;
 pub mod list;
 pub mod listpack;
+pub mod lzf;
 pub mod set;
 pub mod stream;
 pub mod value;
