@@ -200,7 +200,7 @@ unsafe fn encode(l: *mut lua_State) -> Returns {
         return Err(Failure::arg(1, "expected 1 argument"));
     }
     let mut out = Vec::new();
-    encode_value(l, &config, 0, &mut out)?;
+    encode_document(l, &config, &mut out)?;
     capi::push_bytes(l, &out);
     Ok(1)
 }
@@ -209,23 +209,127 @@ unsafe fn cannot_serialise(l: *mut lua_State, idx: c_int, reason: &str) -> Failu
     Failure::error(format!("Cannot serialise {}: {reason}", capi::type_name(l, idx)))
 }
 
-/// Appends the JSON for the value on top of the stack (left in place).
-unsafe fn encode_value(l: *mut lua_State, config: &Config, depth: c_int, out: &mut Vec<u8>) -> Result<(), Failure> {
+/// A table being encoded. Its value is on the Lua stack, with the current
+/// element above it (for objects, the key under the value).
+enum OpenTable {
+    Array { next: c_int, len: c_int },
+    Object { first: bool },
+}
+
+/// Appends the JSON for the value on top of the stack. Nested tables are
+/// walked with an explicit stack, not recursion: nesting is bounded only by
+/// the Lua stack (thousands of levels when the depth limit is raised).
+unsafe fn encode_document(l: *mut lua_State, config: &Config, out: &mut Vec<u8>) -> Result<(), Failure> {
+    let mut open: Vec<OpenTable> = Vec::new();
+    loop {
+        // The value on top of the stack is next: a scalar, or a table to open.
+        let mut completed = true;
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            open.push(open_table(l, config, open.len() as c_int + 1, out)?);
+            completed = false;
+        } else {
+            encode_scalar(l, config, out)?;
+        }
+        // Finish the tables that are complete, until one has a next value.
+        loop {
+            let Some(table) = open.last_mut() else {
+                return Ok(());
+            };
+            if completed {
+                ffi::lua_settop(l, -2);
+            }
+            if next_element(l, config, table, out)? {
+                break;
+            }
+            open.pop();
+            completed = true;
+        }
+    }
+}
+
+/// Starts a table at nesting `depth`: as an array when its keys are
+/// positive integers (and not too sparse), else as an object.
+unsafe fn open_table(
+    l: *mut lua_State,
+    config: &Config,
+    depth: c_int,
+    out: &mut Vec<u8>,
+) -> Result<OpenTable, Failure> {
+    // Room for a key, a value and an error message at this depth.
+    if depth > config.encode_max_depth || ffi::lua_checkstack(l, 3) == 0 {
+        return Err(Failure::error(format!("Cannot serialise, excessive nesting ({depth})")));
+    }
+    Ok(match array_length(l, config)? {
+        Some(len) if len > 0 => {
+            out.push(b'[');
+            OpenTable::Array { next: 1, len }
+        }
+        _ => {
+            out.push(b'{');
+            ffi::lua_pushnil(l);
+            OpenTable::Object { first: true }
+        }
+    })
+}
+
+/// Pushes the table's next value (after writing its separator and, for
+/// objects, its key) and returns true; or closes the table and returns false.
+unsafe fn next_element(
+    l: *mut lua_State,
+    config: &Config,
+    table: &mut OpenTable,
+    out: &mut Vec<u8>,
+) -> Result<bool, Failure> {
+    match table {
+        OpenTable::Array { next, len } => {
+            if *next > *len {
+                out.push(b']');
+                return Ok(false);
+            }
+            if *next > 1 {
+                out.push(b',');
+            }
+            ffi::lua_rawgeti_(l, -1, *next);
+            *next += 1;
+        }
+        OpenTable::Object { first } => {
+            if ffi::lua_next(l, -2) == 0 {
+                out.push(b'}');
+                return Ok(false);
+            }
+            if !*first {
+                out.push(b',');
+            }
+            *first = false;
+            encode_key(l, config, out)?;
+        }
+    }
+    Ok(true)
+}
+
+/// Writes the key under the value on top of the stack, with its colon.
+unsafe fn encode_key(l: *mut lua_State, config: &Config, out: &mut Vec<u8>) -> Result<(), Failure> {
+    match ffi::lua_type(l, -2) {
+        ffi::LUA_TNUMBER => {
+            out.push(b'"');
+            encode_number(l, config, -2, out)?;
+            out.extend_from_slice(b"\":");
+        }
+        ffi::LUA_TSTRING => {
+            encode_string(l, -2, out);
+            out.push(b':');
+        }
+        _ => return Err(cannot_serialise(l, -2, "table key must be a number or string")),
+    }
+    Ok(())
+}
+
+/// Appends the JSON for the non-table value on top of the stack.
+unsafe fn encode_scalar(l: *mut lua_State, config: &Config, out: &mut Vec<u8>) -> Result<(), Failure> {
     match ffi::lua_type(l, -1) {
         ffi::LUA_TSTRING => encode_string(l, -1, out),
         ffi::LUA_TNUMBER => encode_number(l, config, -1, out)?,
         ffi::LUA_TBOOLEAN => out.extend_from_slice(if ffi::lua_toboolean(l, -1) != 0 { b"true" } else { b"false" }),
-        ffi::LUA_TTABLE => {
-            let depth = depth + 1;
-            // Room for a key, a value and an error message at this depth.
-            if depth > config.encode_max_depth || ffi::lua_checkstack(l, 3) == 0 {
-                return Err(Failure::error(format!("Cannot serialise, excessive nesting ({depth})")));
-            }
-            match array_length(l, config)? {
-                Some(len) if len > 0 => encode_array(l, config, depth, len, out)?,
-                _ => encode_object(l, config, depth, out)?,
-            }
-        }
         ffi::LUA_TNIL => out.extend_from_slice(b"null"),
         ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(l, -1).is_null() => out.extend_from_slice(b"null"),
         _ => return Err(cannot_serialise(l, -1, "type not supported")),
@@ -321,54 +425,6 @@ unsafe fn array_length(l: *mut lua_State, config: &Config) -> Result<Option<c_in
         return Ok(None);
     }
     Ok(Some(max))
-}
-
-unsafe fn encode_array(
-    l: *mut lua_State,
-    config: &Config,
-    depth: c_int,
-    len: c_int,
-    out: &mut Vec<u8>,
-) -> Result<(), Failure> {
-    out.push(b'[');
-    for index in 1..=len {
-        if index > 1 {
-            out.push(b',');
-        }
-        ffi::lua_rawgeti_(l, -1, index);
-        encode_value(l, config, depth, out)?;
-        ffi::lua_settop(l, -2);
-    }
-    out.push(b']');
-    Ok(())
-}
-
-unsafe fn encode_object(l: *mut lua_State, config: &Config, depth: c_int, out: &mut Vec<u8>) -> Result<(), Failure> {
-    out.push(b'{');
-    let mut first = true;
-    ffi::lua_pushnil(l);
-    while ffi::lua_next(l, -2) != 0 {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        match ffi::lua_type(l, -2) {
-            ffi::LUA_TNUMBER => {
-                out.push(b'"');
-                encode_number(l, config, -2, out)?;
-                out.extend_from_slice(b"\":");
-            }
-            ffi::LUA_TSTRING => {
-                encode_string(l, -2, out);
-                out.push(b':');
-            }
-            _ => return Err(cannot_serialise(l, -2, "table key must be a number or string")),
-        }
-        encode_value(l, config, depth, out)?;
-        ffi::lua_settop(l, -2);
-    }
-    out.push(b'}');
-    Ok(())
 }
 
 // ===== Decoding =====
@@ -592,8 +648,7 @@ unsafe fn decode(l: *mut lua_State) -> Returns {
         return Err(Failure::error("JSON parser does not support UTF-16 or UTF-32"));
     }
     let mut parser = Parser { data, c_data: data.as_ptr().cast(), pos: 0, depth: 0, config };
-    let token = parser.next_token();
-    push_value(l, &mut parser, token)?;
+    push_document(l, &mut parser)?;
     let token = parser.next_token();
     if !matches!(token.0, Token::End) {
         return Err(parse_error("the end", &token));
@@ -601,22 +656,90 @@ unsafe fn decode(l: *mut lua_State) -> Returns {
     Ok(1)
 }
 
-/// Pushes the value that starts with `token`.
-unsafe fn push_value(l: *mut lua_State, parser: &mut Parser, token: (Token, usize)) -> Result<(), Failure> {
-    match token.0 {
-        Token::String(bytes) => capi::push_bytes(l, &bytes),
-        Token::Number(n) => ffi::lua_pushnumber(l, n),
-        Token::Boolean(b) => ffi::lua_pushboolean(l, c_int::from(b)),
-        Token::Null => ffi::lua_pushlightuserdata(l, std::ptr::null_mut()),
-        Token::ObjBegin => push_object(l, parser)?,
-        Token::ArrBegin => push_array(l, parser)?,
-        _ => return Err(parse_error("value", &token)),
-    }
-    Ok(())
+/// An object or array being filled, its table on the Lua stack.
+enum OpenContainer {
+    /// The key of the member being read is above the table.
+    Object,
+    Array {
+        next_index: c_int,
+    },
 }
 
-/// Enters a nested object or array, which needs `slots` stack slots.
-unsafe fn descend(l: *mut lua_State, parser: &mut Parser, slots: c_int) -> Result<(), Failure> {
+/// Pushes the value the input starts with. Nested containers are tracked
+/// with an explicit stack, not recursion: nesting is bounded only by the Lua
+/// stack (thousands of levels when the depth limit is raised).
+unsafe fn push_document(l: *mut lua_State, parser: &mut Parser) -> Result<(), Failure> {
+    let mut open: Vec<OpenContainer> = Vec::new();
+    let mut token = parser.next_token();
+    loop {
+        // `token` starts a value: push it, or open a container and move on to
+        // its first value.
+        let container = match token.0 {
+            Token::String(bytes) => {
+                capi::push_bytes(l, &bytes);
+                None
+            }
+            Token::Number(n) => {
+                ffi::lua_pushnumber(l, n);
+                None
+            }
+            Token::Boolean(b) => {
+                ffi::lua_pushboolean(l, c_int::from(b));
+                None
+            }
+            Token::Null => {
+                ffi::lua_pushlightuserdata(l, std::ptr::null_mut());
+                None
+            }
+            Token::ObjBegin => {
+                open_container(l, parser, 3, Token::is_obj_end)?.map(|first| (OpenContainer::Object, first))
+            }
+            Token::ArrBegin => open_container(l, parser, 2, Token::is_arr_end)?
+                .map(|first| (OpenContainer::Array { next_index: 1 }, first)),
+            _ => return Err(parse_error("value", &token)),
+        };
+        if let Some((container, first)) = container {
+            token = match container {
+                OpenContainer::Object => member_value(l, parser, first)?,
+                OpenContainer::Array { .. } => first,
+            };
+            open.push(container);
+            continue;
+        }
+        // A value is complete on top of the stack: store it, closing every
+        // container it completes, until one has a next value.
+        loop {
+            let Some(container) = open.last_mut() else {
+                return Ok(());
+            };
+            if let Some(next) = store_value(l, parser, container)? {
+                token = next;
+                break;
+            }
+            open.pop();
+            parser.depth -= 1;
+        }
+    }
+}
+
+impl Token {
+    fn is_obj_end(&self) -> bool {
+        matches!(self, Token::ObjEnd)
+    }
+
+    fn is_arr_end(&self) -> bool {
+        matches!(self, Token::ArrEnd)
+    }
+}
+
+/// Enters a container that needs `slots` stack slots and pushes its table.
+/// Returns its first token, or None when it is empty (already closed).
+unsafe fn open_container(
+    l: *mut lua_State,
+    parser: &mut Parser,
+    slots: c_int,
+    is_end: fn(&Token) -> bool,
+) -> Result<Option<(Token, usize)>, Failure> {
     parser.depth += 1;
     if parser.depth > parser.config.decode_max_depth || ffi::lua_checkstack(l, slots) == 0 {
         return Err(Failure::error(format!(
@@ -624,60 +747,60 @@ unsafe fn descend(l: *mut lua_State, parser: &mut Parser, slots: c_int) -> Resul
             parser.depth, parser.pos
         )));
     }
-    Ok(())
+    ffi::lua_createtable(l, 0, 0);
+    let first = parser.next_token();
+    if is_end(&first.0) {
+        parser.depth -= 1;
+        return Ok(None);
+    }
+    Ok(Some(first))
 }
 
-unsafe fn push_object(l: *mut lua_State, parser: &mut Parser) -> Result<(), Failure> {
-    descend(l, parser, 3)?;
-    ffi::lua_createtable(l, 0, 0);
-    let mut token = parser.next_token();
-    if matches!(token.0, Token::ObjEnd) {
-        parser.depth -= 1;
-        return Ok(());
+/// Given the token of a member's key, pushes the key, reads the colon and
+/// returns the token starting the member's value.
+unsafe fn member_value(l: *mut lua_State, parser: &mut Parser, key: (Token, usize)) -> Result<(Token, usize), Failure> {
+    let Token::String(name) = &key.0 else {
+        return Err(parse_error("object key string", &key));
+    };
+    capi::push_bytes(l, name);
+    let colon = parser.next_token();
+    if !matches!(colon.0, Token::Colon) {
+        return Err(parse_error("colon", &colon));
     }
-    loop {
-        let Token::String(key) = &token.0 else {
-            return Err(parse_error("object key string", &token));
-        };
-        capi::push_bytes(l, key);
-        let colon = parser.next_token();
-        if !matches!(colon.0, Token::Colon) {
-            return Err(parse_error("colon", &colon));
-        }
-        let value = parser.next_token();
-        push_value(l, parser, value)?;
-        ffi::lua_rawset(l, -3);
-        let separator = parser.next_token();
-        match separator.0 {
-            Token::ObjEnd => break,
-            Token::Comma => token = parser.next_token(),
-            _ => return Err(parse_error("comma or object end", &separator)),
-        }
-    }
-    parser.depth -= 1;
-    Ok(())
+    Ok(parser.next_token())
 }
 
-unsafe fn push_array(l: *mut lua_State, parser: &mut Parser) -> Result<(), Failure> {
-    descend(l, parser, 2)?;
-    ffi::lua_createtable(l, 0, 0);
-    let mut token = parser.next_token();
-    if matches!(token.0, Token::ArrEnd) {
-        parser.depth -= 1;
-        return Ok(());
-    }
-    for index in 1.. {
-        push_value(l, parser, token)?;
-        ffi::lua_rawseti_(l, -2, index);
-        let separator = parser.next_token();
-        match separator.0 {
-            Token::ArrEnd => break,
-            Token::Comma => token = parser.next_token(),
-            _ => return Err(parse_error("comma or array end", &separator)),
+/// Stores the value on top of the stack into the container under it, then
+/// reads the separator: returns the token of the container's next value, or
+/// None when the container is closed.
+unsafe fn store_value(
+    l: *mut lua_State,
+    parser: &mut Parser,
+    container: &mut OpenContainer,
+) -> Result<Option<(Token, usize)>, Failure> {
+    let separator = parser.next_token();
+    match container {
+        OpenContainer::Object => {
+            ffi::lua_rawset(l, -3);
+            match separator.0 {
+                Token::ObjEnd => Ok(None),
+                Token::Comma => {
+                    let key = parser.next_token();
+                    Ok(Some(member_value(l, parser, key)?))
+                }
+                _ => Err(parse_error("comma or object end", &separator)),
+            }
+        }
+        OpenContainer::Array { next_index } => {
+            ffi::lua_rawseti_(l, -2, *next_index);
+            *next_index += 1;
+            match separator.0 {
+                Token::ArrEnd => Ok(None),
+                Token::Comma => Ok(Some(parser.next_token())),
+                _ => Err(parse_error("comma or array end", &separator)),
+            }
         }
     }
-    parser.depth -= 1;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -689,7 +812,7 @@ mod tests {
     const REDIS_CASES: &[RedisCase] = &[
         (r#"return cjson._NAME .. ' ' .. cjson._VERSION"#, Ok(b"cjson 2.1.0")),
         (r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(type(cjson.null), tostring(cjson.null), cjson.null == cjson.decode('null'), cjson.new().null == cjson.null)"#, Ok(b"userdata userdata: (nil) true true")),
-        (r#"local t = {} for k in pairs(cjson) do t[#t + 1] = k end table.sort(t) return table.concat(t, ',')"#, Ok(b"_NAME,_VERSION,decode,decode_invalid_numbers,decode_max_depth,encode,encode_invalid_numbers,encode_keep_buffer,encode_max_depth,encode_number_precision,encode_sparse_array,new,null")),
+        (r#"local t = {} for k, v in pairs(cjson) do t[#t + 1] = k .. ':' .. type(v) end table.sort(t) return table.concat(t, ',')"#, Ok(b"_NAME:string,_VERSION:string,decode:function,decode_invalid_numbers:function,decode_max_depth:function,encode:function,encode_invalid_numbers:function,encode_keep_buffer:function,encode_max_depth:function,encode_number_precision:function,encode_sparse_array:function,new:function,null:userdata")),
         (r#"return cjson.encode({1, 2, 3})"#, Ok(b"[1,2,3]")),
         (r#"return cjson.encode({})"#, Ok(b"{}")),
         (r#"return cjson.encode({a = 1})"#, Ok(b"{\"a\":1}")),
@@ -792,6 +915,15 @@ mod tests {
         (r#"local t = {} local c = t for i = 1, 999 do c[1] = {} c = c[1] end return tostring(#cjson.encode(t))"#, Ok(b"2000")),
         (r#"local t = {} local c = t for i = 1, 1000 do c[1] = {} c = c[1] end return cjson.encode(t)"#, Err(r#"user_script:1: Cannot serialise, excessive nesting (1001)"#)),
         (r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(pcall(cjson.decode, '[1,'))"#, Ok(b"false Expected value but found T_END at character 4")),
+        (r#"local c = cjson.new() c.decode_max_depth(100000) return type(c.decode(string.rep('[', 9000)))"#, Err(r#"user_script:1: Found too many nested data structures (7999) at character 7999"#)),
+        (r#"local c = cjson.new() c.decode_max_depth(100000) return type(c.decode(string.rep('{"a":', 9000)))"#, Err(r#"user_script:1: Found too many nested data structures (4000) at character 19996"#)),
+        (r#"local c = cjson.new() c.encode_max_depth(100000) local t = {} local x = t for i = 1, 9000 do x[1] = {} x = x[1] end return c.encode(t)"#, Err(r#"user_script:1: Cannot serialise, excessive nesting (7998)"#)),
+        (r#"local c = cjson.new() c.encode_max_depth(100000) local t = {} local x = t for i = 1, 9000 do x.a = {} x = x.a end return c.encode(t)"#, Err(r#"user_script:1: Cannot serialise, excessive nesting (4000)"#)),
+        (r#"return cjson.encode({['1'] = 1}) .. cjson.encode({[1] = 1, [3] = 3}) .. cjson.encode({[1] = 'a', [2] = 'b', [10] = 'c'})"#, Ok(b"{\"1\":1}[1,null,3][\"a\",\"b\",null,null,null,null,null,null,null,\"c\"]")),
+        (r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(cjson.decode('12345678901234567890'), cjson.decode('0.1'), cjson.decode('1e-400'), cjson.decode('-0.0'), cjson.decode('1.7976931348623157e308'))"#, Ok(b"1.2345678901235e+19 0.1 0 -0 1.7976931348623e+308")),
+        (r#"return cjson.encode({1e15, 1e16, 123456.789, -1e-7, 2^31, -2^31, 0.5, 1e100, 2^-1074})"#, Ok(b"[1e+15,1e+16,123456.789,-1e-07,2147483648,-2147483648,0.5,1e+100,4.9406564584125e-324]")),
+        (r#"return cjson.encode({[1.5] = true, [-0.25] = false})"#, Ok(b"{\"1.5\":true,\"-0.25\":false}")),
+        (r#"return cjson.encode(cjson.decode('{"a\\/b":"\\u0001\\u001f\\u007f"}'))"#, Ok(b"{\"a\\/b\":\"\\u0001\\u001f\\u007f\"}")),
     ];
 
     #[test]

@@ -293,51 +293,110 @@ fn read_header(first: u8, body: &mut Cursor) -> Result<Header, DecodeError> {
     })
 }
 
-/// Decodes one value from the cursor and pushes it.
+/// An array or map being filled, its table on the Lua stack.
+enum OpenContainer {
+    /// The index of the element being decoded is above the table.
+    Array { next_index: usize, len: usize },
+    /// The key (once decoded) is above the table.
+    Map { remaining: usize, have_key: bool },
+}
+
+/// Decodes one value from the cursor and pushes it. Nested containers are
+/// tracked with an explicit stack, not recursion: nesting is bounded only
+/// by the Lua stack (thousands of levels).
 unsafe fn decode_value(l: *mut lua_State, cursor: &mut Cursor) -> Result<(), DecodeError> {
-    let Some((&first, after_type)) = cursor.rest.split_first() else {
-        return Err(DecodeError::MissingBytes);
-    };
-    capi::check_stack(l, 1, "too many return values at once; use unpack_one or unpack_limit instead.")?;
-    let mut body = Cursor { rest: after_type };
-    let header = read_header(first, &mut body)?;
-    *cursor = body;
-    match header {
-        Header::Number(n) => ffi::lua_pushnumber(l, n),
-        Header::Nil => ffi::lua_pushnil(l),
-        Header::Boolean(b) => ffi::lua_pushboolean(l, c_int::from(b)),
-        Header::Str(len) => capi::push_bytes(l, cursor.take(len)?),
-        Header::Array(len) => decode_array(l, cursor, len)?,
-        Header::Map(len) => decode_map(l, cursor, len)?,
-    }
-    Ok(())
-}
-
-unsafe fn decode_array(l: *mut lua_State, cursor: &mut Cursor, len: usize) -> Result<(), DecodeError> {
-    ffi::lua_createtable(l, 0, 0);
-    capi::check_stack(l, 1, "in function mp_decode_to_lua_array")?;
-    for index in 1..=len {
-        ffi::lua_pushnumber(l, index as f64);
-        decode_value(l, cursor)?;
-        ffi::lua_rawset(l, -3);
-    }
-    Ok(())
-}
-
-unsafe fn decode_map(l: *mut lua_State, cursor: &mut Cursor, len: usize) -> Result<(), DecodeError> {
-    ffi::lua_createtable(l, 0, 0);
-    for _ in 0..len {
-        decode_value(l, cursor)?;
-        decode_value(l, cursor)?;
-        match ffi::lua_type(l, -2) {
-            ffi::LUA_TNIL => return Err(DecodeError::Lua(Failure::Raw(b"table index is nil".to_vec()))),
-            ffi::LUA_TNUMBER if ffi::lua_tonumber(l, -2).is_nan() => {
-                return Err(DecodeError::Lua(Failure::Raw(b"table index is NaN".to_vec())))
+    let mut open: Vec<OpenContainer> = Vec::new();
+    loop {
+        let Some((&first, after_type)) = cursor.rest.split_first() else {
+            return Err(DecodeError::MissingBytes);
+        };
+        capi::check_stack(l, 1, "too many return values at once; use unpack_one or unpack_limit instead.")?;
+        let mut body = Cursor { rest: after_type };
+        let header = read_header(first, &mut body)?;
+        *cursor = body;
+        let mut completed = true;
+        match header {
+            Header::Number(n) => ffi::lua_pushnumber(l, n),
+            Header::Nil => ffi::lua_pushnil(l),
+            Header::Boolean(b) => ffi::lua_pushboolean(l, c_int::from(b)),
+            Header::Str(len) => capi::push_bytes(l, cursor.take(len)?),
+            Header::Array(len) => {
+                ffi::lua_createtable(l, 0, 0);
+                capi::check_stack(l, 1, "in function mp_decode_to_lua_array")?;
+                open.push(OpenContainer::Array { next_index: 1, len });
+                completed = false;
             }
-            _ => ffi::lua_rawset(l, -3),
+            Header::Map(len) => {
+                ffi::lua_createtable(l, 0, 0);
+                open.push(OpenContainer::Map { remaining: len, have_key: false });
+                completed = false;
+            }
+        }
+        // Store what completed and close full containers, until one expects
+        // another value.
+        loop {
+            let Some(container) = open.last_mut() else {
+                return Ok(());
+            };
+            if expects_value(l, container, completed)? {
+                break;
+            }
+            open.pop();
+            completed = true;
         }
     }
-    Ok(())
+}
+
+/// Stores the value on top of the stack into the container when `completed`
+/// (a child was just decoded), then prepares for the container's next value:
+/// true when one is expected, false when the container is full.
+unsafe fn expects_value(
+    l: *mut lua_State,
+    container: &mut OpenContainer,
+    completed: bool,
+) -> Result<bool, DecodeError> {
+    match container {
+        OpenContainer::Array { next_index, len } => {
+            if completed {
+                ffi::lua_rawset(l, -3);
+            }
+            if *next_index > *len {
+                return Ok(false);
+            }
+            ffi::lua_pushnumber(l, *next_index as f64);
+            *next_index += 1;
+        }
+        OpenContainer::Map { remaining, have_key } => {
+            if completed && !*have_key {
+                *have_key = true;
+                return Ok(true);
+            }
+            if completed {
+                store_map_entry(l)?;
+                *have_key = false;
+                *remaining -= 1;
+            }
+            if *remaining == 0 {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Sets table[key] = value from the top three stack slots, rejecting the
+/// keys Lua refuses with Lua's own (position-less) messages.
+unsafe fn store_map_entry(l: *mut lua_State) -> Result<(), DecodeError> {
+    match ffi::lua_type(l, -2) {
+        ffi::LUA_TNIL => Err(DecodeError::Lua(Failure::Raw(b"table index is nil".to_vec()))),
+        ffi::LUA_TNUMBER if ffi::lua_tonumber(l, -2).is_nan() => {
+            Err(DecodeError::Lua(Failure::Raw(b"table index is NaN".to_vec())))
+        }
+        _ => {
+            ffi::lua_rawset(l, -3);
+            Ok(())
+        }
+    }
 }
 
 /// Decodes up to `limit` values starting at byte `offset` of argument 1.
@@ -417,6 +476,7 @@ mod tests {
     /// The `cmsgpack` scripts of tests/corpus/lua_libs.redis with the replies
     /// redis-server 7.0.15 gave them (a bulk string, or an error reply's message).
     const REDIS_CASES: &[RedisCase] = &[
+        (r#"local t = {} for k, v in pairs(cmsgpack) do t[#t + 1] = k .. ':' .. type(v) end table.sort(t) return table.concat(t, ',')"#, Ok(b"_COPYRIGHT:string,_DESCRIPTION:string,_NAME:string,_VERSION:string,pack:function,unpack:function,unpack_limit:function,unpack_one:function")),
         (r#"return cmsgpack._NAME .. '|' .. cmsgpack._VERSION .. '|' .. cmsgpack._COPYRIGHT .. '|' .. cmsgpack._DESCRIPTION"#, Ok(b"cmsgpack|lua-cmsgpack 0.4.0|Copyright (C) 2012, Salvatore Sanfilippo|MessagePack C implementation for Lua")),
         (r#"return cmsgpack.pack(0, 1, 127, 128, 255, 256, 65535, 65536, 2^32 - 1, 2^32, 2^53)"#, Ok(b"\x00\x01\x7f\xcc\x80\xcc\xff\xcd\x01\x00\xcd\xff\xff\xce\x00\x01\x00\x00\xce\xff\xff\xff\xff\xcf\x00\x00\x00\x01\x00\x00\x00\x00\xcf\x00 \x00\x00\x00\x00\x00\x00")),
         (r#"return cmsgpack.pack(-1, -32, -33, -128, -129, -32768, -32769, -2^31, -2^31 - 1, -2^53, -2^63)"#, Ok(b"\xff\xe0\xd0\xdf\xd0\x80\xd1\xff\x7f\xd1\x80\x00\xd2\xff\xff\x7f\xff\xd2\x80\x00\x00\x00\xd3\xff\xff\xff\xff\x7f\xff\xff\xff\xd3\xff\xe0\x00\x00\x00\x00\x00\x00\xd3\x80\x00\x00\x00\x00\x00\x00\x00")),
@@ -480,6 +540,15 @@ mod tests {
         (r#"return cmsgpack.unpack_one('a', 'x')"#, Err(r#"user_script:1: bad argument #2 to 'unpack_one' (number expected, got string)"#)),
         (r#"return cmsgpack.unpack_limit('a')"#, Err(r#"user_script:1: bad argument #2 to 'unpack_limit' (number expected, got no value)"#)),
         (r#"return cmsgpack.unpack_limit('a', 1, {})"#, Err(r#"user_script:1: bad argument #3 to 'unpack_limit' (number expected, got table)"#)),
+        (r#"local s = string.rep(cmsgpack.pack(1), 10000) return select('#', cmsgpack.unpack(s))"#, Err(r#"user_script:1: stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)"#)),
+        (r#"local s = string.rep(string.char(0x91), 5000) .. string.char(1) return type(cmsgpack.unpack(s))"#, Err(r#"user_script:1: stack overflow (in function mp_decode_to_lua_array)"#)),
+        (r#"local s = string.rep(string.char(0x81, 0xa1, 0x61), 5000) .. string.char(1) return type(cmsgpack.unpack(s))"#, Err(r#"user_script:1: stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)"#)),
+        (r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end local s = string.rep(cmsgpack.pack(1), 10000) local off, v = cmsgpack.unpack_limit(s, 7000) return show(off, v)"#, Ok(b"7000 1")),
+        (r#"local t = {} for i = 1, 70000 do t['k' .. i] = 0 end return string.sub(cmsgpack.pack(t), 1, 5)"#, Ok(b"\xdf\x00\x01\x11p")),
+        (r#"return cmsgpack.pack({[-1] = 1}, {[2^31] = 1}, {[2^31 - 1] = 1}, {1, 2, [4] = 4, [3] = 3}, {n = 1, 1})"#, Ok(b"\x81\xff\x01\x81\xce\x80\x00\x00\x00\x01\x81\xce\x7f\xff\xff\xff\x01\x94\x01\x02\x03\x04\x82\x01\x01\xa1n\x01")),
+        (r#"return cmsgpack.pack(2^53 + 2, -2^63 - 2^11, 2^64 - 2^11, 1e-320, 3.4028234663852886e38, 3.4028235677973366e38)"#, Ok(b"\xcf\x00 \x00\x00\x00\x00\x00\x02\xcb\xc3\xe0\x00\x00\x00\x00\x00\x01\xcbC\xef\xff\xff\xff\xff\xff\xff\xcb\x00\x00\x00\x00\x00\x00\x07\xe8\xca\x7f\x7f\xff\xff\xcbG\xef\xff\xff\xf0\x00\x00\x00")),
+        (r#"local t = setmetatable({}, {__index = function() return 1 end}) return cmsgpack.pack(t)"#, Ok(b"\x90")),
+        (r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(cmsgpack.unpack(string.char(0xca, 0x7f, 0x80, 0, 0, 0xca, 0xff, 0xc0, 0, 0, 0xcb, 0, 0, 0, 0, 0, 0, 0, 1)))"#, Ok(b"inf -nan 4.9406564584125e-324")),
     ];
 
     #[test]

@@ -313,6 +313,10 @@ mod tests {
     /// redis-server 7.0.15 gave them (a bulk string, or an error reply's message).
     const REDIS_CASES: &[RedisCase] = &[
         (
+            r#"local t = {} for k, v in pairs(struct) do t[#t + 1] = k .. ':' .. type(v) end table.sort(t) return table.concat(t, ',')"#,
+            Ok(b"pack:function,size:function,unpack:function"),
+        ),
+        (
             r#"local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end return hex(struct.pack('>i', 1))"#,
             Ok(b"00000001"),
         ),
@@ -607,6 +611,42 @@ mod tests {
         (r#"return struct.size('%')"#, Err(r#"user_script:1: bad argument #1 to 'size' (invalid format option '%')"#)),
         (r#"return struct.size('i33')"#, Err(r#"user_script:1: integral size 33 is larger than limit of 32"#)),
         (r#"return struct.size()"#, Err(r#"user_script:1: bad argument #1 to 'size' (string expected, got no value)"#)),
+        (
+            r#"local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end return hex(struct.pack('>f<f', 0/0, 1/0))"#,
+            Ok(b"ffc000000000807f"),
+        ),
+        (
+            r#"local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end return hex(struct.pack('>d', -1/0))"#,
+            Ok(b"fff0000000000000"),
+        ),
+        (
+            r#"local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end return hex(struct.pack('<H', 70000))"#,
+            Ok(b"7011"),
+        ),
+        (
+            r#"local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end return hex(struct.pack('<I', -1))"#,
+            Ok(b"ffffffff"),
+        ),
+        (
+            r#"local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end return hex(struct.pack('!4 c3 i', 'abc', 1))"#,
+            Ok(b"6162630001000000"),
+        ),
+        (
+            r#"local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end return hex(struct.pack('!4 s i', 'ab', 1))"#,
+            Ok(b"6162000001000000"),
+        ),
+        (
+            r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(struct.unpack('!4 c3 i', struct.pack('!4 c3 i', 'abc', 7)))"#,
+            Ok(b"abc 7 9"),
+        ),
+        (
+            r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(struct.unpack('<I8', '\255\255\255\255\255\255\255\255'))"#,
+            Ok(b"1.844674407371e+19 9"),
+        ),
+        (
+            r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(struct.unpack('i0', 'abc'))"#,
+            Ok(b"0 1"),
+        ),
     ];
 
     #[test]
