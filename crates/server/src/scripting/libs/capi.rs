@@ -184,12 +184,35 @@ pub(super) unsafe fn check_stack(l: *mut lua_State, extra: c_int, what: &str) ->
     Ok(())
 }
 
-/// Converts a double to a C `int` as x86-64 does (`cvttsd2si`): values out
-/// of range, and NaN, become `INT_MIN`. The C libraries rely on this.
+// The C libraries convert doubles to integers with plain casts; for values
+// out of range the result is what x86-64's `cvttsd2si` gives (the minimum of
+// the type), which these functions reproduce.
+
+/// A double cast to a C `int`.
 pub(super) fn double_to_c_int(n: f64) -> c_int {
     if n > -2147483649.0 && n < 2147483648.0 {
         n as c_int
     } else {
         c_int::MIN
+    }
+}
+
+/// A double cast to a C `long`.
+pub(super) fn double_to_c_long(n: f64) -> i64 {
+    if (-9223372036854775808.0..9223372036854775808.0).contains(&n) {
+        n as i64
+    } else {
+        i64::MIN
+    }
+}
+
+/// A double cast to a C `unsigned long` / `size_t`: below 2^63 via `long`
+/// (so negative values wrap around), above by offsetting by 2^63.
+pub(super) fn double_to_c_ulong(n: f64) -> u64 {
+    const TWO_POW_63: f64 = 9223372036854775808.0;
+    if n < TWO_POW_63 {
+        double_to_c_long(n) as u64
+    } else {
+        double_to_c_long(n - TWO_POW_63) as u64 ^ (1 << 63)
     }
 }

@@ -92,10 +92,9 @@ fn encode_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Whether a double converts to int64 and back unchanged (with x86-64's
-/// conversion, where out-of-range values and NaN never round-trip).
+/// Whether a double converts to int64 and back unchanged.
 fn is_int64(n: f64) -> bool {
-    (-9223372036854775808.0..9223372036854775808.0).contains(&n) && n.trunc() == n
+    capi::double_to_c_long(n) as f64 == n
 }
 
 fn encode_number(out: &mut Vec<u8>, n: f64) {

@@ -118,15 +118,13 @@ fn is_integer_option(option: u8) -> bool {
     matches!(option, b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I')
 }
 
-/// A number as the 64-bit pattern C's `(unsigned long)` (or, for negative
-/// numbers, `(unsigned long)(long)`) conversion gives on x86-64.
+/// A number as the 64-bit pattern the C library packs: through `long` for
+/// negative numbers, `unsigned long` otherwise.
 fn integer_bits(n: f64) -> u64 {
     if n < 0.0 {
-        n as i64 as u64
-    } else if n < 18446744073709551616.0 {
-        n as u64
+        capi::double_to_c_long(n) as u64
     } else {
-        0
+        capi::double_to_c_ulong(n)
     }
 }
 
@@ -255,7 +253,7 @@ unsafe fn unpack(l: *mut lua_State) -> Returns {
                     if results == 0 || ffi::lua_isnumber(l, -1) == 0 {
                         return Err(Failure::error("format 'c0' needs a previous size"));
                     }
-                    size = ffi::lua_tonumber(l, -1) as usize;
+                    size = capi::double_to_c_ulong(ffi::lua_tonumber(l, -1)) as usize;
                     ffi::lua_settop(l, -2);
                     results -= 1;
                     if size > data.len() || pos > data.len() - size {
@@ -586,6 +584,18 @@ mod tests {
         (
             r#"return struct.unpack('Bc0', '\9abc')"#,
             Err(r#"user_script:1: bad argument #2 to 'unpack' (data string too short)"#),
+        ),
+        (
+            r#"return struct.unpack('bc0', '\255abc')"#,
+            Err(r#"user_script:1: bad argument #2 to 'unpack' (data string too short)"#),
+        ),
+        (
+            r#"local f = struct.pack('<d', -105) return struct.unpack('dc0', f .. 'abc')"#,
+            Err(r#"user_script:1: bad argument #2 to 'unpack' (data string too short)"#),
+        ),
+        (
+            r#"local function show(...) local n = select('#', ...) local t = {...} for i = 1, n do t[i] = tostring(t[i]) end return table.concat(t, ' ') end return show(struct.unpack('dc0', struct.pack('<d', 2.9) .. 'abc'))"#,
+            Ok(b"ab 11"),
         ),
         (
             r#"return struct.unpack('i', 'abcd', 'x')"#,
