@@ -134,7 +134,7 @@ impl<'a> Ctx<'a> {
 
     /// Deletes the key if its TTL has passed. Returns true if it was expired.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        self.srv.expire_if_needed(self.client.db, key)
+        self.srv.expire_if_needed(self.client.db, key, Some(self.client))
     }
 
     /// Looks a key up for reading: expires it if due, counts a hit or miss and

@@ -146,6 +146,9 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
+    if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
+        return Err((Some(id), refusal));
+    }
     Ok(id)
 }
 

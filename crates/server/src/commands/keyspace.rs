@@ -393,7 +393,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     let value = entry.value.clone();
     let expire = ctx.srv.dbs[src_db].expire_at(src);
-    ctx.srv.expire_if_needed(dst_db, dst);
+    ctx.srv.expire_if_needed(dst_db, dst, Some(ctx.client));
     if ctx.srv.dbs[dst_db].contains(dst) {
         if !replace {
             ctx.reply().int(0);
@@ -420,7 +420,7 @@ fn move_key(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     }
-    ctx.srv.expire_if_needed(dst_db, key);
+    ctx.srv.expire_if_needed(dst_db, key, Some(ctx.client));
     if ctx.srv.dbs[dst_db].contains(key) {
         ctx.reply().int(0);
         return Ok(());
