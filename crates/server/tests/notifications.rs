@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Kind, RawConn, ServerProcess};
+use common::{Kind, ServerProcess};
 
 /// Commands, one per line in redis-cli quoting; `!sleep <ms>` pauses.
 const SCRIPT: &str = r#"
@@ -149,18 +149,64 @@ SELECT 1
 SET indb1 v
 SELECT 0
 TYPE missing
+GETEX s1 PXAT 1
+SETEX sx 100 v
+SET sx v GET
+LPUSH wrongtype x
+INCR l5
+RPUSH bl a b
+BRPOPLPUSH bl bl2 0
+BLMPOP 0.01 1 bl RIGHT COUNT 5
+ZADD bz 1 a 2 b
+ZADD bz GT 0 a
+ZADD bz GT CH 5 a
+ZADD bz XX 1 zz
+BZMPOP 0.01 1 bz MAX COUNT 1
+ZRANGESTORE bz2 bz 5 10
+ZRANGESTORE bz3 bz 0 -1
+ZRANGESTORE bz3 bz 5 10
+SADD ss1 a
+SUNIONSTORE ss2 ss1
+SDIFFSTORE ss2 ss1 ss1
+GEOADD geo 13.583333 37.316667 Agrigento
+GEORADIUSBYMEMBER geo Palermo 200 km STORE geo4
+GEORADIUS geo 0 0 1 km STORE geo4
+RPUSH tosort 3 1 2
+SORT tosort STORE sorted
+SORT tosort LIMIT 0 0 STORE sorted
+BITOP NOT b4 b1
+BITOP AND b4 nothing
+LPUSH lx a
+LPUSHX lx b
+LREM lx 0 nope
+LTRIM lx 0 -1
+LTRIM lx 5 10
+HINCRBY hx f 1
+HINCRBYFLOAT hx f 0.5
+HDEL hx nope
+HSET hx f2 v
+PFADD hx2
+XADD sx2 NOMKSTREAM * f v
+XADD sx2 * f v
+XTRIM sx2 MAXLEN 10
+XDEL sx2 1-1
+XGROUP CREATECONSUMER sx2 nogroup c
+SWAPDB 0 1
+SWAPDB 0 1
+FLUSHDB
 SET e3 v PX 1
 !sleep 200
 "#;
 
-/// Runs `SCRIPT` on one server and returns the notifications its subscriber
-/// received, one `channel -> message` line each.
-fn events(kind: Kind) -> Vec<String> {
-    let server = ServerProcess::start(kind, &["--notify-keyspace-events", "KEA", "--hz", "100"]);
+/// Runs `SCRIPT` on one server with `notify-keyspace-events` set to
+/// `classes` and returns the notifications its subscriber received, one
+/// `channel -> message` line each.
+fn events(kind: Kind, classes: &str) -> Vec<String> {
+    let server = ServerProcess::start(kind, &["--hz", "100"]);
     let mut subscriber = server.raw();
     subscriber.cmd(&["PSUBSCRIBE", "__key*__:*"]);
     let mut conn = server.raw();
-    conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAnm"]);
+    conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", classes]);
     for line in SCRIPT.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(ms) = line.strip_prefix("!sleep ") {
             std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap()));
@@ -171,7 +217,7 @@ fn events(kind: Kind) -> Vec<String> {
         conn.call(&args);
     }
     // The PING's reply follows every notification already sent.
-    subscriber.cmd(&["PING", "end"]);
+    subscriber.send_command(&[b"PING", b"end"]);
     let mut seen = Vec::new();
     loop {
         let frame = subscriber.read_reply();
@@ -186,10 +232,10 @@ fn events(kind: Kind) -> Vec<String> {
     seen
 }
 
-#[test]
-fn every_family_notifies_like_redis() {
-    let theirs = events(Kind::Redis);
-    let ours = events(Kind::Cinnabar);
+/// Both servers' notifications for `classes`, which must be equal.
+fn compare(classes: &str) -> Vec<String> {
+    let theirs = events(Kind::Redis, classes);
+    let ours = events(Kind::Cinnabar, classes);
     if ours != theirs {
         let mut report = String::new();
         for i in 0..ours.len().max(theirs.len()) {
@@ -198,7 +244,22 @@ fn every_family_notifies_like_redis() {
             let mark = if o == t { "  " } else { "!!" };
             report.push_str(&format!("{mark} {i:4} cinnabar: {o:50} redis: {t}\n"));
         }
-        panic!("notifications differ:\n{report}");
+        panic!("notifications with {classes:?} differ:\n{report}");
     }
-    assert!(theirs.len() > 150, "the script should produce many events, got {}", theirs.len());
+    theirs
+}
+
+#[test]
+fn every_family_notifies_like_redis() {
+    let events = compare("KEAnm");
+    assert!(events.len() > 300, "the script should produce many events, got {}", events.len());
+}
+
+#[test]
+fn only_the_enabled_classes_and_channels_notify() {
+    let events = compare("Elx");
+    assert!(events.iter().all(|e| e.starts_with("__keyevent@")), "{events:?}");
+    assert!(events.iter().any(|e| e.contains("lpush")) && events.iter().any(|e| e.contains("expired")));
+    assert!(!events.iter().any(|e| e.contains(":set ") || e.contains(":new ")), "{events:?}");
+    assert!(compare("A").is_empty(), "without K or E nothing is published");
 }

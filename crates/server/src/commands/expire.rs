@@ -8,8 +8,8 @@
 use cinnabar_protocol::numbers::parse_i64;
 
 use crate::command::context::errors;
-use crate::notify;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 use crate::server::deletion_verb;
 
 /// Key spec shared by the commands that set or remove a TTL.

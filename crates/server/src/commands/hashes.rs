@@ -17,8 +17,8 @@ use cinnabar_storage::{Hash, HashLimits, Value};
 use super::keyspace::parse_cursor;
 use super::long_double::{try_add, AddError};
 use crate::command::context::errors;
-use crate::notify;
 use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 
 const SCAN_COMPLEXITY: &str = "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..";
 

@@ -8,8 +8,8 @@ use cinnabar_storage::glob;
 use cinnabar_storage::{Entry, SmallBytes};
 
 use crate::command::context::errors;
-use crate::notify;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 use crate::server::Server;
 
 const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];

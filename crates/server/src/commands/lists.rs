@@ -18,10 +18,10 @@ use cinnabar_storage::{List, Value};
 
 use crate::blocking::{parse_timeout, TIMEOUT_HISTORY};
 use crate::command::context::errors;
-use crate::notify;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
+use crate::notify;
 use crate::server::Server;
 
 const PUSH_COMPLEXITY: &str =

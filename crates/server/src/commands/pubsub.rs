@@ -171,15 +171,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 complexity: "O(1)",
                 ..CommandSpec::DEFAULT
             },
-            introspection!(
-                "numpat",
-                2,
-                numpat,
-                "2.8.0",
-                "Count the distinct patterns subscribed to",
-                "O(1)",
-                &[]
-            ),
+            introspection!("numpat", 2, numpat, "2.8.0", "Count the distinct patterns subscribed to", "O(1)", &[]),
             introspection!(
                 "numsub",
                 -2,

@@ -17,8 +17,8 @@ use super::hashes::{
     parse_collection_scan, parse_sample_count, reply_element, reply_empty_scan, scan_cursor, SCAN_ARGS,
 };
 use crate::command::context::errors;
-use crate::notify;
 use crate::command::{acl, flags::*, key_flags::*, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use crate::notify;
 use crate::server::deletion_verb;
 
 const INTER_COMPLEXITY: &str =
@@ -434,11 +434,12 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Looks every key up (expiring, counting hits, checking types in order) for
-/// a multi-set operation; missing keys are fine.
-fn check_sets(ctx: &mut Ctx, keys: &[&[u8]], for_write: bool) -> CmdResult {
+/// Looks every key up (expiring, counting hits and misses, checking types in
+/// order) for a multi-set operation; missing keys are fine. Redis 7.0 reads
+/// the sources of the STORE variants this way too.
+fn check_sets(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
     for key in keys {
-        let entry = if for_write { ctx.lookup_write(key) } else { ctx.lookup_read(key) };
+        let entry = ctx.lookup_read(key);
         if entry.is_some_and(|e| e.value.as_set().is_none()) {
             return Err(errors::WRONGTYPE.into());
         }
@@ -468,7 +469,7 @@ fn intersection<'d>(sets: &[Option<&'d Set>], limit: usize) -> Vec<LpValue<'d>> 
 }
 
 fn inter_reply(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
-    check_sets(ctx, keys, false)?;
+    check_sets(ctx, keys)?;
     let Ctx { srv, client, .. } = ctx;
     let db = &srv.dbs[client.db];
     let sets: Vec<Option<&Set>> = keys.iter().map(|k| set_in(db, k)).collect();
@@ -497,7 +498,7 @@ fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             _ => return Err(errors::SYNTAX.into()),
         }
     }
-    check_sets(ctx, keys, false)?;
+    check_sets(ctx, keys)?;
     let db = &ctx.srv.dbs[ctx.client.db];
     let sets: Vec<Option<&Set>> = keys.iter().map(|k| set_in(db, k)).collect();
     let cardinality = intersection(&sets, limit).len();
@@ -538,9 +539,7 @@ fn build_set<'m>(members: impl Iterator<Item = LpValue<'m>>, max_intset: usize) 
 
 fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (dest, keys) = (argv[1], &argv[2..]);
-    // Redis reads SINTERSTORE's sources as reads (hits, misses, keymiss
-    // events), unlike SUNIONSTORE's and SDIFFSTORE's.
-    check_sets(ctx, keys, false)?;
+    check_sets(ctx, keys)?;
     let max = max_intset(ctx);
     let db = &ctx.srv.dbs[ctx.client.db];
     let sets: Vec<Option<&Set>> = keys.iter().map(|k| set_in(db, k)).collect();
@@ -605,7 +604,7 @@ fn union_or_diff(db: &Db, keys: &[&[u8]], op: SetOp, max_intset: usize) -> Set {
 }
 
 fn union_diff_reply(ctx: &mut Ctx, keys: &[&[u8]], op: SetOp) -> CmdResult {
-    check_sets(ctx, keys, false)?;
+    check_sets(ctx, keys)?;
     let max = max_intset(ctx);
     let result = union_or_diff(&ctx.srv.dbs[ctx.client.db], keys, op, max);
     reply_members(ctx.reply(), result.iter().collect());
@@ -614,7 +613,7 @@ fn union_diff_reply(ctx: &mut Ctx, keys: &[&[u8]], op: SetOp) -> CmdResult {
 
 fn union_diff_store(ctx: &mut Ctx, argv: &[&[u8]], op: SetOp) -> CmdResult {
     let (dest, keys) = (argv[1], &argv[2..]);
-    check_sets(ctx, keys, true)?;
+    check_sets(ctx, keys)?;
     let max = max_intset(ctx);
     let result = union_or_diff(&ctx.srv.dbs[ctx.client.db], keys, op, max);
     let event = match op {

@@ -13,9 +13,9 @@ use cinnabar_storage::{SmallBytes, StrValue, Value};
 
 use super::long_double;
 use crate::command::context::errors;
-use crate::notify;
 use crate::command::keys::KeyRef;
 use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 
 const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
 
