@@ -69,9 +69,9 @@ pub struct Client {
     /// Output taken from `reply` by the connection task and not yet written
     /// to the socket: still pending output for limits and CLIENT LIST.
     pub output_in_flight: usize,
-    /// When pending output first went past the soft limit (unix ms), while
-    /// it stays past it.
-    pub soft_limit_since_ms: Option<i64>,
+    /// When pending output first went past the soft limit (unix seconds),
+    /// while it stays past it.
+    pub soft_limit_since_s: Option<i64>,
 }
 
 impl Client {
@@ -102,7 +102,7 @@ impl Client {
             query_buffer_free: 0,
             subscriptions: Default::default(),
             output_in_flight: 0,
-            soft_limit_since_ms: None,
+            soft_limit_since_s: None,
         }
     }
 
@@ -128,17 +128,20 @@ impl Client {
         let pending = self.pending_output() as u64;
         let over_hard = limit.hard > 0 && pending >= limit.hard;
         let over_soft = limit.soft > 0 && pending >= limit.soft;
-        let soft_expired = match (over_soft, self.soft_limit_since_ms) {
+        // As Redis: the soft limit counts in whole seconds from the first
+        // time it was seen exceeded, and closes only once more than its
+        // seconds have passed (never on that first sight).
+        let now_s = now_ms / 1000;
+        let soft_expired = match (over_soft, self.soft_limit_since_s) {
             (false, _) => {
-                self.soft_limit_since_ms = None;
+                self.soft_limit_since_s = None;
                 false
             }
             (true, None) => {
-                self.soft_limit_since_ms = Some(now_ms);
-                // A zero-second soft limit closes as soon as it is passed.
-                limit.soft_seconds == 0
+                self.soft_limit_since_s = Some(now_s);
+                false
             }
-            (true, Some(since)) => (now_ms - since) / 1000 >= limit.soft_seconds,
+            (true, Some(since)) => now_s - since > limit.soft_seconds,
         };
         if !(over_hard || soft_expired) || self.close_asap {
             return false;

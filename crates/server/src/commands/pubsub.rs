@@ -6,6 +6,7 @@
 //! The registry and delivery live in `crate::pubsub`; without cluster mode a
 //! shard channel is simply a channel in its own namespace, as in Redis 7.0.
 
+use super::server::subcommand_syntax_error;
 use crate::client::Client;
 use crate::command::table::Command;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
@@ -281,6 +282,9 @@ fn spublish(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern].
 fn list_active(ctx: &mut Ctx, kind: Kind, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(subcommand_syntax_error(argv));
+    }
     let names = ctx.srv.pubsub.names_matching(kind, argv.get(2).copied());
     let reply = &mut ctx.client.reply;
     reply.array(names.len());
