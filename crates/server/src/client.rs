@@ -335,7 +335,51 @@ pub fn quoted_repr(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quoted_repr;
+    use super::{quoted_repr, Client};
+    use crate::config::{Config, ObufLimit};
+    use crate::server::Server;
+
+    fn server_with_normal_limit(hard: u64, soft: u64, soft_seconds: i64) -> Server {
+        let mut config = Config::new();
+        config.client_output_buffer_limit[0] = ObufLimit { hard, soft, soft_seconds };
+        Server::new(config)
+    }
+
+    fn client_with_output(bytes: usize) -> Client {
+        let mut client = Client::new(1, String::new(), String::new(), -1, 0);
+        client.reply.raw(&vec![b'x'; bytes]);
+        client
+    }
+
+    #[test]
+    fn hard_limit_closes_at_once_and_drops_output() {
+        let mut srv = server_with_normal_limit(100, 0, 0);
+        srv.now_ms = 5_000;
+        let mut client = client_with_output(99);
+        assert!(!client.enforce_output_limit(&srv));
+        client.output_in_flight = 1;
+        assert!(client.enforce_output_limit(&srv));
+        assert!(client.close_asap && client.reply.is_empty());
+    }
+
+    #[test]
+    fn soft_limit_closes_only_after_its_seconds_have_passed() {
+        let mut srv = server_with_normal_limit(0, 100, 2);
+        let mut client = client_with_output(150);
+        for (now_ms, closes) in [(10_000, false), (12_999, false), (13_000, true)] {
+            srv.now_ms = now_ms;
+            assert_eq!(client.enforce_output_limit(&srv), closes, "at {now_ms}");
+        }
+        // Dropping under the soft limit restarts the clock.
+        let mut client = client_with_output(150);
+        srv.now_ms = 10_000;
+        client.enforce_output_limit(&srv);
+        client.reply.truncate(10);
+        client.enforce_output_limit(&srv);
+        client.reply.raw(&[b'x'; 140]);
+        srv.now_ms = 13_000;
+        assert!(!client.enforce_output_limit(&srv));
+    }
 
     #[test]
     fn repr_escapes_like_redis() {
