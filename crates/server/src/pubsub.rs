@@ -161,16 +161,13 @@ impl Registry {
             .collect()
     }
 
-    /// Subscribes `client`; replies with the confirmation. Returns true if
-    /// the subscription is new.
-    pub fn subscribe(&mut self, client: &mut Client, kind: Kind, name: &[u8]) -> bool {
-        let added = client.subscriptions.add(kind, name);
-        if added {
+    /// Subscribes `client` (again is harmless) and replies with the confirmation.
+    pub fn subscribe(&mut self, client: &mut Client, kind: Kind, name: &[u8]) {
+        if client.subscriptions.add(kind, name) {
             self.space_mut(kind).entry(name.to_vec()).or_default().push(client.id);
         }
         let count = client.subscriptions.confirmation_count(kind);
         confirm(client, kind.subscribe_verb(), Some(name), count);
-        added
     }
 
     /// Unsubscribes `client` from one name, replying with the confirmation
@@ -334,7 +331,7 @@ mod tests {
         let mut c = client(1);
         registry.subscribe(&mut c, Kind::Channel, b"a");
         registry.subscribe(&mut c, Kind::Pattern, b"p*");
-        assert!(!registry.subscribe(&mut c, Kind::Pattern, b"p*"));
+        registry.subscribe(&mut c, Kind::Pattern, b"p*");
         registry.subscribe(&mut c, Kind::Shard, b"s");
         assert_eq!(
             c.reply.take(),
@@ -342,6 +339,7 @@ mod tests {
               *3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:2\r\n*3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n"
         );
         assert_eq!(registry.active(Kind::Pattern), 1);
+        assert_eq!(registry.subscriber_count(Kind::Pattern, b"p*"), 1);
         registry.forget(&mut c);
         assert!(!c.subscriptions.is_subscribed());
         assert_eq!(registry.active(Kind::Channel) + registry.active(Kind::Pattern) + registry.active(Kind::Shard), 0);
