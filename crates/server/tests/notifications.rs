@@ -191,6 +191,72 @@ XADD sx2 * f v
 XTRIM sx2 MAXLEN 10
 XDEL sx2 1-1
 XGROUP CREATECONSUMER sx2 nogroup c
+OBJECT ENCODING nokey
+MEMORY USAGE nokey
+TTL nokey
+PTTL nokey
+EXPIRETIME nokey
+TOUCH nokey
+EXISTS nokey
+MGET nokey s1
+GETRANGE nokey 0 1
+SUBSTR nokey 0 1
+LCS nokey s1
+BITCOUNT nokey
+BITPOS nokey 1
+GETBIT nokey 1
+BITFIELD_RO nokey GET u8 0
+PFCOUNT nokey
+LRANGE nokey 0 1
+LINDEX nokey 0
+LPOS nokey a
+LLEN nokey
+SMEMBERS nokey
+SISMEMBER nokey a
+SMISMEMBER nokey a
+SRANDMEMBER nokey
+SCARD nokey
+SINTER nokey s1
+SINTERCARD 1 nokey
+SUNION nokey
+SDIFF nokey
+ZRANGE nokey 0 1
+ZSCORE nokey a
+ZMSCORE nokey a
+ZCARD nokey
+ZCOUNT nokey 0 1
+ZRANK nokey a
+ZRANDMEMBER nokey
+ZUNION 1 nokey
+ZINTERCARD 1 nokey
+HGETALL nokey
+HGET nokey f
+HMGET nokey f
+HLEN nokey
+HEXISTS nokey f
+HSTRLEN nokey f
+HRANDFIELD nokey
+HKEYS nokey
+HSCAN nokey 0
+SSCAN nokey 0
+ZSCAN nokey 0
+GEOPOS nokey a
+GEODIST nokey a b
+GEOHASH nokey a
+GEOSEARCH nokey FROMLONLAT 0 0 BYRADIUS 1 km
+XRANGE nokey - +
+XLEN nokey
+XREAD STREAMS nokey 0
+XINFO STREAM nokey
+XPENDING nokey g
+SORT tosort BY nosuch_* GET nokey_* GET #
+SORT_RO nokey
+SET ttlkey v PX 1
+!sleep 20
+RANDOMKEY
+SCAN 0 COUNT 1000
+KEYS *
+DBSIZE
 SWAPDB 0 1
 SWAPDB 0 1
 FLUSHDB
