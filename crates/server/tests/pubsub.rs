@@ -186,6 +186,21 @@ fn a_subscriber_that_does_not_read_is_cut_off_and_the_others_get_everything() {
 }
 
 #[test]
+fn a_monitor_that_does_not_read_is_cut_off_by_the_normal_limit() {
+    let server = ServerProcess::cinnabar(&["--client-output-buffer-limit", "normal 512kb 0 0"]);
+    let mut monitor = server.raw();
+    assert_eq!(monitor.cmd(&["MONITOR"]), "+OK\r\n");
+    let mut writer = server.raw();
+    let value = "v".repeat(4096);
+    for _ in 0..3000 {
+        assert_eq!(writer.cmd(&["SET", "k", &value]), "+OK\r\n");
+    }
+    let log = server.log();
+    assert!(log.contains(" flags=O ") && log.contains("overcoming of output buffer limits"), "{log}");
+    eventually("the monitor to be gone", || writer.cmd(&["CLIENT", "LIST"]).matches("id=").count() == 1);
+}
+
+#[test]
 fn pending_output_shows_in_client_list_and_info() {
     let server = ServerProcess::cinnabar(&["--client-output-buffer-limit", "pubsub 0 0 0"]);
     let _slow = subscribed(&server, &["SUBSCRIBE", "feed"]);
