@@ -72,6 +72,10 @@ pub struct Client {
     /// When pending output first went past the soft limit (unix seconds),
     /// while it stays past it.
     pub soft_limit_since_s: Option<i64>,
+    /// Pub/Sub pushes to this client made by its own command while CLIENT
+    /// REPLY OFF/SKIP silences that command: they survive the silencing
+    /// (Redis's CLIENT_PUSHING) and are appended once the command ends.
+    pub silenced_pushes: Vec<u8>,
 }
 
 impl Client {
@@ -103,6 +107,7 @@ impl Client {
             subscriptions: Default::default(),
             output_in_flight: 0,
             soft_limit_since_s: None,
+            silenced_pushes: Vec::new(),
         }
     }
 
@@ -159,6 +164,16 @@ impl Client {
     /// True if replies to the current command are to be discarded (CLIENT REPLY).
     pub fn replies_suppressed(&self) -> bool {
         matches!(self.reply_mode, ReplyMode::Off | ReplyMode::Skipping)
+    }
+
+    /// Writes a Pub/Sub push produced by this client's own command: kept
+    /// aside while CLIENT REPLY silences the command, so it still arrives.
+    pub fn push_from_own_command(&mut self, frame: &[u8]) {
+        if self.replies_suppressed() {
+            self.silenced_pushes.extend_from_slice(frame);
+        } else {
+            self.reply.raw(frame);
+        }
     }
 }
 

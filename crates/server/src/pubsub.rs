@@ -217,14 +217,15 @@ impl Registry {
 /// `[verb, name, count]` as a push: the (un)subscribe confirmation. A null
 /// name answers an unsubscribe-all from a client that had no subscriptions.
 fn confirm(client: &mut Client, verb: &[u8], name: Option<&[u8]>, count: usize) {
-    let reply = &mut client.reply;
-    reply.push(3);
-    reply.bulk(verb);
+    let mut frame = cinnabar_protocol::Reply::new(client.reply.resp);
+    frame.push(3);
+    frame.bulk(verb);
     match name {
-        Some(name) => reply.bulk(name),
-        None => reply.null(),
+        Some(name) => frame.bulk(name),
+        None => frame.null(),
     }
-    reply.int(count as i64);
+    frame.int(count as i64);
+    client.push_from_own_command(frame.bytes());
 }
 
 /// A message encoded once per protocol, on first need.
@@ -268,7 +269,7 @@ impl Receivers<'_> {
     fn deliver(&mut self, id: ClientId, frame: &mut Frame) {
         if let Some(current) = self.current.as_deref_mut().filter(|c| c.id == id) {
             let resp = current.reply.resp;
-            current.reply.raw(frame.bytes(resp));
+            current.push_from_own_command(frame.bytes(resp));
             current.enforce_output_limit(self.srv);
             return;
         }

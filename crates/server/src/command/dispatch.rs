@@ -102,6 +102,8 @@ pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key:
 pub fn settle_reply_mode(client: &mut Client, reply_mark: usize) {
     if client.replies_suppressed() {
         client.reply.truncate(reply_mark);
+        let pushes = std::mem::take(&mut client.silenced_pushes);
+        client.reply.raw(&pushes);
     }
     if client.reply_mode == ReplyMode::Skipping {
         client.reply_mode = ReplyMode::On;
