@@ -145,7 +145,7 @@ fn sample_once(srv: &mut Server, db: usize, keys_per_loop: u64) -> Sample {
     }
     sample.expired = due.len() as u64;
     for key in due {
-        srv.expire_key(db, &key);
+        srv.expire_key(db, &key, None);
     }
     sample
 }

@@ -10,6 +10,8 @@ use std::rc::Rc;
 use cinnabar_protocol::{Reply, RespVersion};
 use tokio::sync::Notify;
 
+use crate::log::log_at;
+
 pub type ClientId = u64;
 
 /// CLIENT REPLY mode.
@@ -61,6 +63,19 @@ pub struct Client {
     pub blocked: bool,
     /// Spare capacity of the query buffer, as of the last read.
     pub query_buffer_free: usize,
+    /// Channels, patterns and shard channels it listens to (subscribed mode
+    /// while any).
+    pub subscriptions: crate::pubsub::Subscriptions,
+    /// Output taken from `reply` by the connection task and not yet written
+    /// to the socket: still pending output for limits and CLIENT LIST.
+    pub output_in_flight: usize,
+    /// When pending output first went past the soft limit (unix seconds),
+    /// while it stays past it.
+    pub soft_limit_since_s: Option<i64>,
+    /// Pub/Sub pushes to this client made by its own command while CLIENT
+    /// REPLY OFF/SKIP silences that command: they survive the silencing
+    /// (Redis's CLIENT_PUSHING) and are appended once the command ends.
+    pub silenced_pushes: Vec<u8>,
 }
 
 impl Client {
@@ -89,6 +104,10 @@ impl Client {
             postponed: false,
             blocked: false,
             query_buffer_free: 0,
+            subscriptions: Default::default(),
+            output_in_flight: 0,
+            soft_limit_since_s: None,
+            silenced_pushes: Vec::new(),
         }
     }
 
@@ -98,9 +117,63 @@ impl Client {
         self.wake.notify_one();
     }
 
+    /// Output bytes not yet written to the socket.
+    pub fn pending_output(&self) -> usize {
+        self.reply.len() + self.output_in_flight
+    }
+
+    /// Applies the `client-output-buffer-limit` of this client's class, as
+    /// Redis does whenever output is added: past the hard limit, or past the
+    /// soft limit for longer than its seconds, the client is logged and
+    /// closed at once, and its pending output dropped. Returns true if it
+    /// closed the client.
+    pub fn enforce_output_limit(&mut self, srv: &crate::server::Server) -> bool {
+        let now_ms = srv.now_ms;
+        let limit = srv.config.client_output_buffer_limit[self.client_type().limit_class()];
+        let pending = self.pending_output() as u64;
+        let over_hard = limit.hard > 0 && pending >= limit.hard;
+        let over_soft = limit.soft > 0 && pending >= limit.soft;
+        // As Redis: the soft limit counts in whole seconds from the first
+        // time it was seen exceeded, and closes only once more than its
+        // seconds have passed (never on that first sight).
+        let now_s = now_ms / 1000;
+        let soft_expired = match (over_soft, self.soft_limit_since_s) {
+            (false, _) => {
+                self.soft_limit_since_s = None;
+                false
+            }
+            (true, None) => {
+                self.soft_limit_since_s = Some(now_s);
+                false
+            }
+            (true, Some(since)) => now_s - since > limit.soft_seconds,
+        };
+        if !(over_hard || soft_expired) || self.close_asap {
+            return false;
+        }
+        log_at!(
+            Warning,
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            self.info_line(now_ms, &srv.commands, 0)
+        );
+        self.reply.truncate(0);
+        self.kill();
+        true
+    }
+
     /// True if replies to the current command are to be discarded (CLIENT REPLY).
     pub fn replies_suppressed(&self) -> bool {
         matches!(self.reply_mode, ReplyMode::Off | ReplyMode::Skipping)
+    }
+
+    /// Writes a Pub/Sub push produced by this client's own command: kept
+    /// aside while CLIENT REPLY silences the command, so it still arrives.
+    pub fn push_from_own_command(&mut self, frame: &[u8]) {
+        if self.replies_suppressed() {
+            self.silenced_pushes.extend_from_slice(frame);
+        } else {
+            self.reply.raw(frame);
+        }
     }
 }
 
@@ -165,12 +238,14 @@ impl Client {
     pub fn info_line(&self, now_ms: i64, commands: &crate::command::CommandTable, argv_mem: usize) -> String {
         let now_s = now_ms / 1000;
         let cmd = self.last_command_id.map_or("NULL", |id| commands.get(id).fullname.as_str());
-        let pending_output = self.reply.len();
+        let pending_output = self.pending_output();
         let events = if pending_output > 0 { "rw" } else { "r" };
         let tot_mem = CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + pending_output + argv_mem;
+        let output = OutputShape::of(pending_output);
+        let subs = &self.subscriptions;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
-             qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
+             qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} \
              events={} cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
@@ -181,12 +256,17 @@ impl Client {
             now_s - self.last_interaction_ms / 1000,
             self.flags_text(),
             self.db,
+            subs.channel_count(),
+            subs.pattern_count(),
+            subs.shard_count(),
             self.query_buffer_len,
             self.query_buffer_free,
             argv_mem,
             REPLY_CHUNK.max(pending_output),
             REPLY_CHUNK.max(pending_output),
-            pending_output,
+            output.buffered,
+            output.blocks,
+            output.overflow,
             tot_mem,
             events,
             cmd,
@@ -199,6 +279,9 @@ impl Client {
         let mut flags = String::new();
         if self.monitor {
             flags.push('O');
+        }
+        if self.subscriptions.is_subscribed() {
+            flags.push('P');
         }
         if self.postponed || self.blocked {
             flags.push('b');
@@ -222,6 +305,23 @@ impl Client {
 /// The reply buffer size reported as `rbs`/`rbp`: replies are gathered in one
 /// growable buffer that starts at Redis's 16 KiB static buffer size.
 const REPLY_CHUNK: usize = 16 * 1024;
+/// Pending output described as Redis's CLIENT LIST sees it: the first
+/// `REPLY_CHUNK` bytes in the static buffer (`obl`), the rest as a list of
+/// chunk-sized blocks (`oll` blocks, `omem` bytes).
+struct OutputShape {
+    buffered: usize,
+    blocks: usize,
+    overflow: usize,
+}
+
+impl OutputShape {
+    fn of(pending: usize) -> OutputShape {
+        let buffered = pending.min(REPLY_CHUNK);
+        let overflow = pending - buffered;
+        OutputShape { buffered, blocks: overflow.div_ceil(REPLY_CHUNK), overflow }
+    }
+}
+
 /// Approximate fixed memory of a connection, counted in `tot-mem`.
 const CLIENT_STRUCT_SIZE: usize = std::mem::size_of::<Client>() + 1024;
 
@@ -250,7 +350,51 @@ pub fn quoted_repr(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quoted_repr;
+    use super::{quoted_repr, Client};
+    use crate::config::{Config, ObufLimit};
+    use crate::server::Server;
+
+    fn server_with_normal_limit(hard: u64, soft: u64, soft_seconds: i64) -> Server {
+        let mut config = Config::new();
+        config.client_output_buffer_limit[0] = ObufLimit { hard, soft, soft_seconds };
+        Server::new(config)
+    }
+
+    fn client_with_output(bytes: usize) -> Client {
+        let mut client = Client::new(1, String::new(), String::new(), -1, 0);
+        client.reply.raw(&vec![b'x'; bytes]);
+        client
+    }
+
+    #[test]
+    fn hard_limit_closes_at_once_and_drops_output() {
+        let mut srv = server_with_normal_limit(100, 0, 0);
+        srv.now_ms = 5_000;
+        let mut client = client_with_output(99);
+        assert!(!client.enforce_output_limit(&srv));
+        client.output_in_flight = 1;
+        assert!(client.enforce_output_limit(&srv));
+        assert!(client.close_asap && client.reply.is_empty());
+    }
+
+    #[test]
+    fn soft_limit_closes_only_after_its_seconds_have_passed() {
+        let mut srv = server_with_normal_limit(0, 100, 2);
+        let mut client = client_with_output(150);
+        for (now_ms, closes) in [(10_000, false), (12_999, false), (13_000, true)] {
+            srv.now_ms = now_ms;
+            assert_eq!(client.enforce_output_limit(&srv), closes, "at {now_ms}");
+        }
+        // Dropping under the soft limit restarts the clock.
+        let mut client = client_with_output(150);
+        srv.now_ms = 10_000;
+        client.enforce_output_limit(&srv);
+        client.reply.truncate(10);
+        client.enforce_output_limit(&srv);
+        client.reply.raw(&[b'x'; 140]);
+        srv.now_ms = 13_000;
+        assert!(!client.enforce_output_limit(&srv));
+    }
 
     #[test]
     fn repr_escapes_like_redis() {
@@ -270,9 +414,25 @@ pub enum ClientType {
 }
 
 impl Client {
-    /// The connection's type. Every connection is normal until replication
-    /// and pub/sub mark their clients (MONITOR clients are normal, as in Redis).
+    /// The connection's type: pub/sub while subscribed, else normal until
+    /// replication marks its clients (MONITOR clients are normal, as in Redis).
     pub fn client_type(&self) -> ClientType {
-        ClientType::Normal
+        if self.subscriptions.is_subscribed() {
+            ClientType::PubSub
+        } else {
+            ClientType::Normal
+        }
+    }
+}
+
+impl ClientType {
+    /// Its row in `client-output-buffer-limit` (normal, replica, pubsub);
+    /// a master's connection is never limited, as a normal client by default.
+    fn limit_class(self) -> usize {
+        match self {
+            ClientType::Normal | ClientType::Master => 0,
+            ClientType::Replica => 1,
+            ClientType::PubSub => 2,
+        }
     }
 }

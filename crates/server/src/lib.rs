@@ -17,7 +17,9 @@ pub mod latency;
 pub mod lazyfree;
 pub mod log;
 pub mod net;
+pub mod notify;
 pub mod propagate;
+pub mod pubsub;
 pub mod scripting {
     pub mod libs;
 }

@@ -15,8 +15,8 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use cinnabar_protocol::{Limits, RequestParser};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::Notify;
 
 use crate::client::{quoted_repr, Client};
 use crate::command::dispatch::{self, Outcome};
@@ -156,7 +156,7 @@ fn format_addr(a: &SocketAddr) -> String {
 }
 
 /// The life of one connection.
-async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>) {
+async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>) {
     let (id, wake) = {
         let c = client.borrow();
         (c.id, c.wake.clone())
@@ -165,11 +165,14 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
     let mut parser = RequestParser::new();
     let mut spare: Vec<u8> = Vec::new();
     'conn: loop {
-        let (postponed, blocked) = {
+        let (postponed, blocked, has_output) = {
             let c = client.borrow();
-            (c.postponed, c.blocked)
+            (c.postponed, c.blocked, !c.reply.is_empty())
         };
-        if postponed {
+        if has_output {
+            // Others wrote to this client (pub/sub, a served BLPOP) while
+            // its task was writing: send that before waiting again.
+        } else if postponed {
             wait_for_unpause(&server, &wake).await;
         } else if blocked {
             let deadline = server.borrow().blocking.deadline_of(id);
@@ -205,10 +208,12 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
                 crate::blocking::expire_if_due(&mut srv, &mut c);
             }
             process_input(&mut srv, &mut c, &mut parser, &mut input);
+            c.enforce_output_limit(&srv);
             if c.close_asap {
                 break 'conn;
             }
             let out = c.reply.take();
+            c.output_in_flight = out.len();
             c.reply.restore_capacity(std::mem::take(&mut spare));
             srv.stats.net_output_bytes += out.len() as u64;
             if !out.is_empty() {
@@ -216,11 +221,8 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             }
             (out, c.close_after_reply)
         };
-        if !output.is_empty() {
-            if let Err(e) = stream.write_all(&output).await {
-                log_at!(Verbose, "Error writing to client: {}", e);
-                break 'conn;
-            }
+        if !output.is_empty() && !write_output(&stream, &output, &client, &wake).await {
+            break 'conn;
         }
         spare = output;
         if close_after {
@@ -228,6 +230,43 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
         }
     }
     server.borrow_mut().remove_client(id);
+}
+
+/// Writes `output` to the socket, keeping the client's `output_in_flight`
+/// current. False if the connection is over: writing failed, or the client
+/// was closed meanwhile (its output buffer limit, CLIENT KILL), which must
+/// not wait for a peer that may never read.
+async fn write_output(stream: &TcpStream, output: &[u8], client: &RefCell<Client>, wake: &Notify) -> bool {
+    let mut written = 0;
+    while written < output.len() {
+        tokio::select! {
+            biased;
+            ready = stream.writable() => {
+                if ready.is_err() {
+                    return false;
+                }
+                match stream.try_write(&output[written..]) {
+                    Ok(n) => {
+                        written += n;
+                        client.borrow_mut().output_in_flight = output.len() - written;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => {
+                        log_at!(Verbose, "Error writing to client: {}", e);
+                        return false;
+                    }
+                }
+            }
+            // New output is noticed after this write (the loop checks the
+            // reply buffer before waiting); only a kill matters here.
+            _ = wake.notified() => {
+                if client.borrow().close_asap {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Appends what the socket has to `input`. False once the connection is over

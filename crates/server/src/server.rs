@@ -63,6 +63,8 @@ pub struct Server {
     pub client_pause_lifted: Rc<tokio::sync::Notify>,
     /// Clients blocked on keys (BLPOP, BLMOVE, ...).
     pub blocking: crate::blocking::Blocking,
+    /// Pub/Sub subscriptions of every client.
+    pub pubsub: crate::pubsub::Registry,
 }
 
 /// The current unix time in milliseconds.
@@ -117,6 +119,7 @@ impl Server {
             client_pause: ClientPause::default(),
             client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
             blocking: Default::default(),
+            pubsub: Default::default(),
         }
     }
 
@@ -133,7 +136,9 @@ impl Server {
     }
 
     pub fn remove_client(&mut self, id: ClientId) {
-        self.clients.remove(&id);
+        if let Some(client) = self.clients.remove(&id) {
+            self.pubsub.forget(&mut client.borrow_mut());
+        }
         self.monitors.retain(|&m| m != id);
         self.blocking.forget(id);
     }
@@ -161,21 +166,25 @@ impl Server {
     }
 
     /// Deletes `key` from `db` if its TTL has passed. Returns true if it did.
-    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+    /// `current` is the client running a command, if any (see `expire_key`).
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], current: Option<&mut Client>) -> bool {
         if !self.dbs[db].is_expired(key, self.now_ms) {
             return false;
         }
-        self.expire_key(db, key);
+        self.expire_key(db, key, current);
         true
     }
 
     /// Deletes `key` from `db` because its TTL passed, emitting the DEL (UNLINK
     /// under lazyfree-lazy-expire) that replicas and the AOF see instead of the
-    /// expiry itself.
-    pub fn expire_key(&mut self, db: usize, key: &[u8]) {
+    /// expiry itself, and the `expired` keyspace event. `current` is the
+    /// client running a command, if any: it is borrowed, so it gets its own
+    /// notification through this reference.
+    pub fn expire_key(&mut self, db: usize, key: &[u8], current: Option<&mut Client>) {
         let lazy = self.config.lazyfree_lazy_expire;
         self.remove_key(db, key, lazy);
         self.stats.expired_keys += 1;
+        crate::notify::notify(self, current, db, crate::notify::EXPIRED, "expired", key);
         self.propagation.emit(db, &[deletion_verb(lazy), key]);
     }
 

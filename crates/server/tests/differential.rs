@@ -7,19 +7,22 @@ mod common;
 use common::{Kind, RawConn, ServerProcess};
 use std::path::Path;
 
-/// One reply, or what happened instead of a reply.
-fn exchange(conn: &mut Option<RawConn>, port: u16, argv: &[Vec<u8>]) -> Vec<u8> {
+/// `frames` replies (more than one for a command that answers with several,
+/// like SUBSCRIBE), or what happened instead.
+fn exchange(conn: &mut Option<RawConn>, port: u16, argv: &[Vec<u8>], frames: usize) -> Vec<u8> {
     let c = conn.get_or_insert_with(|| RawConn::connect(port));
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     c.send_command(&args);
     let mut out = Vec::new();
-    match common::read_frame(&mut std::io::BufReader::new(ReaderShim(c)), &mut out) {
-        Ok(()) => out,
-        Err(e) => {
+    for _ in 0..frames {
+        // One frame at a time: a reader kept across frames could buffer the
+        // start of a reply that belongs to the next command.
+        if let Err(e) = common::read_frame(&mut std::io::BufReader::with_capacity(1, ReaderShim(c)), &mut out) {
             *conn = None;
-            format!("<no reply: {}>", e.kind()).into_bytes()
+            return format!("<no reply: {}>", e.kind()).into_bytes();
         }
     }
+    out
 }
 
 /// Lets `read_frame` read through the connection's own buffered reader.
@@ -68,12 +71,19 @@ fn run_corpus(name: &str) -> Vec<String> {
             std::thread::sleep(std::time::Duration::from_millis(command.trim().parse().expect("!sleep <ms>")));
             continue;
         }
+        let (frames, command) = match directive {
+            "frames" => {
+                let (n, rest) = command.split_once(' ').expect("!frames <n> <command>");
+                (n.parse().expect("!frames <n>"), rest)
+            }
+            _ => (1, command),
+        };
         let argv = cinnabar_protocol::request::split_args(command.as_bytes())
             .unwrap_or_else(|| panic!("{name}.redis:{}: unbalanced quotes", lineno + 1));
-        let replies: Vec<Vec<u8>> = (0..2).map(|i| exchange(&mut conns[i], servers[i].port, &argv)).collect();
+        let replies: Vec<Vec<u8>> = (0..2).map(|i| exchange(&mut conns[i], servers[i].port, &argv, frames)).collect();
         executed += 1;
         let (ours, theirs) = match directive {
-            "" => (replies[0].clone(), replies[1].clone()),
+            "" | "frames" => (replies[0].clone(), replies[1].clone()),
             "sort" => (sorted_elements(&replies[0]), sorted_elements(&replies[1])),
             "ignore" => continue,
             "type" => (replies[0][..1].to_vec(), replies[1][..1].to_vec()),
@@ -126,5 +136,6 @@ corpus!(
     lists,
     zsets,
     geo,
-    sort
+    sort,
+    pubsub
 );

@@ -134,7 +134,7 @@ impl<'a> Ctx<'a> {
 
     /// Deletes the key if its TTL has passed. Returns true if it was expired.
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        self.srv.expire_if_needed(self.client.db, key)
+        self.srv.expire_if_needed(self.client.db, key, Some(self.client))
     }
 
     /// Looks a key up for reading: expires it if due, counts a hit or miss and
@@ -152,6 +152,14 @@ impl<'a> Ctx<'a> {
     fn lookup_read_with(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
         self.expire_if_needed(key);
         let access = self.srv.access_policy();
+        // A miss that must be notified is found first: the entry borrowed
+        // below would keep `self` borrowed in the miss arm too.
+        let notify_miss = self.srv.config.notify_keyspace_events & crate::notify::KEY_MISS != 0;
+        if notify_miss && !self.srv.dbs[self.client.db].contains(key) {
+            self.srv.stats.keyspace_misses += 1;
+            self.notify(crate::notify::KEY_MISS, "keymiss", key);
+            return None;
+        }
         match self.srv.dbs[self.client.db].get_mut(key) {
             Some(entry) => {
                 self.srv.stats.keyspace_hits += 1;
@@ -273,6 +281,9 @@ impl<'a> Ctx<'a> {
         // is a deleted one to its group readers, who are told it is gone.
         if created || replaced_stream {
             self.signal_key_ready(key);
+        }
+        if created {
+            self.notify(crate::notify::NEW, "new", key);
         }
     }
 

@@ -102,6 +102,8 @@ pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key:
 pub fn settle_reply_mode(client: &mut Client, reply_mark: usize) {
     if client.replies_suppressed() {
         client.reply.truncate(reply_mark);
+        let pushes = std::mem::take(&mut client.silenced_pushes);
+        client.reply.raw(&pushes);
     }
     if client.reply_mode == ReplyMode::Skipping {
         client.reply_mode = ReplyMode::On;
@@ -145,6 +147,9 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     }
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
+    }
+    if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
+        return Err((Some(id), refusal));
     }
     Ok(id)
 }

@@ -44,9 +44,13 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 21;
     pub const MOVABLE_KEYS: u32 = 1 << 22;
     pub const ALLOW_BUSY: u32 = 1 << 23;
+    /// Internal: may run while a RESP2 client is in Pub/Sub subscribed mode
+    /// ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
+    pub const SUBSCRIBED_CONTEXT: u32 = 1 << 24;
 
     /// Command flags as COMMAND INFO lists them; MAY_REPLICATE, SENTINEL,
-    /// ONLY_SENTINEL and PROTECTED are internal and never shown (as in Redis).
+    /// ONLY_SENTINEL, PROTECTED and SUBSCRIBED_CONTEXT are internal and never
+    /// shown (as in Redis).
     pub const NAMES: [(u32, &str); 20] = [
         (WRITE, "write"),
         (READONLY, "readonly"),

@@ -12,6 +12,7 @@ use super::strings::stored_string_mut;
 use crate::command::context::errors;
 use crate::command::keys::KeyRef;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 
 /// BITCOUNT's and BITPOS's optional unit for their range.
 const INDEX_UNIT: Arg = Arg::one_of("index_unit", &[Arg::pure_token("byte", "BYTE"), Arg::pure_token("bit", "BIT")])
@@ -206,17 +207,20 @@ fn with_string<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Resu
 }
 
 /// The string at `key` made raw and at least long enough to hold bit
-/// `max_bit`, created zero-filled if absent (Redis's `lookupStringForBitCommand`).
-fn bitmap_for_write<'c>(ctx: &'c mut Ctx, key: &[u8], max_bit: u64) -> Result<&'c mut Vec<u8>, CmdError> {
+/// `max_bit`, created zero-filled if absent (Redis's `lookupStringForBitCommand`),
+/// and whether it was created or grown.
+fn bitmap_for_write<'c>(ctx: &'c mut Ctx, key: &[u8], max_bit: u64) -> Result<(&'c mut Vec<u8>, bool), CmdError> {
     let needed = (max_bit >> 3) as usize + 1;
-    if ctx.write_string(key)?.is_none() {
+    let created = ctx.write_string(key)?.is_none();
+    if created {
         ctx.set_key(key, Value::Str(StrValue::raw(vec![0; needed])), false);
     }
     let bytes = stored_string_mut(ctx, key).expect("exists or was just created").make_raw();
-    if bytes.len() < needed {
+    let grown = bytes.len() < needed;
+    if grown {
         bytes.resize(needed, 0);
     }
-    Ok(bytes)
+    Ok((bytes, created || grown))
 }
 
 /// The mask of bit `n` (0 = most significant) within its byte.
@@ -230,7 +234,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(v @ (0 | 1)) => v == 1,
         _ => return Err(BAD_BIT.into()),
     };
-    let bytes = bitmap_for_write(ctx, argv[1], offset)?;
+    let (bytes, resized) = bitmap_for_write(ctx, argv[1], offset)?;
     let byte = &mut bytes[(offset >> 3) as usize];
     let was_set = *byte & bit_mask(offset) != 0;
     if on {
@@ -238,7 +242,11 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         *byte &= !bit_mask(offset);
     }
-    ctx.mark_dirty(1);
+    // As Redis 7.0: a SETBIT that changes nothing is no write at all.
+    if resized || was_set != on {
+        ctx.mark_dirty(1);
+        ctx.notify(notify::STRING, "setbit", argv[1]);
+    }
     ctx.reply().int(i64::from(was_set));
     Ok(())
 }
@@ -390,10 +398,12 @@ fn bitop(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.lookup_write(dest);
         ctx.set_key(dest, Value::Str(StrValue::raw(result)), false);
         ctx.mark_dirty(1);
+        ctx.notify(notify::STRING, "set", dest);
     } else if ctx.db().remove(dest).is_some() {
         // Like Redis, an empty result removes the destination even if its TTL
         // has passed, counting it as this command's change rather than an expiry.
         ctx.mark_dirty(1);
+        ctx.notify(notify::GENERIC, "del", dest);
     }
     ctx.reply().int(len as i64);
     Ok(())
@@ -552,10 +562,13 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], read_only_command: bool) -> C
     if read_only_command {
         return Err("ERR BITFIELD_RO only supports the GET subcommand".into());
     }
-    let bytes = bitmap_for_write(ctx, key, highest_write)?;
+    let (bytes, _) = bitmap_for_write(ctx, key, highest_write)?;
     let results: Vec<Option<i64>> = ops.iter().map(|op| apply_field_op(bytes, op)).collect();
     let changes = ops.iter().filter(|op| op.kind != FieldOpKind::Get).count();
     ctx.mark_dirty(changes as u64);
+    if changes > 0 {
+        ctx.notify(notify::STRING, "setbit", key);
+    }
     ctx.reply().array(results.len());
     for r in results {
         match r {

@@ -17,7 +17,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         arity: -1,
-        flags: FAST | SENTINEL,
+        flags: FAST | SENTINEL | SUBSCRIBED_CONTEXT,
         acl: acl::CONNECTION,
         tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
         args: &[Arg::string("message").optional()],
@@ -42,7 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         arity: -1,
-        flags: ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        flags: ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_CONTEXT,
         acl: acl::CONNECTION,
         handler: Some(quit),
         group: "connection",
@@ -102,7 +102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         arity: 1,
-        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY | SUBSCRIBED_CONTEXT,
         acl: acl::CONNECTION,
         handler: Some(reset),
         group: "connection",
@@ -113,11 +113,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
 ];
 
+/// PING [message]. A RESP2 client in subscribed mode gets `["pong", message]`
+/// instead, since it may only read pushes there.
 fn ping(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    match argv.len() {
-        1 => ctx.reply().simple("PONG"),
-        2 => ctx.reply().bulk(argv[1]),
-        _ => return Err("ERR wrong number of arguments for 'ping' command".into()),
+    if argv.len() > 2 {
+        return Err("ERR wrong number of arguments for 'ping' command".into());
+    }
+    let message = argv.get(1).copied();
+    if ctx.client.subscriptions.is_subscribed() && !ctx.reply().is_resp3() {
+        let reply = ctx.reply();
+        reply.array(2);
+        reply.bulk(b"pong");
+        reply.bulk(message.unwrap_or_default());
+        return Ok(());
+    }
+    match message {
+        None => ctx.reply().simple("PONG"),
+        Some(message) => ctx.reply().bulk(message),
     }
     Ok(())
 }
@@ -240,6 +252,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// Clears the connection's state as if it had just connected.
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     monitor::stop_monitoring(ctx.srv, ctx.client);
+    ctx.srv.pubsub.forget(ctx.client);
     ctx.client.db = 0;
     ctx.client.reply.resp = RespVersion::Resp2;
     ctx.client.authenticated = !ctx.srv.auth_required_by_default();

@@ -9,6 +9,7 @@ use cinnabar_protocol::numbers::parse_i64;
 
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 use crate::server::deletion_verb;
 
 /// Key spec shared by the commands that set or remove a TTL.
@@ -230,11 +231,13 @@ fn set_expiry(ctx: &mut Ctx, argv: &[&[u8]], arg: TimeArg) -> CmdResult {
         let lazy = ctx.srv.config.lazyfree_lazy_expire;
         ctx.srv.remove_key(db, key, lazy);
         ctx.propagate_as(vec![deletion_verb(lazy).to_vec(), key.to_vec()]);
+        ctx.notify(notify::GENERIC, "del", key);
     } else {
         ctx.srv.dbs[db].set_expire(key, when);
         if arg.seconds || arg.relative {
             ctx.propagate_as(as_pexpireat(argv, when));
         }
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     ctx.mark_dirty(1);
     ctx.reply().int(1);
@@ -263,6 +266,7 @@ fn persist(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let removed = ctx.lookup_write(argv[1]).is_some() && ctx.db().persist(argv[1]);
     if removed {
         ctx.mark_dirty(1);
+        ctx.notify(notify::GENERIC, "persist", argv[1]);
     }
     ctx.reply().int(i64::from(removed));
     Ok(())

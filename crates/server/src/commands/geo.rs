@@ -15,6 +15,7 @@ use crate::command::context::errors;
 use crate::command::{
     acl, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
+use crate::notify;
 
 const RADIUS_COMPLEXITY: &str = "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.";
 const SEARCH_COMPLEXITY: &str = "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape";
@@ -420,6 +421,16 @@ enum SearchKind {
     SearchStore,
 }
 
+impl SearchKind {
+    /// The keyspace event of a stored result.
+    fn store_event(self) -> &'static str {
+        match self {
+            SearchKind::SearchStore => "geosearchstore",
+            _ => "georadiusstore",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Sort {
     None,
@@ -600,9 +611,7 @@ fn search(ctx: &mut Ctx, argv: &[&[u8]], src: usize, kind: SearchKind) -> CmdRes
     if !exists {
         match req.store {
             Some(dest) => {
-                if ctx.delete_key(dest) {
-                    ctx.mark_dirty(1);
-                }
+                delete_store_destination(ctx, dest);
                 ctx.reply().int(0);
             }
             None => ctx.reply().array(0),
@@ -639,7 +648,7 @@ fn search(ctx: &mut Ctx, argv: &[&[u8]], src: usize, kind: SearchKind) -> CmdRes
     }
     match req.store {
         None => reply_points(ctx, &points, &req),
-        Some(dest) => store_points(ctx, dest, &points, req.store_dist),
+        Some(dest) => store_points(ctx, dest, &points, req.store_dist, kind.store_event()),
     }
     Ok(())
 }
@@ -684,11 +693,17 @@ fn reply_points(ctx: &mut Ctx, points: &[Point], req: &SearchRequest) {
     }
 }
 
-fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], store_dist: bool) {
+/// An empty result deletes the STORE destination.
+fn delete_store_destination(ctx: &mut Ctx, dest: &[u8]) {
+    if ctx.delete_key(dest) {
+        ctx.mark_dirty(1);
+        ctx.notify(notify::GENERIC, "del", dest);
+    }
+}
+
+fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], store_dist: bool, event: &str) {
     if points.is_empty() {
-        if ctx.delete_key(dest) {
-            ctx.mark_dirty(1);
-        }
+        delete_store_destination(ctx, dest);
         ctx.reply().int(0);
         return;
     }
@@ -699,6 +714,7 @@ fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], store_dist: bool) 
     }
     ctx.set_key(dest, Value::Zset(Box::new(z)), false);
     ctx.mark_dirty(points.len() as u64);
+    ctx.notify(notify::ZSET, event, dest);
     ctx.reply().int(points.len() as i64);
 }
 

@@ -18,6 +18,7 @@ use super::keyspace::parse_cursor;
 use super::long_double::{try_add, AddError};
 use crate::command::context::errors;
 use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 
 const SCAN_COMPLEXITY: &str = "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..";
 
@@ -215,6 +216,7 @@ fn hash_or_create<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut Hash, CmdE
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     if ctx.db().get(key).and_then(|e| e.value.as_hash()).is_some_and(Hash::is_empty) {
         ctx.delete_key(key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -228,6 +230,7 @@ fn set_pairs(ctx: &mut Ctx, argv: &[&[u8]], name: &str) -> Result<i64, CmdError>
     hash.prepare_for(&argv[2..], limits);
     let created = argv[2..].chunks(2).filter(|pair| hash.set(pair[0], pair[1], limits)).count() as i64;
     ctx.mark_dirty((argv.len() as u64 - 2) / 2);
+    ctx.notify(notify::HASH, "hset", argv[1]);
     Ok(created)
 }
 
@@ -253,6 +256,7 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     hash.prepare_for(&argv[2..4], limits);
     hash.set(argv[2], argv[3], limits);
     ctx.mark_dirty(1);
+    ctx.notify(notify::HASH, "hset", argv[1]);
     ctx.reply().int(1);
     Ok(())
 }
@@ -356,6 +360,9 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
         }
     }
+    if deleted > 0 {
+        ctx.notify(notify::HASH, "hdel", argv[1]);
+    }
     delete_if_empty(ctx, argv[1]);
     ctx.mark_dirty(deleted);
     ctx.reply().int(deleted as i64);
@@ -373,6 +380,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let new = old.checked_add(incr).ok_or(errors::OVERFLOW)?;
     hash.set(argv[2], new.to_string().as_bytes(), limits);
     ctx.mark_dirty(1);
+    ctx.notify(notify::HASH, "hincrby", argv[1]);
     ctx.reply().int(new);
     Ok(())
 }
@@ -393,6 +401,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     })?;
     hash.set(field, &new, limits);
     ctx.mark_dirty(1);
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
     ctx.propagate_as(vec![b"HSET".to_vec(), key.to_vec(), field.to_vec(), new.clone()]);
     ctx.reply().bulk(&new);
     Ok(())

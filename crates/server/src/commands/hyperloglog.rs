@@ -12,6 +12,7 @@ use cinnabar_storage::{StrValue, Value};
 
 use crate::command::context::errors;
 use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPTED: &str = "INVALIDOBJ Corrupted HLL object detected";
@@ -159,6 +160,7 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if updated > 0 {
         hll::invalidate_cache(hll);
         ctx.mark_dirty(updated);
+        ctx.notify(notify::STRING, "pfadd", argv[1]);
     }
     ctx.reply().int(i64::from(updated > 0));
     Ok(())
@@ -205,6 +207,8 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (dest, _) = hll_or_new(ctx, argv[1])?;
     union.store_into(dest, max_bytes)?;
     ctx.mark_dirty(1);
+    // Redis announces a merge as an add to the destination.
+    ctx.notify(notify::STRING, "pfadd", argv[1]);
     ctx.reply().ok();
     Ok(())
 }

@@ -213,11 +213,11 @@ fn blocked_clients(srv: &crate::server::Server) -> usize {
 
 /// The largest query buffer and pending output among connected clients.
 fn largest_client_buffers(ctx: &Ctx) -> (usize, usize) {
-    let mut max = (ctx.client.query_buffer_len, ctx.client.reply.len());
+    let mut max = (ctx.client.query_buffer_len, ctx.client.pending_output());
     for client in ctx.srv.clients.values() {
         // The caller is borrowed already and counted above.
         if let Ok(c) = client.try_borrow() {
-            max = (max.0.max(c.query_buffer_len), max.1.max(c.reply.len()));
+            max = (max.0.max(c.query_buffer_len), max.1.max(c.pending_output()));
         }
     }
     max
@@ -364,9 +364,9 @@ fn stats_section(out: &mut String, ctx: &mut Ctx) {
         "current_eviction_exceeded_time" => 0,
         "keyspace_hits" => s.keyspace_hits,
         "keyspace_misses" => s.keyspace_misses,
-        "pubsub_channels" => 0,
-        "pubsub_patterns" => 0,
-        "pubsubshard_channels" => 0,
+        "pubsub_channels" => ctx.srv.pubsub.active(crate::pubsub::Kind::Channel),
+        "pubsub_patterns" => ctx.srv.pubsub.active(crate::pubsub::Kind::Pattern),
+        "pubsubshard_channels" => ctx.srv.pubsub.active(crate::pubsub::Kind::Shard),
         "latest_fork_usec" => 0,
         "total_forks" => 0,
         "migrate_cached_sockets" => 0,

@@ -9,6 +9,7 @@ use cinnabar_storage::{Entry, SmallBytes};
 
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 use crate::server::Server;
 
 const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
@@ -275,6 +276,7 @@ fn delete_keys(ctx: &mut Ctx, keys: &[&[u8]], lazy: bool) -> CmdResult {
         ctx.expire_if_needed(key);
         if ctx.srv.remove_key(db, key, lazy) {
             deleted += 1;
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
     ctx.mark_dirty(deleted);
@@ -333,8 +335,10 @@ fn rename_key(ctx: &mut Ctx, src: &[u8], dst: &[u8], nx: bool) -> CmdResult {
         ctx.srv.remove_key(db, dst, lazy);
     }
     let (entry, expire) = lift(ctx.srv, db, src);
-    place(ctx.srv, db, dst, entry, expire);
+    place(ctx, db, dst, entry, expire);
     ctx.mark_dirty(1);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     reply_renamed(ctx, nx, true);
     Ok(())
 }
@@ -358,13 +362,15 @@ fn lift(srv: &mut Server, db: usize, key: &[u8]) -> (Entry, Option<i64>) {
 }
 
 /// Stores `entry` at a free `key` of database `db`, with `expire` as its
-/// TTL; clients blocked on the key may now be served (Redis's dbAdd).
-fn place(srv: &mut Server, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
-    srv.dbs[db].set(key, entry, false);
+/// TTL; clients blocked on the key may now be served, and the key is
+/// announced as new (Redis's dbAdd).
+fn place(ctx: &mut Ctx, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
+    ctx.srv.dbs[db].set(key, entry, false);
     if let Some(when) = expire {
-        srv.dbs[db].set_expire(key, when);
+        ctx.srv.dbs[db].set_expire(key, when);
     }
-    srv.blocking.signal(db, key);
+    ctx.srv.blocking.signal(db, key);
+    ctx.notify_in(db, notify::NEW, "new", key);
 }
 
 fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -393,7 +399,7 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     let value = entry.value.clone();
     let expire = ctx.srv.dbs[src_db].expire_at(src);
-    ctx.srv.expire_if_needed(dst_db, dst);
+    ctx.srv.expire_if_needed(dst_db, dst, Some(ctx.client));
     if ctx.srv.dbs[dst_db].contains(dst) {
         if !replace {
             ctx.reply().int(0);
@@ -403,8 +409,9 @@ fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.srv.remove_key(dst_db, dst, lazy);
     }
     let entry = Entry::new(value, ctx.srv.lru_clock());
-    place(ctx.srv, dst_db, dst, entry, expire);
+    place(ctx, dst_db, dst, entry, expire);
     ctx.mark_dirty(1);
+    ctx.notify_in(dst_db, notify::GENERIC, "copy_to", dst);
     ctx.reply().int(1);
     Ok(())
 }
@@ -420,14 +427,16 @@ fn move_key(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     }
-    ctx.srv.expire_if_needed(dst_db, key);
+    ctx.srv.expire_if_needed(dst_db, key, Some(ctx.client));
     if ctx.srv.dbs[dst_db].contains(key) {
         ctx.reply().int(0);
         return Ok(());
     }
     let (entry, expire) = lift(ctx.srv, src_db, key);
-    place(ctx.srv, dst_db, key, entry, expire);
+    place(ctx, dst_db, key, entry, expire);
     ctx.mark_dirty(1);
+    ctx.notify_in(src_db, notify::GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, notify::GENERIC, "move_to", key);
     ctx.reply().int(1);
     Ok(())
 }

@@ -21,6 +21,7 @@ use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
+use crate::notify;
 use crate::server::Server;
 
 const PUSH_COMPLEXITY: &str =
@@ -396,6 +397,17 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let empty = ctx.db().get(key).and_then(|e| e.value.as_list()).is_some_and(List::is_empty);
     if empty {
         ctx.delete_key(key);
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
+/// The keyspace event of a push or pop at `end`.
+fn end_event(end: End, push: bool) -> &'static str {
+    match (end, push) {
+        (End::Head, true) => "lpush",
+        (End::Tail, true) => "rpush",
+        (End::Head, false) => "lpop",
+        (End::Tail, false) => "rpop",
     }
 }
 
@@ -408,17 +420,19 @@ fn push_elements(
     end: End,
     existing_only: bool,
 ) -> Result<usize, CmdError> {
-    if let Some(list) = ctx.write_list(key)? {
+    let len = if let Some(list) = ctx.write_list(key)? {
         elements.iter().for_each(|e| list.push(end, e));
-        return Ok(list.len());
-    }
-    if existing_only {
+        list.len()
+    } else if existing_only {
         return Ok(0);
-    }
-    let mut list = List::new(fill(ctx));
-    elements.iter().for_each(|e| list.push(end, e));
-    let len = list.len();
-    ctx.set_key(key, Value::List(Box::new(list)), false);
+    } else {
+        let mut list = List::new(fill(ctx));
+        elements.iter().for_each(|e| list.push(end, e));
+        let len = list.len();
+        ctx.set_key(key, Value::List(Box::new(list)), false);
+        len
+    };
+    ctx.notify(notify::LIST, end_event(end, true), key);
     Ok(len)
 }
 
@@ -450,10 +464,21 @@ fn rpushx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// Pops up to `count` elements from `end` of the list at `key` (which must
 /// exist as a list) and deletes the key if emptied.
 fn pop_elements(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Vec<Vec<u8>> {
-    let Some(list) = ctx.db().get_mut(key).and_then(|e| e.value.as_list_mut()) else { return Vec::new() };
-    let popped: Vec<Vec<u8>> = std::iter::from_fn(|| list.pop(end)).take(count).collect();
-    delete_if_empty(ctx, key);
+    let popped = take_elements(ctx, key, end, count);
+    finish_pop(ctx, key, end);
     popped
+}
+
+/// Pops up to `count` elements, leaving the list in place even if emptied.
+fn take_elements(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Vec<Vec<u8>> {
+    let Some(list) = ctx.db().get_mut(key).and_then(|e| e.value.as_list_mut()) else { return Vec::new() };
+    std::iter::from_fn(|| list.pop(end)).take(count).collect()
+}
+
+/// Announces a pop from `key` and deletes the list if it is now empty.
+fn finish_pop(ctx: &mut Ctx, key: &[u8], end: End) {
+    ctx.notify(notify::LIST, end_event(end, false), key);
+    delete_if_empty(ctx, key);
 }
 
 fn pop_verb(end: End) -> &'static [u8] {
@@ -571,6 +596,7 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err(errors::OUT_OF_RANGE.into());
     }
     ctx.mark_dirty(1);
+    ctx.notify(notify::LIST, "lset", argv[1]);
     ctx.reply().ok();
     Ok(())
 }
@@ -594,6 +620,7 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     list.insert(pivot, after, argv[4]);
     let len = list.len() as i64;
     ctx.mark_dirty(1);
+    ctx.notify(notify::LIST, "linsert", argv[1]);
     ctx.reply().int(len);
     Ok(())
 }
@@ -608,6 +635,7 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let removed = list.remove(argv[3], count.unsigned_abs() as usize, from);
     if removed > 0 {
         ctx.mark_dirty(removed as u64);
+        ctx.notify(notify::LIST, "lrem", argv[1]);
         delete_if_empty(ctx, argv[1]);
     }
     ctx.reply().int(removed as i64);
@@ -626,6 +654,7 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         let removed = before - list.len();
         ctx.mark_dirty(removed as u64);
+        ctx.notify(notify::LIST, "ltrim", argv[1]);
         delete_if_empty(ctx, argv[1]);
     }
     ctx.reply().ok();
@@ -729,8 +758,10 @@ fn has_elements(ctx: &mut Ctx, key: &[u8]) -> Result<bool, CmdError> {
 /// elements: type-checks `dst`, moves one element, replies with it.
 fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
     ctx.write_list(dst)?;
-    let value = pop_elements(ctx, src, from, 1).pop().expect("the source has elements");
+    // As Redis: the push is announced before the pop (and the source's deletion).
+    let value = take_elements(ctx, src, from, 1).pop().expect("the source has elements");
     push_elements(ctx, dst, &[&value], to, false)?;
+    finish_pop(ctx, src, from);
     ctx.mark_dirty(1);
     ctx.reply().bulk(&value);
     Ok(())

@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod object;
 #[cfg(test)]
 mod propagation_tests;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -54,4 +55,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
+    pubsub::COMMANDS,
 ];

@@ -50,7 +50,12 @@ pub fn feed(srv: &Server, client: &mut Client, argv: &[&[u8]]) {
         }
         let Some(monitor) = srv.clients.get(id) else { continue };
         let Ok(mut monitor) = monitor.try_borrow_mut() else { continue };
+        if monitor.close_asap {
+            continue;
+        }
         monitor.reply.raw(line.as_bytes());
+        // A monitor that does not read is cut off by the normal class's limit.
+        monitor.enforce_output_limit(srv);
         monitor.wake.notify_one();
     }
 }

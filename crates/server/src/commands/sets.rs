@@ -18,6 +18,7 @@ use super::hashes::{
 };
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, key_flags::*, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use crate::notify;
 use crate::server::deletion_verb;
 
 const INTER_COMPLEXITY: &str =
@@ -216,6 +217,7 @@ fn set_in<'d>(db: &'d Db, key: &[u8]) -> Option<&'d Set> {
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     if set_in(ctx.db(), key).is_some_and(Set::is_empty) {
         ctx.delete_key(key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -227,6 +229,9 @@ fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let set = ctx.write_set(argv[1])?.expect("created above");
     let added = argv[2..].iter().filter(|m| set.add(m, max)).count();
     ctx.mark_dirty(added as u64);
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", argv[1]);
+    }
     ctx.reply().int(added as i64);
     Ok(())
 }
@@ -244,6 +249,9 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 break;
             }
         }
+    }
+    if removed > 0 {
+        ctx.notify(notify::SET, "srem", argv[1]);
     }
     delete_if_empty(ctx, argv[1]);
     ctx.mark_dirty(removed);
@@ -293,6 +301,7 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         return Ok(());
     };
     let member = set.pop_random().expect("stored sets are never empty");
+    ctx.notify(notify::SET, "spop", key);
     delete_if_empty(ctx, key);
     ctx.mark_dirty(1);
     ctx.propagate_as(vec![b"SREM".to_vec(), key.to_vec(), member.clone()]);
@@ -323,6 +332,8 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         let lazy = ctx.srv.config.lazyfree_lazy_server_del;
         ctx.srv.remove_key(ctx.client.db, key, lazy);
         ctx.mark_dirty(1);
+        ctx.notify(notify::SET, "spop", key);
+        ctx.notify(notify::GENERIC, "del", key);
         ctx.propagate_as(vec![deletion_verb(lazy).to_vec(), key.to_vec()]);
         return Ok(());
     }
@@ -338,6 +349,7 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
     reply.set(popped.len());
     popped.iter().for_each(|m| reply.bulk(m));
     ctx.mark_dirty(count as u64);
+    ctx.notify(notify::SET, "spop", key);
     for member in popped {
         ctx.propagate_as(vec![b"SREM".to_vec(), key.to_vec(), member]);
     }
@@ -407,6 +419,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     }
+    ctx.notify(notify::SET, "srem", src);
     delete_if_empty(ctx, src);
     ctx.mark_dirty(1);
     if dst_exists.is_none() {
@@ -415,16 +428,18 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max = max_intset(ctx);
     if ctx.write_set(dst)?.expect("exists or created above").add(member, max) {
         ctx.mark_dirty(1);
+        ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.reply().int(1);
     Ok(())
 }
 
-/// Looks every key up (expiring, counting hits, checking types in order) for
-/// a multi-set operation; missing keys are fine.
-fn check_sets(ctx: &mut Ctx, keys: &[&[u8]], for_write: bool) -> CmdResult {
+/// Looks every key up (expiring, counting hits and misses, checking types in
+/// order) for a multi-set operation; missing keys are fine. Redis 7.0 reads
+/// the sources of the STORE variants this way too.
+fn check_sets(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
     for key in keys {
-        let entry = if for_write { ctx.lookup_write(key) } else { ctx.lookup_read(key) };
+        let entry = ctx.lookup_read(key);
         if entry.is_some_and(|e| e.value.as_set().is_none()) {
             return Err(errors::WRONGTYPE.into());
         }
@@ -454,7 +469,7 @@ fn intersection<'d>(sets: &[Option<&'d Set>], limit: usize) -> Vec<LpValue<'d>> 
 }
 
 fn inter_reply(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult {
-    check_sets(ctx, keys, false)?;
+    check_sets(ctx, keys)?;
     let Ctx { srv, client, .. } = ctx;
     let db = &srv.dbs[client.db];
     let sets: Vec<Option<&Set>> = keys.iter().map(|k| set_in(db, k)).collect();
@@ -483,7 +498,7 @@ fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             _ => return Err(errors::SYNTAX.into()),
         }
     }
-    check_sets(ctx, keys, false)?;
+    check_sets(ctx, keys)?;
     let db = &ctx.srv.dbs[ctx.client.db];
     let sets: Vec<Option<&Set>> = keys.iter().map(|k| set_in(db, k)).collect();
     let cardinality = intersection(&sets, limit).len();
@@ -492,15 +507,19 @@ fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Stores a STORE command's result at `dest` (deleting `dest` when it is
-/// empty) and replies its size.
-fn store_result(ctx: &mut Ctx, dest: &[u8], result: Set) {
+/// empty), announces it as `event` (or `del`) and replies its size.
+fn store_result(ctx: &mut Ctx, dest: &[u8], result: Set, event: &str) {
     let len = result.len();
     // An empty result changes (and propagates) something only if it deletes `dest`.
     let changed = if len > 0 {
         ctx.set_key(dest, Value::Set(Box::new(result)), false);
+        ctx.notify(notify::SET, event, dest);
+        true
+    } else if ctx.delete_key(dest) {
+        ctx.notify(notify::GENERIC, "del", dest);
         true
     } else {
-        ctx.delete_key(dest)
+        false
     };
     if changed {
         ctx.mark_dirty(1);
@@ -520,12 +539,12 @@ fn build_set<'m>(members: impl Iterator<Item = LpValue<'m>>, max_intset: usize) 
 
 fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (dest, keys) = (argv[1], &argv[2..]);
-    check_sets(ctx, keys, true)?;
+    check_sets(ctx, keys)?;
     let max = max_intset(ctx);
     let db = &ctx.srv.dbs[ctx.client.db];
     let sets: Vec<Option<&Set>> = keys.iter().map(|k| set_in(db, k)).collect();
     let result = build_set(intersection(&sets, 0).into_iter(), max);
-    store_result(ctx, dest, result);
+    store_result(ctx, dest, result, "sinterstore");
     Ok(())
 }
 
@@ -585,7 +604,7 @@ fn union_or_diff(db: &Db, keys: &[&[u8]], op: SetOp, max_intset: usize) -> Set {
 }
 
 fn union_diff_reply(ctx: &mut Ctx, keys: &[&[u8]], op: SetOp) -> CmdResult {
-    check_sets(ctx, keys, false)?;
+    check_sets(ctx, keys)?;
     let max = max_intset(ctx);
     let result = union_or_diff(&ctx.srv.dbs[ctx.client.db], keys, op, max);
     reply_members(ctx.reply(), result.iter().collect());
@@ -594,10 +613,14 @@ fn union_diff_reply(ctx: &mut Ctx, keys: &[&[u8]], op: SetOp) -> CmdResult {
 
 fn union_diff_store(ctx: &mut Ctx, argv: &[&[u8]], op: SetOp) -> CmdResult {
     let (dest, keys) = (argv[1], &argv[2..]);
-    check_sets(ctx, keys, true)?;
+    check_sets(ctx, keys)?;
     let max = max_intset(ctx);
     let result = union_or_diff(&ctx.srv.dbs[ctx.client.db], keys, op, max);
-    store_result(ctx, dest, result);
+    let event = match op {
+        SetOp::Union => "sunionstore",
+        SetOp::Diff => "sdiffstore",
+    };
+    store_result(ctx, dest, result, event);
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use crate::command::keys::KeyRef;
 use crate::command::{
     acl, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
+use crate::notify;
 
 const COMPLEXITY: &str = "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).";
 const ACL: u64 = acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS;
@@ -410,8 +411,10 @@ fn store_items(ctx: &mut Ctx, gets: &[&[u8]], items: &[Item], dest: &[u8]) {
     if stored > 0 {
         ctx.set_key(dest, Value::List(Box::new(list)), false);
         ctx.mark_dirty(stored as u64);
+        ctx.notify(notify::LIST, "sortstore", dest);
     } else if ctx.delete_key(dest) {
         ctx.mark_dirty(1);
+        ctx.notify(notify::GENERIC, "del", dest);
     }
     ctx.reply().int(stored as i64);
 }

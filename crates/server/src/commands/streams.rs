@@ -20,6 +20,7 @@ use crate::command::context::errors;
 use crate::command::{
     acl, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
+use crate::notify;
 use crate::server::Server;
 
 const KEY_AT_1: &[KeySpec] = &[KeySpec::single(1, RW | UPDATE)];
@@ -560,12 +561,16 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     stream.append(id, fields, limits);
     let mut prop = owned(argv);
-    trim_and_rewrite(stream, &args.trim, &mut prop);
+    let trimmed = trim_and_rewrite(stream, &args.trim, &mut prop);
     if !matches!(args.id, Some((_, true))) {
         prop[args.id_at] = id.to_bytes();
     }
     reply_id(&mut ctx.client.reply, id);
     ctx.mark_dirty(1);
+    ctx.notify(notify::STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(notify::STREAM, "xtrim", key);
+    }
     ctx.propagate_as(prop);
     ctx.signal_key_ready(key);
     Ok(())
@@ -650,6 +655,9 @@ fn xdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let stream = stream_at(ctx.srv, db, argv[1])?.expect("looked up above");
     let deleted = ids.into_iter().filter(|id| stream.delete(*id)).count();
     ctx.mark_dirty(deleted as u64);
+    if deleted > 0 {
+        ctx.notify(notify::STREAM, "xdel", argv[1]);
+    }
     ctx.reply().int(deleted as i64);
     Ok(())
 }
@@ -663,6 +671,9 @@ fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut prop = owned(argv);
     let removed = trim_and_rewrite(stream, &args.trim, &mut prop);
     ctx.mark_dirty(removed);
+    if removed > 0 {
+        ctx.notify(notify::STREAM, "xtrim", argv[1]);
+    }
     if args.trim.approx {
         ctx.propagate_as(prop);
     }
@@ -709,6 +720,7 @@ fn xsetid(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         stream.max_deleted_entry_id = max_deleted;
     }
     ctx.mark_dirty(1);
+    ctx.notify(notify::STREAM, "xsetid", argv[1]);
     ctx.reply().ok();
     Ok(())
 }
@@ -829,6 +841,7 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let mut body = Reply::new(ctx.client.reply.resp);
     let mut props: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut dirty = 0;
+    let mut new_consumer_in = Vec::new();
     for (key, from) in keys.iter().zip(from) {
         // Redis looks each key up again here, which shows in keyspace_hits.
         ctx.lookup_read(key);
@@ -864,6 +877,9 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                 // Redis counts one change per stream served, one more for a new consumer.
                 let created = read_for_group(stream, key, g, from, count as usize, now, &mut body, &mut props);
                 dirty += 1 + u64::from(created);
+                if created {
+                    new_consumer_in.push(*key);
+                }
             }
         }
     }
@@ -881,8 +897,15 @@ fn xread(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         r.array(served);
     }
     r.raw(body.bytes());
+    for key in new_consumer_in {
+        notify_consumer_created(ctx, key);
+    }
     propagate_group_effects(ctx, dirty, props);
     Ok(())
+}
+
+fn notify_consumer_created(ctx: &mut Ctx, key: &[u8]) {
+    ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
 }
 
 /// The command to re-run for a blocked XREAD: the same with each `$` replaced
@@ -956,6 +979,9 @@ fn serve_blocked_read(ctx: &mut Ctx, read: &BlockedRead, keys: &[&[u8]], deadlin
             // Served, Redis counts only a consumer it creates as a change,
             // yet still propagates the read's effects.
             dirty = u64::from(created);
+            if created {
+                notify_consumer_created(ctx, read.key);
+            }
         }
     }
     let r = ctx.reply();
@@ -1214,6 +1240,7 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             group.last_id = id;
             group.entries_read = entries_read;
             ctx.mark_dirty(1);
+            ctx.notify(notify::STREAM, "xgroup-setid", key);
             ctx.reply().ok();
             Ok(())
         }
@@ -1224,6 +1251,7 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             if removed {
                 // Its blocked readers learn that the group is gone.
                 ctx.signal_key_ready(key);
+                ctx.notify(notify::STREAM, "xgroup-destroy", key);
             }
             Ok(())
         }
@@ -1239,12 +1267,18 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             ctx.mark_dirty(u64::from(created));
             ctx.reply().int(i64::from(created));
+            if created {
+                notify_consumer_created(ctx, key);
+            }
             Ok(())
         }
         b"delconsumer" if argv.len() == 5 => {
             let group = write_stream(ctx, key)?.expect("checked above").groups.get_mut(name).expect("checked above");
             let pending = group.remove_consumer(argv[4]);
             ctx.mark_dirty(u64::from(pending.is_some()));
+            if pending.is_some() {
+                ctx.notify(notify::STREAM, "xgroup-delconsumer", key);
+            }
             ctx.reply().int(pending.unwrap_or(0) as i64);
             Ok(())
         }
@@ -1270,6 +1304,7 @@ fn xgroup_create(ctx: &mut Ctx, argv: &[&[u8]], exists: bool, entries_read: i64)
     }
     stream.groups.insert(Box::from(argv[3]), ConsumerGroup::new(id, entries_read));
     ctx.mark_dirty(1);
+    ctx.notify(notify::STREAM, "xgroup-create", key);
     ctx.reply().ok();
     Ok(())
 }
@@ -1667,6 +1702,9 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let r = ctx.reply();
     r.array(claimed);
     r.raw(body.bytes());
+    if created {
+        notify_consumer_created(ctx, key);
+    }
     // One change per propagated claim, deletion or cursor move, plus a new consumer.
     propagate_group_effects(ctx, props.len() as u64 + u64::from(created), props);
     Ok(())
@@ -1749,6 +1787,9 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     r.array(deleted.len());
     for id in deleted {
         reply_id(r, id);
+    }
+    if created {
+        notify_consumer_created(ctx, key);
     }
     // One change per propagated claim, deletion or cursor move, plus a new consumer.
     propagate_group_effects(ctx, props.len() as u64 + u64::from(created), props);

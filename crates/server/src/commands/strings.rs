@@ -15,6 +15,7 @@ use super::long_double;
 use crate::command::context::errors;
 use crate::command::keys::KeyRef;
 use crate::command::{acl, doc_flags, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::notify;
 
 const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
 
@@ -557,8 +558,10 @@ fn set_generic(
     }
     ctx.set_key(key, Value::Str(StrValue::from_bytes(value)), opts.keep_ttl);
     ctx.mark_dirty(1);
+    ctx.notify(notify::STRING, "set", key);
     if let Some(when) = expire_at {
         ctx.db().set_expire(key, when);
+        ctx.notify(notify::GENERIC, "expire", key);
         ctx.propagate_as(vec![b"SET".to_vec(), key.to_vec(), value.to_vec(), b"PXAT".to_vec(), ms_text(when)]);
     } else if opts.get {
         propagate_without_get(ctx, argv);
@@ -645,15 +648,18 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             ctx.db().remove(key);
             ctx.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
             ctx.mark_dirty(1);
+            ctx.notify(notify::GENERIC, "del", key);
         }
         Some((_, when)) => {
             ctx.db().set_expire(key, when);
             ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), key.to_vec(), ms_text(when)]);
             ctx.mark_dirty(1);
+            ctx.notify(notify::GENERIC, "expire", key);
         }
         None if opts.persist && ctx.db().persist(key) => {
             ctx.propagate_as(vec![b"PERSIST".to_vec(), key.to_vec()]);
             ctx.mark_dirty(1);
+            ctx.notify(notify::GENERIC, "persist", key);
         }
         None => {}
     }
@@ -669,6 +675,7 @@ fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let verb: &[u8] = if ctx.srv.config.lazyfree_lazy_user_del { b"UNLINK" } else { b"DEL" };
     ctx.propagate_as(vec![verb.to_vec(), key.to_vec()]);
     ctx.mark_dirty(1);
+    ctx.notify(notify::GENERIC, "del", key);
     Ok(())
 }
 
@@ -677,6 +684,7 @@ fn getset(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.lookup_write(argv[1]);
     ctx.set_key(argv[1], Value::Str(StrValue::from_bytes(argv[2])), false);
     ctx.mark_dirty(1);
+    ctx.notify(notify::STRING, "set", argv[1]);
     ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), argv[2].to_vec()]);
     Ok(())
 }
@@ -713,6 +721,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &[&[u8]], nx: bool) -> CmdResult {
         // (and that DEL propagated) and an LFU counter is bumped before it is kept.
         ctx.lookup_write(pair[0]);
         ctx.set_key(pair[0], Value::Str(StrValue::from_bytes(pair[1])), false);
+        ctx.notify(notify::STRING, "set", pair[0]);
     }
     ctx.mark_dirty((argv.len() as u64 - 1) / 2);
     if nx {
@@ -739,6 +748,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             let len = value.len();
             ctx.set_key(key, Value::Str(value), false);
             ctx.mark_dirty(1);
+            ctx.notify(notify::STRING, "append", key);
             ctx.reply().int(len as i64);
             return Ok(());
         }
@@ -749,6 +759,7 @@ fn append(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     s.extend_from_slice(suffix);
     let len = s.len();
     ctx.mark_dirty(1);
+    ctx.notify(notify::STRING, "append", key);
     ctx.reply().int(len as i64);
     Ok(())
 }
@@ -814,6 +825,7 @@ fn setrange(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     s[offset..offset + patch.len()].copy_from_slice(patch);
     let len = s.len();
     ctx.mark_dirty(1);
+    ctx.notify(notify::STRING, "setrange", key);
     ctx.reply().int(len as i64);
     Ok(())
 }
@@ -830,6 +842,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
         None => ctx.set_key(key, Value::Str(StrValue::Int(value)), false),
     }
     ctx.mark_dirty(1);
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.reply().int(value);
     Ok(())
 }
@@ -865,6 +878,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         None => ctx.set_key(key, Value::Str(value), false),
     }
     ctx.mark_dirty(1);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.reply().bulk(&sum);
     ctx.propagate_as(vec![b"SET".to_vec(), key.to_vec(), sum, b"KEEPTTL".to_vec()]);
     Ok(())

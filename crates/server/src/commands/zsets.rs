@@ -23,6 +23,7 @@ use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
 };
+use crate::notify;
 
 /// Members with their scores, in order.
 type Elements = Vec<(Vec<u8>, f64)>;
@@ -494,6 +495,7 @@ fn reply_elements(ctx: &mut Ctx, elements: &[(Vec<u8>, f64)], with_scores: bool)
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
     if ctx.db().get(key).and_then(|e| e.value.as_zset()).is_some_and(Zset::is_empty) {
         ctx.db().remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -589,6 +591,7 @@ pub(crate) fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[&[u8]], f: AddFla
         }
     }
     ctx.mark_dirty(added + updated);
+    notify_added(ctx, key, added + updated, f.incr);
     if f.incr {
         if processed > 0 {
             ctx.reply().double(last_score);
@@ -603,9 +606,17 @@ pub(crate) fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[&[u8]], f: AddFla
 
 /// The NaN error after earlier pairs may already have changed the set.
 fn finish_zadd_error(ctx: &mut Ctx, key: &[u8], changed: u64) -> CmdResult {
+    notify_added(ctx, key, changed, true);
     delete_if_empty(ctx, key);
     ctx.mark_dirty(changed);
     Err(NAN_RESULT.into())
+}
+
+/// ZADD's event (`zincr` for INCR), sent only if members changed.
+fn notify_added(ctx: &mut Ctx, key: &[u8], changed: u64, incr: bool) {
+    if changed > 0 {
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+    }
 }
 
 // ---- lookups ----
@@ -759,7 +770,7 @@ fn range_generic(
         }
     };
     match dest {
-        Some(dest) => store_result(ctx, dest, &elements),
+        Some(dest) => store_result(ctx, dest, &elements, "zrangestore"),
         None => reply_elements(ctx, &elements, with_scores),
     }
     Ok(())
@@ -782,12 +793,14 @@ fn limit_ranks((start, end): (usize, usize), offset: i64, limit: i64, rev: bool)
     }
 }
 
-/// Stores `elements` at `dest` (deleting it when empty) and replies with
-/// the count, as ZRANGESTORE and the *STORE commands do.
-fn store_result(ctx: &mut Ctx, dest: &[u8], elements: &[(Vec<u8>, f64)]) {
+/// Stores `elements` at `dest` (deleting it when empty), announces it as
+/// `event` (or `del`) and replies with the count, as ZRANGESTORE and the
+/// *STORE commands do.
+fn store_result(ctx: &mut Ctx, dest: &[u8], elements: &[(Vec<u8>, f64)], event: &str) {
     if elements.is_empty() {
         if ctx.delete_key(dest) {
             ctx.mark_dirty(1);
+            ctx.notify(notify::GENERIC, "del", dest);
         }
         ctx.reply().int(0);
         return;
@@ -799,6 +812,7 @@ fn store_result(ctx: &mut Ctx, dest: &[u8], elements: &[(Vec<u8>, f64)]) {
     }
     ctx.set_key(dest, Value::Zset(Box::new(z)), false);
     ctx.mark_dirty(1);
+    ctx.notify(notify::ZSET, event, dest);
     ctx.reply().int(elements.len() as i64);
 }
 
@@ -837,6 +851,9 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(z) => argv[2..].iter().filter(|m| z.remove(m).is_some()).count(),
         None => 0,
     };
+    if removed > 0 {
+        ctx.notify(notify::ZSET, "zrem", argv[1]);
+    }
     delete_if_empty(ctx, argv[1]);
     ctx.mark_dirty(removed as u64);
     ctx.reply().int(removed as i64);
@@ -845,20 +862,20 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 fn zremrangebyrank(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let (start, end) = (parse_long(argv[2])?, parse_long(argv[3])?);
-    remove_ranks(ctx, argv[1], |z| rank_range(start, end, z.len()).unwrap_or((0, 0)))
+    remove_ranks(ctx, argv[1], "zremrangebyrank", |z| rank_range(start, end, z.len()).unwrap_or((0, 0)))
 }
 
 fn zremrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let range = ScoreRange::parse(argv[2], argv[3])?;
-    remove_ranks(ctx, argv[1], |z| range.ranks(z))
+    remove_ranks(ctx, argv[1], "zremrangebyscore", |z| range.ranks(z))
 }
 
 fn zremrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let range = LexRange::parse(argv[2], argv[3])?;
-    remove_ranks(ctx, argv[1], |z| range.ranks(z))
+    remove_ranks(ctx, argv[1], "zremrangebylex", |z| range.ranks(z))
 }
 
-fn remove_ranks(ctx: &mut Ctx, key: &[u8], ranks: impl Fn(&Zset) -> (usize, usize)) -> CmdResult {
+fn remove_ranks(ctx: &mut Ctx, key: &[u8], event: &str, ranks: impl Fn(&Zset) -> (usize, usize)) -> CmdResult {
     let removed = match ctx.write_zset(key)? {
         Some(z) => {
             let (a, b) = ranks(z);
@@ -866,6 +883,9 @@ fn remove_ranks(ctx: &mut Ctx, key: &[u8], ranks: impl Fn(&Zset) -> (usize, usiz
         }
         None => 0,
     };
+    if removed > 0 {
+        ctx.notify(notify::ZSET, event, key);
+    }
     delete_if_empty(ctx, key);
     ctx.mark_dirty(removed as u64);
     ctx.reply().int(removed as i64);
@@ -903,9 +923,17 @@ fn zpop_command(ctx: &mut Ctx, argv: &[&[u8]], max: bool) -> CmdResult {
         reply.bulk(m);
         reply.double(*s);
     }
+    notify_popped(ctx, argv[1], popped.len(), max);
     delete_if_empty(ctx, argv[1]);
     ctx.mark_dirty(popped.len() as u64);
     Ok(())
+}
+
+/// A pop's event, sent only if something was popped.
+fn notify_popped(ctx: &mut Ctx, key: &[u8], popped: usize, max: bool) {
+    if popped > 0 {
+        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
 }
 
 /// Removes up to `count` elements from the low (or high) end.
@@ -989,6 +1017,7 @@ fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<u64>) -> Re
             reply.double(*score);
         }
     }
+    notify_popped(ctx, key, popped.len(), max);
     delete_if_empty(ctx, key);
     ctx.mark_dirty(popped.len() as u64);
     let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
@@ -1153,7 +1182,9 @@ fn parse_algebra(
     }
     let mut inputs = Vec::with_capacity(setnum);
     for &key in &argv[numkeys_idx + 1..numkeys_idx + 1 + setnum] {
-        let found = if store { ctx.lookup_write(key) } else { ctx.lookup_read(key) };
+        // Sources are reads even for the STORE variants (hits, misses and
+        // keymiss events), as in Redis 7.0.
+        let found = ctx.lookup_read(key);
         let elements = match found.map(|e| &e.value) {
             None => Vec::new(),
             Some(Value::Zset(z)) => z.to_vec(false),
@@ -1263,7 +1294,12 @@ fn algebra_store(ctx: &mut Ctx, argv: &[&[u8]], op: SetOp) -> CmdResult {
     let result = compute(&req, op);
     // Redis builds the result large and shrinks it if it fits the listpack
     // limits, which ends in the same encoding as adding in order.
-    store_result(ctx, argv[1], &result);
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    store_result(ctx, argv[1], &result, event);
     Ok(())
 }
 
