@@ -61,6 +61,49 @@ pub struct Client {
     pub blocked: bool,
     /// Spare capacity of the query buffer, as of the last read.
     pub query_buffer_free: usize,
+    /// Between MULTI and EXEC/DISCARD: the commands queued so far.
+    pub multi: Option<Transaction>,
+}
+
+/// A transaction being queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct Transaction {
+    queued: Vec<QueuedCommand>,
+    /// How many commands were queued; kept while EXEC runs them.
+    count: usize,
+    /// The union of the queued commands' flags.
+    flags: u32,
+    /// Queued arguments' size as Redis counts it (CLIENT LIST `multi-mem`):
+    /// their bytes plus a pointer per argument.
+    mem: usize,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// A command waiting for EXEC.
+pub struct QueuedCommand {
+    pub id: crate::command::CommandId,
+    pub argv: Vec<Vec<u8>>,
+}
+
+impl Transaction {
+    pub fn queue(&mut self, id: crate::command::CommandId, argv: &[&[u8]], flags: u32) {
+        let bytes: usize = argv.iter().map(|a| a.len()).sum();
+        self.mem += bytes + argv.len() * std::mem::size_of::<usize>();
+        self.flags |= flags;
+        self.count += 1;
+        self.queued.push(QueuedCommand { id, argv: argv.iter().map(|a| a.to_vec()).collect() });
+    }
+
+    /// The queued commands, handed to EXEC to run (the count stays).
+    pub fn take_queued(&mut self) -> Vec<QueuedCommand> {
+        std::mem::take(&mut self.queued)
+    }
+
+    /// The union of the queued commands' flags.
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
 }
 
 impl Client {
@@ -89,6 +132,7 @@ impl Client {
             postponed: false,
             blocked: false,
             query_buffer_free: 0,
+            multi: None,
         }
     }
 
@@ -162,15 +206,17 @@ impl Client {
     /// This client's line in CLIENT LIST / CLIENT INFO, in Redis 7.0's field
     /// order. `argv_mem` is the size of the arguments of the command it is
     /// running now (non-zero only for the caller).
-    pub fn info_line(&self, now_ms: i64, commands: &crate::command::CommandTable, argv_mem: usize) -> String {
-        let now_s = now_ms / 1000;
-        let cmd = self.last_command_id.map_or("NULL", |id| commands.get(id).fullname.as_str());
+    pub fn info_line(&self, srv: &crate::server::Server, argv_mem: usize) -> String {
+        let now_s = srv.now_ms / 1000;
+        let cmd = self.last_command_id.map_or("NULL", |id| srv.commands.get(id).fullname.as_str());
+        let (multi, multi_mem) = self.multi.as_ref().map_or((-1, 0), |t| (t.count as i64, t.mem));
         let pending_output = self.reply.len();
         let events = if pending_output > 0 { "rw" } else { "r" };
-        let tot_mem = CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + pending_output + argv_mem;
+        let tot_mem =
+            CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + pending_output + argv_mem + multi_mem;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
-             qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} \
+             qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} \
              events={} cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
@@ -179,11 +225,13 @@ impl Client {
             String::from_utf8_lossy(self.name.as_deref().unwrap_or_default()),
             now_s - self.created_ms / 1000,
             now_s - self.last_interaction_ms / 1000,
-            self.flags_text(),
+            self.flags_text(srv.watches.is_touched(self.id)),
             self.db,
+            multi,
             self.query_buffer_len,
             self.query_buffer_free,
             argv_mem,
+            multi_mem,
             REPLY_CHUNK.max(pending_output),
             REPLY_CHUNK.max(pending_output),
             pending_output,
@@ -195,13 +243,20 @@ impl Client {
     }
 
     /// CLIENT LIST `flags=`: one letter per state, `N` for none.
-    fn flags_text(&self) -> String {
+    /// `watch_touched`: a key it watches changed (its EXEC will fail).
+    fn flags_text(&self, watch_touched: bool) -> String {
         let mut flags = String::new();
         if self.monitor {
             flags.push('O');
         }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
         if self.postponed || self.blocked {
             flags.push('b');
+        }
+        if watch_touched {
+            flags.push('d');
         }
         if self.close_after_reply {
             flags.push('c');

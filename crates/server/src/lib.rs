@@ -21,6 +21,7 @@ pub mod propagate;
 pub mod server;
 pub mod slowlog;
 pub mod stats;
+pub mod watch;
 
 use std::cell::RefCell;
 use std::rc::Rc;

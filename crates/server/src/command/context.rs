@@ -257,7 +257,8 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Stores `value` at `key`, replacing any value (and its TTL unless `keep_ttl`).
+    /// Stores `value` at `key`, replacing any value (and its TTL unless
+    /// `keep_ttl`); its watchers see it changed (Redis's setKey).
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         let access = self.srv.access_policy();
         let db = &mut self.srv.dbs[self.client.db];
@@ -267,6 +268,7 @@ impl<'a> Ctx<'a> {
         let replaced_stream = db.get(key).is_some_and(|old| matches!(old.value, Value::Stream(_)));
         let created = !db.contains(key);
         db.set(key, Entry::new(value, stamp), keep_ttl);
+        self.signal_modified_key(key);
         // Redis 7.0 signals waiters when a key is created (dbAdd), not when a
         // value is overwritten (dbOverwrite): a client blocked on a string
         // key that ZUNIONSTORE replaces stays blocked. An overwritten stream
@@ -313,6 +315,17 @@ impl<'a> Ctx<'a> {
         let Some(entry) = self.srv.dbs[db].remove(key) else { return false };
         self.srv.signal_deleted(db, key, &entry.value);
         true
+    }
+
+    /// Reports that `key` of the selected database changed, for commands
+    /// whose key specs cannot tell (see `ModifiedKeys`).
+    pub fn signal_modified_key(&mut self, key: &[u8]) {
+        self.srv.signal_modified_key(self.client.db, key);
+    }
+
+    /// True inside EXEC (and scripts): a blocking command must answer now.
+    pub fn blocking_forbidden(&self) -> bool {
+        self.block_mode == BlockMode::Forbidden
     }
 
     /// Counts `n` changes to the dataset; a command with changes is propagated.

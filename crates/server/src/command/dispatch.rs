@@ -1,17 +1,18 @@
 //! Running one request: resolve the command, apply the generic checks every
-//! command gets from its table entry (existence, arity, authentication), call
-//! the handler, then account for it (commandstats, errorstats, dirty counter,
-//! propagation, latency histogram, latency monitor, slow log, MONITOR) and
-//! honour CLIENT REPLY and CLIENT PAUSE.
+//! command gets from its table entry (existence, arity, authentication, what
+//! MULTI refuses), queue it inside MULTI or call the handler, then account for
+//! it (commandstats, errorstats, dirty counter, propagation, modified keys for
+//! WATCH, latency histogram, latency monitor, slow log, MONITOR) and honour
+//! CLIENT REPLY and CLIENT PAUSE.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use super::context::{errors, BlockMode, BlockRequest};
-use super::{flags, CommandId, Ctx};
+use super::{flags, key_flags, keys, CommandId, Ctx, ModifiedKeys};
 use crate::blocking::{self, BlockedOn};
 use crate::client::{Client, ReplyMode};
-use crate::commands::monitor;
+use crate::commands::{monitor, transactions};
 use crate::log::log_at;
 use crate::server::Server;
 use crate::slowlog::FinishedCommand;
@@ -39,7 +40,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
     let checked = check(srv, client, argv);
     if let Ok(id) = checked {
         // Monitors are never paused (Redis marks them as replicas).
-        if !client.monitor && srv.client_pause.holds(srv.commands.get(id).spec.flags, srv.now_ms) {
+        if !client.monitor && srv.client_pause.holds(transactions::pause_flags(srv, client, id), srv.now_ms) {
             client.postponed = true;
             return Outcome::Postponed;
         }
@@ -57,6 +58,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
     let mut outcome = Outcome::Done;
 
     match checked {
+        Ok(id) if transactions::queues(srv, client, id) => transactions::queue(srv, client, id, argv),
         Ok(id) => {
             if call(srv, client, id, argv, BlockMode::Allowed, 0) == Called::Blocked {
                 outcome = Outcome::Blocked;
@@ -66,8 +68,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
             if let Some(id) = id {
                 srv.commands.get_mut(id).stats.rejected_calls += 1;
             }
-            srv.stats.record_error(&msg);
-            client.reply.error(&msg);
+            if !transactions::answer_refusal(srv, client, id, &msg, argv) {
+                srv.stats.record_error(&msg);
+                client.reply.error(&msg);
+            }
         }
     }
 
@@ -95,6 +99,13 @@ pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key:
         settle_reply_mode(client, reply_mark);
     }
     done
+}
+
+/// Runs a command EXEC took from the transaction's queue: like any call, but
+/// a blocking command answers at once as on timeout.
+pub fn call_queued(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
+    let called = call(srv, client, id, argv, BlockMode::Forbidden, 0);
+    debug_assert_eq!(called, Called::Done, "blocking is forbidden inside EXEC");
 }
 
 /// Ends a command's reply: drops what it wrote since `reply_mark` if CLIENT
@@ -145,6 +156,9 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     }
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
+    }
+    if client.multi.is_some() && command.spec.flags & flags::NO_MULTI != 0 {
+        return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
     Ok(id)
 }
@@ -240,8 +254,12 @@ fn call(
         ctx.error(&e.0);
     }
     ctx.finish_propagation(argv);
+    let dirty = ctx.dirty();
     let failed = ctx.failed;
     let redacted = std::mem::take(&mut ctx.redacted);
+    if dirty > 0 {
+        signal_written_keys(srv, id, client.db, argv);
+    }
     let elapsed = started.elapsed();
 
     // A served blocked command was shown to monitors when it first ran.
@@ -273,6 +291,22 @@ fn call(
         stats.latency_histogram.get_or_insert_with(Default::default).record_ns(duration_us * 1000);
     }
     Called::Done
+}
+
+/// Reports to WATCH the keys a run that changed the dataset wrote, as its
+/// key specs tell, unless its handler reports them itself.
+fn signal_written_keys(srv: &mut Server, id: CommandId, db: usize, argv: &[&[u8]]) {
+    let spec = srv.commands.get(id).spec;
+    if srv.watches.is_empty() || spec.modified_keys != ModifiedKeys::WrittenKeySpecs {
+        return;
+    }
+    let mut found = Vec::new();
+    keys::command_keys(spec, argv, &mut found);
+    for key in found {
+        if key.flags & (key_flags::RW | key_flags::OW | key_flags::RM) != 0 {
+            srv.signal_modified_key(db, argv[key.pos]);
+        }
+    }
 }
 
 /// Registers `client` as blocked on the keys its command asked for.

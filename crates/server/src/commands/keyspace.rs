@@ -8,7 +8,7 @@ use cinnabar_storage::glob;
 use cinnabar_storage::{Entry, SmallBytes};
 
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec, ModifiedKeys};
 use crate::server::Server;
 
 const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
@@ -31,6 +31,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RM | DELETE)],
+        // Only the keys that existed change.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         tips: MULTI_SHARD_SUM,
         args: &[Arg::key("key", 0).multiple()],
         handler: Some(del),
@@ -44,6 +46,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE | FAST,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RM | DELETE)],
+        // Only the keys that existed change.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         tips: MULTI_SHARD_SUM,
         handler: Some(unlink),
         since: "4.0.0",
@@ -129,6 +133,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE | DENYOOM,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::single(1, RO | ACCESS), KeySpec::single(2, OW | UPDATE)],
+        // The destination may be in another database.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         handler: Some(copy),
         since: "6.2.0",
         summary: "Duplicate a key's value and TTL under another name, possibly in another database",
@@ -147,6 +153,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE | FAST,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE)],
+        // It changes the key in two databases.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         handler: Some(move_key),
         summary: "Transfer a key to another database",
         complexity: "O(1)",
@@ -358,13 +366,15 @@ fn lift(srv: &mut Server, db: usize, key: &[u8]) -> (Entry, Option<i64>) {
 }
 
 /// Stores `entry` at a free `key` of database `db`, with `expire` as its
-/// TTL; clients blocked on the key may now be served (Redis's dbAdd).
+/// TTL; clients blocked on the key may now be served (Redis's dbAdd), and
+/// its watchers see it changed.
 fn place(srv: &mut Server, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
     srv.dbs[db].set(key, entry, false);
     if let Some(when) = expire {
         srv.dbs[db].set_expire(key, when);
     }
     srv.blocking.signal(db, key);
+    srv.signal_modified_key(db, key);
 }
 
 fn copy(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -451,6 +461,9 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     // Clients keep their selected index, so each now sees the other's data.
     let held_streams = [first, second].map(|db| waited_streams(ctx.srv, db));
+    if first != second {
+        ctx.srv.signal_swapped_dbs(first, second);
+    }
     ctx.srv.dbs.swap(first, second);
     for (db, held_streams) in [first, second].into_iter().zip(held_streams) {
         signal_swapped_keys(ctx.srv, db, &held_streams);
@@ -515,6 +528,7 @@ fn empty_db(srv: &mut Server, db: usize, lazy: bool) -> u64 {
     for key in waited_streams(srv, db) {
         srv.blocking.signal(db, &key);
     }
+    srv.signal_flushed_db(db);
     let old = srv.dbs[db].take_all();
     let keys = old.len() as u64;
     if lazy {

@@ -20,6 +20,7 @@ use crate::blocking::{parse_timeout, TIMEOUT_HISTORY};
 use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+    ModifiedKeys,
 };
 use crate::server::Server;
 
@@ -271,6 +272,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         flags: WRITE | MOVABLE_KEYS,
         args: LMPOP_ARGS,
         ..list_command!(
@@ -285,6 +288,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         history: TIMEOUT_HISTORY,
         args: BLPOP_ARGS,
         ..list_command!(
@@ -299,6 +304,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         history: TIMEOUT_HISTORY,
         args: BRPOP_ARGS,
         ..list_command!(
@@ -340,6 +347,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         flags: WRITE | BLOCKING | MOVABLE_KEYS,
         args: BLMPOP_ARGS,
         ..list_command!(
@@ -452,6 +461,9 @@ fn rpushx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn pop_elements(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Vec<Vec<u8>> {
     let Some(list) = ctx.db().get_mut(key).and_then(|e| e.value.as_list_mut()) else { return Vec::new() };
     let popped: Vec<Vec<u8>> = std::iter::from_fn(|| list.pop(end)).take(count).collect();
+    if !popped.is_empty() {
+        ctx.signal_modified_key(key);
+    }
     delete_if_empty(ctx, key);
     popped
 }
@@ -626,6 +638,8 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         let removed = before - list.len();
         ctx.mark_dirty(removed as u64);
+        // Redis counts even a trim that removed nothing as a modification.
+        ctx.signal_modified_key(argv[1]);
         delete_if_empty(ctx, argv[1]);
     }
     ctx.reply().ok();
@@ -764,6 +778,11 @@ fn blocking_move(ctx: &mut Ctx, argv: &[&[u8]], from: End, to: End, propagated: 
     } else {
         has_elements(ctx, src)?
     };
+    if !ready && ctx.blocking_forbidden() {
+        // Inside EXEC the answer is a null bulk, not the null array of a timeout.
+        ctx.reply().null();
+        return Ok(());
+    }
     if !ready {
         ctx.block(&[src], deadline);
         return Ok(());

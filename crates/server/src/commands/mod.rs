@@ -26,6 +26,7 @@ pub mod sets;
 pub mod sort;
 pub mod streams;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use crate::command::CommandSpec;
@@ -54,4 +55,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
+    transactions::COMMANDS,
 ];
