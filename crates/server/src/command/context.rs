@@ -370,19 +370,12 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         match std::mem::replace(&mut self.propagation, Propagation::AsSent) {
             Propagation::AsSent => self.srv.propagation.emit(db, argv),
+            // Dispatch runs each command in a propagation group, so several
+            // effects reach replicas wrapped in MULTI/EXEC, as in Redis 7.0.
             Propagation::Replaced(list) => {
-                // Several effects of one command apply atomically on the
-                // replica, as Redis 7.0 wraps them in MULTI/EXEC.
-                let atomic = list.len() > 1;
-                if atomic {
-                    self.srv.propagation.open_group();
-                }
                 for cmd in list {
                     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
                     self.srv.propagation.emit(db, &args);
-                }
-                if atomic {
-                    self.srv.propagation.close_group();
                 }
             }
         }

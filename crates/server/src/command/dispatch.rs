@@ -227,14 +227,24 @@ fn call(
     mode: BlockMode,
     earlier_us: u64,
 ) -> Called {
-    let handler =
-        srv.commands.get(id).spec.handler.expect("only containers lack handlers, and they resolve to subcommands");
+    let spec = srv.commands.get(id).spec;
+    let handler = spec.handler.expect("only containers lack handlers, and they resolve to subcommands");
     let started = Instant::now();
     let serving = matches!(mode, BlockMode::Serving(_));
+    // Everything a command emits (a lazily expired key's DEL, then its own
+    // effects) reaches replicas as one atomic unit, as Redis 7.0 propagates
+    // it; a command that may expire any number of keys emits them one by one.
+    let grouped = spec.flags & flags::TOUCHES_ARBITRARY_KEYS == 0;
+    if grouped {
+        srv.propagation.open_group();
+    }
     let mut ctx = Ctx::new(srv, client, id);
     ctx.block_mode = mode;
     let result = handler(&mut ctx, argv);
     if let Some(request) = ctx.block_request.take() {
+        if grouped {
+            srv.propagation.close_group();
+        }
         if !serving {
             // Processed now (total_commands_processed), counted in
             // commandstats when it completes, as Redis does.
@@ -257,6 +267,9 @@ fn call(
     let dirty = ctx.dirty();
     let failed = ctx.failed;
     let redacted = std::mem::take(&mut ctx.redacted);
+    if grouped {
+        srv.propagation.close_group();
+    }
     if dirty > 0 {
         signal_written_keys(srv, id, client.db, argv);
     }
@@ -302,6 +315,12 @@ fn signal_written_keys(srv: &mut Server, id: CommandId, db: usize, argv: &[&[u8]
     }
     let mut found = Vec::new();
     keys::command_keys(spec, argv, &mut found);
+    if found.is_empty() {
+        // Specs that do not fit this request (PFMERGE with no source key)
+        // still locate the keys of those that do.
+        let partial = keys::SearchOptions { partial: true, ..Default::default() };
+        let _ = keys::keys_from_specs(spec, argv, partial, &mut found);
+    }
     for key in found {
         if key.flags & (key_flags::RW | key_flags::OW | key_flags::RM) != 0 {
             srv.signal_modified_key(db, argv[key.pos]);

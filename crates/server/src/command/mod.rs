@@ -50,10 +50,14 @@ pub mod flags {
     /// Internal: runs the queued transaction (EXEC). A rejection aborts the
     /// transaction, and CLIENT PAUSE judges it by the queued commands.
     pub const RUNS_TRANSACTION: u32 = 1 << 25;
+    /// Internal: may expire any number of keys (SCAN, RANDOMKEY), whose
+    /// deletions propagate one by one rather than as one atomic group.
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 26;
 
     /// Command flags as COMMAND INFO lists them; MAY_REPLICATE, SENTINEL,
     /// ONLY_SENTINEL and PROTECTED are internal and never shown (as in Redis),
-    /// nor are RUNS_IN_MULTI and RUNS_TRANSACTION (Cinnabar's own).
+    /// nor are TOUCHES_ARBITRARY_KEYS (hidden in Redis too), RUNS_IN_MULTI and
+    /// RUNS_TRANSACTION (Cinnabar's own).
     pub const NAMES: [(u32, &str); 20] = [
         (WRITE, "write"),
         (READONLY, "readonly"),

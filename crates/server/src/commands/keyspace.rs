@@ -237,7 +237,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         arity: -2,
-        flags: READONLY,
+        flags: READONLY | TOUCHES_ARBITRARY_KEYS,
         acl: acl::KEYSPACE,
         tips: &["nondeterministic_output", "request_policy:special"],
         handler: Some(scan),
@@ -256,7 +256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         arity: 1,
-        flags: READONLY,
+        flags: READONLY | TOUCHES_ARBITRARY_KEYS,
         acl: acl::KEYSPACE,
         tips: &["request_policy:all_shards", "nondeterministic_output"],
         handler: Some(randomkey),
