@@ -191,7 +191,8 @@ pub fn answer_refusal(srv: &mut Server, client: &mut Client, id: Option<CommandI
     if let Some(transaction) = client.multi.as_mut() {
         transaction.aborted = true;
     }
-    if !id.is_some_and(|id| srv.commands.get(id).spec.flags & RUNS_TRANSACTION != 0) {
+    let is_exec = id.is_some_and(|id| srv.commands.get(id).spec.flags & RUNS_TRANSACTION != 0);
+    if !is_exec {
         return false;
     }
     end_transaction(srv, client);
