@@ -1,9 +1,10 @@
 //! The replication stream: the one place writes leave the keyspace.
 //!
 //! Every write emits its effects here in execution order, as Redis commands in
-//! RESP, with a SELECT whenever the database changes. Persistence (AOF) and
-//! replication attach as sinks; until they exist no sink is attached and
-//! nothing is encoded.
+//! RESP, with a SELECT whenever the database changes, and MULTI/EXEC around
+//! the effects of one atomic group (a command, a transaction, a script) when
+//! there are several. Persistence (AOF) and replication attach as sinks;
+//! until they exist no sink is attached and nothing is encoded.
 
 use cinnabar_protocol::numbers::push_i64;
 
@@ -18,8 +19,9 @@ pub struct Propagator {
     /// The database the stream last SELECTed.
     selected_db: Option<usize>,
     encoded: Vec<u8>,
-    /// Nesting depth of open atomic groups (EXEC, scripts): while above 0,
-    /// commands are wrapped in MULTI/EXEC once there are two of them.
+    /// Nesting depth of open atomic groups (each command's run, EXEC,
+    /// scripts): while above 0, commands are wrapped in MULTI/EXEC once there
+    /// are two of them.
     group_depth: usize,
     /// True once the open group emitted its MULTI: closing it emits EXEC.
     group_started: bool,
