@@ -5,8 +5,8 @@
 //! The queue lives in the client (`Client::multi`), the watched keys in the
 //! server (`watch.rs`, told of every change by `Server::signal_modified_key`).
 //! EXEC runs the queued commands through dispatch's normal call path, with
-//! blocking forbidden (blocking commands answer as on timeout) and their
-//! effects grouped so the replication stream wraps them in one MULTI/EXEC.
+//! blocking forbidden (blocking commands answer as on timeout); their effects
+//! fall in EXEC's own propagation group, so replicas get one MULTI/EXEC.
 
 use crate::client::{Client, Transaction};
 use crate::command::{acl, dispatch, flags::*, Arg, CmdResult, CommandId, CommandSpec, Ctx, KeySpec};
@@ -146,12 +146,12 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     }
     ctx.srv.watches.unwatch(id);
     ctx.reply().array(queued.len());
-    ctx.srv.propagation.open_group();
+    // Dispatch runs EXEC, like any command, inside one propagation group:
+    // the queued commands' effects reach replicas wrapped in one MULTI/EXEC.
     for command in &queued {
         let argv: Vec<&[u8]> = command.argv.iter().map(Vec::as_slice).collect();
         dispatch::call_queued(ctx.srv, ctx.client, command.id, &argv);
     }
-    ctx.srv.propagation.close_group();
     end_transaction(ctx.srv, ctx.client);
     Ok(())
 }
