@@ -76,6 +76,49 @@ pub struct Client {
     /// REPLY OFF/SKIP silences that command: they survive the silencing
     /// (Redis's CLIENT_PUSHING) and are appended once the command ends.
     pub silenced_pushes: Vec<u8>,
+    /// Between MULTI and EXEC/DISCARD: the commands queued so far.
+    pub multi: Option<Transaction>,
+}
+
+/// A transaction being queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct Transaction {
+    queued: Vec<QueuedCommand>,
+    /// How many commands were queued; kept while EXEC runs them.
+    count: usize,
+    /// The union of the queued commands' flags.
+    flags: u32,
+    /// Queued arguments' size as Redis counts it (CLIENT LIST `multi-mem`):
+    /// their bytes plus a pointer per argument.
+    mem: usize,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// A command waiting for EXEC.
+pub struct QueuedCommand {
+    pub id: crate::command::CommandId,
+    pub argv: Vec<Vec<u8>>,
+}
+
+impl Transaction {
+    pub fn queue(&mut self, id: crate::command::CommandId, argv: &[&[u8]], flags: u32) {
+        let bytes: usize = argv.iter().map(|a| a.len()).sum();
+        self.mem += bytes + argv.len() * std::mem::size_of::<usize>();
+        self.flags |= flags;
+        self.count += 1;
+        self.queued.push(QueuedCommand { id, argv: argv.iter().map(|a| a.to_vec()).collect() });
+    }
+
+    /// The queued commands, handed to EXEC to run (the count stays).
+    pub fn take_queued(&mut self) -> Vec<QueuedCommand> {
+        std::mem::take(&mut self.queued)
+    }
+
+    /// The union of the queued commands' flags.
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
 }
 
 impl Client {
@@ -108,6 +151,7 @@ impl Client {
             output_in_flight: 0,
             soft_limit_since_s: None,
             silenced_pushes: Vec::new(),
+            multi: None,
         }
     }
 
@@ -154,7 +198,7 @@ impl Client {
         log_at!(
             Warning,
             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            self.info_line(now_ms, &srv.commands, 0)
+            self.info_line(srv, 0)
         );
         self.reply.truncate(0);
         self.kill();
@@ -235,17 +279,19 @@ impl Client {
     /// This client's line in CLIENT LIST / CLIENT INFO, in Redis 7.0's field
     /// order. `argv_mem` is the size of the arguments of the command it is
     /// running now (non-zero only for the caller).
-    pub fn info_line(&self, now_ms: i64, commands: &crate::command::CommandTable, argv_mem: usize) -> String {
-        let now_s = now_ms / 1000;
-        let cmd = self.last_command_id.map_or("NULL", |id| commands.get(id).fullname.as_str());
+    pub fn info_line(&self, srv: &crate::server::Server, argv_mem: usize) -> String {
+        let now_s = srv.now_ms / 1000;
+        let cmd = self.last_command_id.map_or("NULL", |id| srv.commands.get(id).fullname.as_str());
+        let (multi, multi_mem) = self.multi.as_ref().map_or((-1, 0), |t| (t.count as i64, t.mem));
         let pending_output = self.pending_output();
         let events = if pending_output > 0 { "rw" } else { "r" };
-        let tot_mem = CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + pending_output + argv_mem;
+        let tot_mem =
+            CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + pending_output + argv_mem + multi_mem;
         let output = OutputShape::of(pending_output);
         let subs = &self.subscriptions;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
-             qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
+             qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} \
              events={} cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
@@ -254,14 +300,16 @@ impl Client {
             String::from_utf8_lossy(self.name.as_deref().unwrap_or_default()),
             now_s - self.created_ms / 1000,
             now_s - self.last_interaction_ms / 1000,
-            self.flags_text(),
+            self.flags_text(srv.watches.is_touched(self.id)),
             self.db,
             subs.channel_count(),
             subs.pattern_count(),
             subs.shard_count(),
+            multi,
             self.query_buffer_len,
             self.query_buffer_free,
             argv_mem,
+            multi_mem,
             REPLY_CHUNK.max(pending_output),
             REPLY_CHUNK.max(pending_output),
             output.buffered,
@@ -275,7 +323,8 @@ impl Client {
     }
 
     /// CLIENT LIST `flags=`: one letter per state, `N` for none.
-    fn flags_text(&self) -> String {
+    /// `watch_touched`: a key it watches changed (its EXEC will fail).
+    fn flags_text(&self, watch_touched: bool) -> String {
         let mut flags = String::new();
         if self.monitor {
             flags.push('O');
@@ -283,8 +332,14 @@ impl Client {
         if self.subscriptions.is_subscribed() {
             flags.push('P');
         }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
         if self.postponed || self.blocked {
             flags.push('b');
+        }
+        if watch_touched {
+            flags.push('d');
         }
         if self.close_after_reply {
             flags.push('c');

@@ -26,6 +26,7 @@ pub mod scripting {
 pub mod server;
 pub mod slowlog;
 pub mod stats;
+pub mod watch;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -277,7 +277,7 @@ fn read_available(stream: &TcpStream, input: &mut Vec<u8>, server: &RefCell<Serv
         Ok(0) => {
             if crate::log::enabled(crate::log::Level::Verbose) {
                 let srv = server.borrow();
-                let info = client.borrow().info_line(srv.now_ms, &srv.commands, 0);
+                let info = client.borrow().info_line(&srv, 0);
                 log_at!(Verbose, "Client closed connection {}", info);
             }
             false
@@ -350,7 +350,7 @@ fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestPars
                     Verbose,
                     "Protocol error ({}) from client: {}. {}",
                     e.log_reason(),
-                    client.info_line(srv.now_ms, &srv.commands, 0),
+                    client.info_line(srv, 0),
                     protocol_error_sample(&input[offset..])
                 );
                 client.reply.error(&format!("ERR {}", e.message()));
@@ -367,7 +367,7 @@ fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestPars
         log_at!(
             Warning,
             "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
-            client.info_line(srv.now_ms, &srv.commands, 0),
+            client.info_line(srv, 0),
             quoted_repr(&input[..input.len().min(64)])
         );
         client.close_asap = true;

@@ -1,9 +1,10 @@
 //! The replication stream: the one place writes leave the keyspace.
 //!
 //! Every write emits its effects here in execution order, as Redis commands in
-//! RESP, with a SELECT whenever the database changes. Persistence (AOF) and
-//! replication attach as sinks; until they exist no sink is attached and
-//! nothing is encoded.
+//! RESP, with a SELECT whenever the database changes, and MULTI/EXEC around
+//! the effects of one atomic group (a command, a transaction, a script) when
+//! there are several. Persistence (AOF) and replication attach as sinks;
+//! until they exist no sink is attached and nothing is encoded.
 
 use cinnabar_protocol::numbers::push_i64;
 
@@ -18,11 +19,18 @@ pub struct Propagator {
     /// The database the stream last SELECTed.
     selected_db: Option<usize>,
     encoded: Vec<u8>,
-    /// Nesting depth of open atomic groups (EXEC, scripts): while above 0,
-    /// the first emitted command is preceded by MULTI.
+    /// Nesting depth of open atomic groups (each command's run, EXEC,
+    /// scripts): while above 0, commands are wrapped in MULTI/EXEC once there
+    /// are two of them.
     group_depth: usize,
     /// True once the open group emitted its MULTI: closing it emits EXEC.
     group_started: bool,
+    /// The open group's first command, encoded, and its database: held back
+    /// until a second one comes (then MULTI precedes it) or the group closes
+    /// (then it goes alone, as one command is atomic by itself).
+    held: Option<(usize, Vec<u8>)>,
+    /// The allocation of the last held command, for reuse.
+    spare: Vec<u8>,
 }
 
 impl Propagator {
@@ -35,7 +43,8 @@ impl Propagator {
     /// Opens an atomic group: everything emitted until the matching
     /// `close_group` reaches consumers wrapped in one MULTI/EXEC, as Redis
     /// propagates a transaction or a script's effects. Groups nest; only the
-    /// outermost one is wrapped, and a group that emits nothing emits nothing.
+    /// outermost one is wrapped; a group that emits one command emits it
+    /// alone, and one that emits nothing emits nothing (as Redis 7.0).
     pub fn open_group(&mut self) {
         self.group_depth += 1;
     }
@@ -44,32 +53,64 @@ impl Propagator {
     /// the stream is in by then, where the group's last command ran.
     pub fn close_group(&mut self) {
         self.group_depth = self.group_depth.saturating_sub(1);
-        if self.group_depth == 0 && self.group_started {
+        if self.group_depth > 0 {
+            return;
+        }
+        if self.group_started {
             self.group_started = false;
             let db = self.selected_db.unwrap_or(0);
-            self.emit(db, &[b"EXEC"]);
+            self.send(db, &[b"EXEC"]);
+        } else if let Some((db, held)) = self.held.take() {
+            self.send_encoded(db, &held);
+            self.spare = held;
         }
     }
 
     /// Emits one command executed against `db`.
     pub fn emit(&mut self, db: usize, argv: &[&[u8]]) {
-        if self.group_depth > 0 && !self.group_started {
-            self.group_started = true;
-            self.emit(db, &[b"MULTI"]);
-        }
         if self.sinks.is_empty() {
             return;
         }
-        self.encoded.clear();
+        if self.group_depth > 0 && !self.group_started {
+            let Some((held_db, held)) = self.held.take() else {
+                let mut held = std::mem::take(&mut self.spare);
+                held.clear();
+                encode_command(&mut held, argv);
+                self.held = Some((db, held));
+                return;
+            };
+            self.group_started = true;
+            // MULTI goes to the first command's database, so any SELECT precedes it.
+            self.send(held_db, &[b"MULTI"]);
+            self.send_encoded(held_db, &held);
+            self.spare = held;
+        }
+        self.send(db, argv);
+    }
+
+    fn send(&mut self, db: usize, argv: &[&[u8]]) {
+        let mut command = std::mem::take(&mut self.encoded);
+        command.clear();
+        encode_command(&mut command, argv);
+        self.send_encoded(db, &command);
+        self.encoded = command;
+    }
+
+    /// Appends an encoded command to every sink, after a SELECT if `db` is
+    /// not the stream's current database.
+    fn send_encoded(&mut self, db: usize, command: &[u8]) {
         if self.selected_db != Some(db) {
             let mut digits = Vec::new();
             push_i64(&mut digits, db as i64);
-            encode_command(&mut self.encoded, &[b"SELECT", &digits]);
+            let mut select = Vec::new();
+            encode_command(&mut select, &[b"SELECT", &digits]);
             self.selected_db = Some(db);
+            for sink in &mut self.sinks {
+                sink.append(&select);
+            }
         }
-        encode_command(&mut self.encoded, argv);
         for sink in &mut self.sinks {
-            sink.append(&self.encoded);
+            sink.append(command);
         }
     }
 }
@@ -129,8 +170,11 @@ mod tests {
         p.emit(0, &[b"INCR", b"b"]);
         p.close_group();
         p.close_group();
+        p.open_group();
+        p.emit(0, &[b"INCR", b"c"]); // alone in its group: not wrapped
+        p.close_group();
         let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n\
-*2\r\n$4\r\nINCR\r\n$1\r\nb\r\n*1\r\n$4\r\nEXEC\r\n";
+*2\r\n$4\r\nINCR\r\n$1\r\nb\r\n*1\r\n$4\r\nEXEC\r\n*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n";
         assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
     }
 }

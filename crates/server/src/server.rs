@@ -65,6 +65,8 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     /// Pub/Sub subscriptions of every client.
     pub pubsub: crate::pubsub::Registry,
+    /// Keys clients WATCH, and which clients saw theirs change.
+    pub watches: crate::watch::Watches,
 }
 
 /// The current unix time in milliseconds.
@@ -120,6 +122,7 @@ impl Server {
             client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
             blocking: Default::default(),
             pubsub: Default::default(),
+            watches: Default::default(),
         }
     }
 
@@ -141,6 +144,7 @@ impl Server {
         }
         self.monitors.retain(|&m| m != id);
         self.blocking.forget(id);
+        self.watches.unwatch(id);
     }
 
     /// True while new clients must AUTH before other commands.
@@ -188,11 +192,41 @@ impl Server {
         self.propagation.emit(db, &[deletion_verb(lazy), key]);
     }
 
-    /// Notes that `key`, holding `value`, left `db`: as in Redis 7.0, a
-    /// deleted stream's blocked group readers are told it is gone.
+    /// Notes that `key`, holding `value`, left `db`: a deletion is a
+    /// modification, and as in Redis 7.0, a deleted stream's blocked group
+    /// readers are told it is gone.
     pub fn signal_deleted(&mut self, db: usize, key: &[u8], value: &cinnabar_storage::Value) {
+        self.signal_modified_key(db, key);
         if matches!(value, cinnabar_storage::Value::Stream(_)) {
             self.blocking.signal(db, key);
+        }
+    }
+
+    /// Notes that `key` of `db` changed (Redis's `signalModifiedKey`): the
+    /// clients that WATCH it will see their EXEC fail. Free when nobody
+    /// watches anything.
+    pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let exists = self.dbs[db].contains(key);
+        self.watches.touch(db, key, exists);
+    }
+
+    /// Database `db` is about to be emptied (FLUSHDB, FLUSHALL): its watched
+    /// keys that exist change.
+    pub fn signal_flushed_db(&mut self, db: usize) {
+        if !self.watches.is_empty() {
+            self.watches.touch_replaced_db(db, &self.dbs[db], None, self.now_ms);
+        }
+    }
+
+    /// Databases `a` and `b` are about to swap contents (SWAPDB): the watched
+    /// keys of each that exist on either side change.
+    pub fn signal_swapped_dbs(&mut self, a: usize, b: usize) {
+        if !self.watches.is_empty() {
+            self.watches.touch_replaced_db(a, &self.dbs[a], Some(&self.dbs[b]), self.now_ms);
+            self.watches.touch_replaced_db(b, &self.dbs[b], Some(&self.dbs[a]), self.now_ms);
         }
     }
 

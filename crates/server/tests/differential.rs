@@ -137,5 +137,6 @@ corpus!(
     zsets,
     geo,
     sort,
-    pubsub
+    pubsub,
+    transactions
 );

@@ -265,7 +265,8 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Stores `value` at `key`, replacing any value (and its TTL unless `keep_ttl`).
+    /// Stores `value` at `key`, replacing any value (and its TTL unless
+    /// `keep_ttl`); its watchers see it changed (Redis's setKey).
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         let access = self.srv.access_policy();
         let db = &mut self.srv.dbs[self.client.db];
@@ -275,6 +276,7 @@ impl<'a> Ctx<'a> {
         let replaced_stream = db.get(key).is_some_and(|old| matches!(old.value, Value::Stream(_)));
         let created = !db.contains(key);
         db.set(key, Entry::new(value, stamp), keep_ttl);
+        self.signal_modified_key(key);
         // Redis 7.0 signals waiters when a key is created (dbAdd), not when a
         // value is overwritten (dbOverwrite): a client blocked on a string
         // key that ZUNIONSTORE replaces stays blocked. An overwritten stream
@@ -326,6 +328,17 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    /// Reports that `key` of the selected database changed, for commands
+    /// whose key specs cannot tell (see `ModifiedKeys`).
+    pub fn signal_modified_key(&mut self, key: &[u8]) {
+        self.srv.signal_modified_key(self.client.db, key);
+    }
+
+    /// True inside EXEC (and scripts): a blocking command must answer now.
+    pub fn blocking_forbidden(&self) -> bool {
+        self.block_mode == BlockMode::Forbidden
+    }
+
     /// Counts `n` changes to the dataset; a command with changes is propagated.
     pub fn mark_dirty(&mut self, n: u64) {
         self.dirty += n;
@@ -368,19 +381,12 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         match std::mem::replace(&mut self.propagation, Propagation::AsSent) {
             Propagation::AsSent => self.srv.propagation.emit(db, argv),
+            // Dispatch runs each command in a propagation group, so several
+            // effects reach replicas wrapped in MULTI/EXEC, as in Redis 7.0.
             Propagation::Replaced(list) => {
-                // Several effects of one command apply atomically on the
-                // replica, as Redis 7.0 wraps them in MULTI/EXEC.
-                let atomic = list.len() > 1;
-                if atomic {
-                    self.srv.propagation.open_group();
-                }
                 for cmd in list {
                     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
                     self.srv.propagation.emit(db, &args);
-                }
-                if atomic {
-                    self.srv.propagation.close_group();
                 }
             }
         }

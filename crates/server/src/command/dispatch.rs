@@ -1,17 +1,18 @@
 //! Running one request: resolve the command, apply the generic checks every
-//! command gets from its table entry (existence, arity, authentication), call
-//! the handler, then account for it (commandstats, errorstats, dirty counter,
-//! propagation, latency histogram, latency monitor, slow log, MONITOR) and
-//! honour CLIENT REPLY and CLIENT PAUSE.
+//! command gets from its table entry (existence, arity, authentication, what
+//! MULTI refuses), queue it inside MULTI or call the handler, then account for
+//! it (commandstats, errorstats, dirty counter, propagation, modified keys for
+//! WATCH, latency histogram, latency monitor, slow log, MONITOR) and honour
+//! CLIENT REPLY and CLIENT PAUSE.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use super::context::{errors, BlockMode, BlockRequest};
-use super::{flags, CommandId, Ctx};
+use super::{flags, key_flags, keys, CommandId, Ctx, ModifiedKeys};
 use crate::blocking::{self, BlockedOn};
 use crate::client::{Client, ReplyMode};
-use crate::commands::monitor;
+use crate::commands::{monitor, transactions};
 use crate::log::log_at;
 use crate::server::Server;
 use crate::slowlog::FinishedCommand;
@@ -39,7 +40,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
     let checked = check(srv, client, argv);
     if let Ok(id) = checked {
         // Monitors are never paused (Redis marks them as replicas).
-        if !client.monitor && srv.client_pause.holds(srv.commands.get(id).spec.flags, srv.now_ms) {
+        if !client.monitor && srv.client_pause.holds(transactions::pause_flags(srv, client, id), srv.now_ms) {
             client.postponed = true;
             return Outcome::Postponed;
         }
@@ -57,6 +58,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
     let mut outcome = Outcome::Done;
 
     match checked {
+        Ok(id) if transactions::queues(srv, client, id) => transactions::queue(srv, client, id, argv),
         Ok(id) => {
             if call(srv, client, id, argv, BlockMode::Allowed, 0) == Called::Blocked {
                 outcome = Outcome::Blocked;
@@ -66,8 +68,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
             if let Some(id) = id {
                 srv.commands.get_mut(id).stats.rejected_calls += 1;
             }
-            srv.stats.record_error(&msg);
-            client.reply.error(&msg);
+            if !transactions::answer_refusal(srv, client, id, &msg, argv) {
+                srv.stats.record_error(&msg);
+                client.reply.error(&msg);
+            }
         }
     }
 
@@ -95,6 +99,13 @@ pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key:
         settle_reply_mode(client, reply_mark);
     }
     done
+}
+
+/// Runs a command EXEC took from the transaction's queue: like any call, but
+/// a blocking command answers at once as on timeout.
+pub fn call_queued(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
+    let called = call(srv, client, id, argv, BlockMode::Forbidden, 0);
+    debug_assert_eq!(called, Called::Done, "blocking is forbidden inside EXEC");
 }
 
 /// Ends a command's reply: drops what it wrote since `reply_mark` if CLIENT
@@ -150,6 +161,9 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     }
     if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
         return Err((Some(id), refusal));
+    }
+    if client.multi.is_some() && command.spec.flags & flags::NO_MULTI != 0 {
+        return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
     Ok(id)
 }
@@ -218,14 +232,24 @@ fn call(
     mode: BlockMode,
     earlier_us: u64,
 ) -> Called {
-    let handler =
-        srv.commands.get(id).spec.handler.expect("only containers lack handlers, and they resolve to subcommands");
+    let spec = srv.commands.get(id).spec;
+    let handler = spec.handler.expect("only containers lack handlers, and they resolve to subcommands");
     let started = Instant::now();
     let serving = matches!(mode, BlockMode::Serving(_));
+    // Everything a command emits (a lazily expired key's DEL, then its own
+    // effects) reaches replicas as one atomic unit, as Redis 7.0 propagates
+    // it; a command that may expire any number of keys emits them one by one.
+    let grouped = spec.flags & flags::TOUCHES_ARBITRARY_KEYS == 0;
+    if grouped {
+        srv.propagation.open_group();
+    }
     let mut ctx = Ctx::new(srv, client, id);
     ctx.block_mode = mode;
     let result = handler(&mut ctx, argv);
     if let Some(request) = ctx.block_request.take() {
+        if grouped {
+            srv.propagation.close_group();
+        }
         if !serving {
             // Processed now (total_commands_processed), counted in
             // commandstats when it completes, as Redis does.
@@ -245,8 +269,15 @@ fn call(
         ctx.error(&e.0);
     }
     ctx.finish_propagation(argv);
+    let dirty = ctx.dirty();
     let failed = ctx.failed;
     let redacted = std::mem::take(&mut ctx.redacted);
+    if grouped {
+        srv.propagation.close_group();
+    }
+    if dirty > 0 {
+        signal_written_keys(srv, id, client.db, argv);
+    }
     let elapsed = started.elapsed();
 
     // A served blocked command was shown to monitors when it first ran.
@@ -278,6 +309,28 @@ fn call(
         stats.latency_histogram.get_or_insert_with(Default::default).record_ns(duration_us * 1000);
     }
     Called::Done
+}
+
+/// Reports to WATCH the keys a run that changed the dataset wrote, as its
+/// key specs tell, unless its handler reports them itself.
+fn signal_written_keys(srv: &mut Server, id: CommandId, db: usize, argv: &[&[u8]]) {
+    let spec = srv.commands.get(id).spec;
+    if srv.watches.is_empty() || spec.modified_keys != ModifiedKeys::WrittenKeySpecs {
+        return;
+    }
+    let mut found = Vec::new();
+    keys::command_keys(spec, argv, &mut found);
+    if found.is_empty() {
+        // Specs that do not fit this request (PFMERGE with no source key)
+        // still locate the keys of those that do.
+        let partial = keys::SearchOptions { partial: true, ..Default::default() };
+        let _ = keys::keys_from_specs(spec, argv, partial, &mut found);
+    }
+    for key in found {
+        if key.flags & (key_flags::RW | key_flags::OW | key_flags::RM) != 0 {
+            srv.signal_modified_key(db, argv[key.pos]);
+        }
+    }
 }
 
 /// Registers `client` as blocked on the keys its command asked for.

@@ -4,8 +4,9 @@
 //! (first, last, step) triple plus the derived `movablekeys` flag that COMMAND
 //! INFO reports (`populateCommandLegacyRangeSpec`).
 //!
-//! COMMAND GETKEYS uses it now; cluster slot checks and ACL key checks are
-//! meant to use the same functions. This module only reads arguments: it never
+//! COMMAND GETKEYS and dispatch (the keys a write reports to WATCH) use it
+//! now; cluster slot checks and ACL key checks are meant to use the same
+//! functions. This module only reads arguments: it never
 //! looks at the keyspace.
 
 use cinnabar_protocol::numbers::parse_i64;

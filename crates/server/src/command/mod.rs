@@ -47,10 +47,20 @@ pub mod flags {
     /// Internal: may run while a RESP2 client is in Pub/Sub subscribed mode
     /// ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
     pub const SUBSCRIBED_CONTEXT: u32 = 1 << 24;
+    /// Internal: runs at once inside MULTI instead of being queued (MULTI,
+    /// EXEC, DISCARD, WATCH, QUIT, RESET).
+    pub const RUNS_IN_MULTI: u32 = 1 << 25;
+    /// Internal: runs the queued transaction (EXEC). A rejection aborts the
+    /// transaction, and CLIENT PAUSE judges it by the queued commands.
+    pub const RUNS_TRANSACTION: u32 = 1 << 26;
+    /// Internal: may expire any number of keys (SCAN, RANDOMKEY), whose
+    /// deletions propagate one by one rather than as one atomic group.
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 27;
 
     /// Command flags as COMMAND INFO lists them; MAY_REPLICATE, SENTINEL,
     /// ONLY_SENTINEL, PROTECTED and SUBSCRIBED_CONTEXT are internal and never
-    /// shown (as in Redis).
+    /// shown (as in Redis), nor are TOUCHES_ARBITRARY_KEYS (hidden in Redis
+    /// too), RUNS_IN_MULTI and RUNS_TRANSACTION (Cinnabar's own).
     pub const NAMES: [(u32, &str); 20] = [
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -326,6 +336,22 @@ impl Arg {
     }
 }
 
+/// Which keys a command that changed the dataset reports as modified (to
+/// WATCH, through `Server::signal_modified_key`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModifiedKeys {
+    /// After a run that changed something (dirty), every key its key specs
+    /// mark as written (RW, OW, RM). Deletions and `Ctx::signal_modified_key`
+    /// report keys too.
+    WrittenKeySpecs,
+    /// Only the keys its handler reports (`Ctx::signal_modified_key`, and
+    /// deletions): its key specs name keys a run may leave alone (DEL of a
+    /// missing key, BLPOP's keys it did not pop from), keys in another
+    /// database (MOVE), or keys Redis does not count as modified (consumer
+    /// group changes).
+    ReportedByHandler,
+}
+
 /// One command (or subcommand) of the table.
 pub struct CommandSpec {
     /// Lower-case name (for a subcommand, just the subcommand's name).
@@ -356,6 +382,7 @@ pub struct CommandSpec {
     pub history: &'static [(&'static str, &'static str)],
     /// COMMAND DOCS `arguments` (empty: not documented).
     pub args: &'static [Arg],
+    pub modified_keys: ModifiedKeys,
 }
 
 impl CommandSpec {
@@ -379,5 +406,6 @@ impl CommandSpec {
         replaced_by: "",
         history: &[],
         args: &[],
+        modified_keys: ModifiedKeys::WrittenKeySpecs,
     };
 }

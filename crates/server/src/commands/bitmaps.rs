@@ -207,8 +207,8 @@ fn with_string<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Resu
 }
 
 /// The string at `key` made raw and at least long enough to hold bit
-/// `max_bit`, created zero-filled if absent (Redis's `lookupStringForBitCommand`),
-/// and whether it was created or grown.
+/// `max_bit`, created zero-filled if absent (Redis's `lookupStringForBitCommand`).
+/// Also says whether it was created or grown (a change in itself).
 fn bitmap_for_write<'c>(ctx: &'c mut Ctx, key: &[u8], max_bit: u64) -> Result<(&'c mut Vec<u8>, bool), CmdError> {
     let needed = (max_bit >> 3) as usize + 1;
     let created = ctx.write_string(key)?.is_none();
@@ -234,7 +234,7 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         Some(v @ (0 | 1)) => v == 1,
         _ => return Err(BAD_BIT.into()),
     };
-    let (bytes, resized) = bitmap_for_write(ctx, argv[1], offset)?;
+    let (bytes, grown) = bitmap_for_write(ctx, argv[1], offset)?;
     let byte = &mut bytes[(offset >> 3) as usize];
     let was_set = *byte & bit_mask(offset) != 0;
     if on {
@@ -242,8 +242,8 @@ fn setbit(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     } else {
         *byte &= !bit_mask(offset);
     }
-    // As Redis 7.0: a SETBIT that changes nothing is no write at all.
-    if resized || was_set != on {
+    // As Redis: setting a bit to the value it has is no change.
+    if grown || was_set != on {
         ctx.mark_dirty(1);
         ctx.notify(notify::STRING, "setbit", argv[1]);
     }
@@ -562,10 +562,21 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[&[u8]], read_only_command: bool) -> C
     if read_only_command {
         return Err("ERR BITFIELD_RO only supports the GET subcommand".into());
     }
-    let (bytes, _) = bitmap_for_write(ctx, key, highest_write)?;
-    let results: Vec<Option<i64>> = ops.iter().map(|op| apply_field_op(bytes, op)).collect();
-    let changes = ops.iter().filter(|op| op.kind != FieldOpKind::Get).count();
-    ctx.mark_dirty(changes as u64);
+    let (bytes, grown) = bitmap_for_write(ctx, key, highest_write)?;
+    // As Redis, a write counts as a change if the string grew or the field
+    // now holds another value.
+    let mut changes = 0;
+    let mut apply = |op: &FieldOp| {
+        let before = read_field(bytes, op.offset, op.ty);
+        let result = apply_field_op(bytes, op);
+        let wrote = op.kind != FieldOpKind::Get && result.is_some();
+        if wrote && (grown || read_field(bytes, op.offset, op.ty) != before) {
+            changes += 1;
+        }
+        result
+    };
+    let results: Vec<Option<i64>> = ops.iter().map(&mut apply).collect();
+    ctx.mark_dirty(changes);
     if changes > 0 {
         ctx.notify(notify::STRING, "setbit", key);
     }

@@ -227,7 +227,7 @@ fn parse_type(name: &[u8]) -> Result<ClientType, String> {
 /// The CLIENT LIST line of `other`, or of the caller when it is the caller
 /// (whose state is borrowed by the context, not reachable through the registry).
 fn line_of(ctx: &Ctx, other: &Client, argv_mem: usize) -> String {
-    other.info_line(ctx.srv.now_ms, &ctx.srv.commands, argv_mem)
+    other.info_line(ctx.srv, argv_mem)
 }
 
 fn argv_mem(argv: &[&[u8]]) -> usize {

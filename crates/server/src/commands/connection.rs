@@ -7,7 +7,7 @@
 use crate::client::ReplyMode;
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
-use crate::commands::{client, monitor};
+use crate::commands::{client, monitor, transactions};
 use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_protocol::RespVersion;
 
@@ -42,7 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         arity: -1,
-        flags: ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_CONTEXT,
+        flags: ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_CONTEXT | RUNS_IN_MULTI,
         acl: acl::CONNECTION,
         handler: Some(quit),
         group: "connection",
@@ -102,7 +102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         arity: 1,
-        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY | SUBSCRIBED_CONTEXT,
+        flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY | SUBSCRIBED_CONTEXT | RUNS_IN_MULTI,
         acl: acl::CONNECTION,
         handler: Some(reset),
         group: "connection",
@@ -253,6 +253,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     monitor::stop_monitoring(ctx.srv, ctx.client);
     ctx.srv.pubsub.forget(ctx.client);
+    transactions::end_transaction(ctx.srv, ctx.client);
     ctx.client.db = 0;
     ctx.client.reply.resp = RespVersion::Resp2;
     ctx.client.authenticated = !ctx.srv.auth_required_by_default();

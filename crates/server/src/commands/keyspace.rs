@@ -8,7 +8,7 @@ use cinnabar_storage::glob;
 use cinnabar_storage::{Entry, SmallBytes};
 
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::command::{acl, flags::*, key_flags::*, Arg, CmdError, CmdResult, CommandSpec, Ctx, KeySpec, ModifiedKeys};
 use crate::notify;
 use crate::server::Server;
 
@@ -32,6 +32,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RM | DELETE)],
+        // Only the keys that existed change.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         tips: MULTI_SHARD_SUM,
         args: &[Arg::key("key", 0).multiple()],
         handler: Some(del),
@@ -45,6 +47,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE | FAST,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::range(1, -1, 1, RM | DELETE)],
+        // Only the keys that existed change.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         tips: MULTI_SHARD_SUM,
         handler: Some(unlink),
         since: "4.0.0",
@@ -130,6 +134,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE | DENYOOM,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::single(1, RO | ACCESS), KeySpec::single(2, OW | UPDATE)],
+        // The destination may be in another database.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         handler: Some(copy),
         since: "6.2.0",
         summary: "Duplicate a key's value and TTL under another name, possibly in another database",
@@ -148,6 +154,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: WRITE | FAST,
         acl: acl::KEYSPACE,
         key_specs: &[KeySpec::single(1, RW | ACCESS | UPDATE)],
+        // It changes the key in two databases.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         handler: Some(move_key),
         summary: "Transfer a key to another database",
         complexity: "O(1)",
@@ -230,7 +238,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         arity: -2,
-        flags: READONLY,
+        flags: READONLY | TOUCHES_ARBITRARY_KEYS,
         acl: acl::KEYSPACE,
         tips: &["nondeterministic_output", "request_policy:special"],
         handler: Some(scan),
@@ -249,7 +257,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         arity: 1,
-        flags: READONLY,
+        flags: READONLY | TOUCHES_ARBITRARY_KEYS,
         acl: acl::KEYSPACE,
         tips: &["request_policy:all_shards", "nondeterministic_output"],
         handler: Some(randomkey),
@@ -362,14 +370,15 @@ fn lift(srv: &mut Server, db: usize, key: &[u8]) -> (Entry, Option<i64>) {
 }
 
 /// Stores `entry` at a free `key` of database `db`, with `expire` as its
-/// TTL; clients blocked on the key may now be served, and the key is
-/// announced as new (Redis's dbAdd).
+/// TTL; clients blocked on the key may now be served, the key is announced
+/// as new (Redis's dbAdd), and its watchers see it changed.
 fn place(ctx: &mut Ctx, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
     ctx.srv.dbs[db].set(key, entry, false);
     if let Some(when) = expire {
         ctx.srv.dbs[db].set_expire(key, when);
     }
     ctx.srv.blocking.signal(db, key);
+    ctx.srv.signal_modified_key(db, key);
     ctx.notify_in(db, notify::NEW, "new", key);
 }
 
@@ -460,6 +469,9 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     };
     // Clients keep their selected index, so each now sees the other's data.
     let held_streams = [first, second].map(|db| waited_streams(ctx.srv, db));
+    if first != second {
+        ctx.srv.signal_swapped_dbs(first, second);
+    }
     ctx.srv.dbs.swap(first, second);
     for (db, held_streams) in [first, second].into_iter().zip(held_streams) {
         signal_swapped_keys(ctx.srv, db, &held_streams);
@@ -524,6 +536,7 @@ fn empty_db(srv: &mut Server, db: usize, lazy: bool) -> u64 {
     for key in waited_streams(srv, db) {
         srv.blocking.signal(db, &key);
     }
+    srv.signal_flushed_db(db);
     let old = srv.dbs[db].take_all();
     let keys = old.len() as u64;
     if lazy {

@@ -20,6 +20,7 @@ use crate::blocking::{parse_timeout, TIMEOUT_HISTORY};
 use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+    ModifiedKeys,
 };
 use crate::notify;
 use crate::server::Server;
@@ -272,6 +273,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         flags: WRITE | MOVABLE_KEYS,
         args: LMPOP_ARGS,
         ..list_command!(
@@ -286,6 +289,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         history: TIMEOUT_HISTORY,
         args: BLPOP_ARGS,
         ..list_command!(
@@ -300,6 +305,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         history: TIMEOUT_HISTORY,
         args: BRPOP_ARGS,
         ..list_command!(
@@ -341,6 +348,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         flags: WRITE | BLOCKING | MOVABLE_KEYS,
         args: BLMPOP_ARGS,
         ..list_command!(
@@ -465,6 +474,9 @@ fn rpushx(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 /// exist as a list) and deletes the key if emptied.
 fn pop_elements(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> Vec<Vec<u8>> {
     let popped = take_elements(ctx, key, end, count);
+    if !popped.is_empty() {
+        ctx.signal_modified_key(key);
+    }
     finish_pop(ctx, key, end);
     popped
 }
@@ -655,6 +667,8 @@ fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let removed = before - list.len();
         ctx.mark_dirty(removed as u64);
         ctx.notify(notify::LIST, "ltrim", argv[1]);
+        // Redis counts even a trim that removed nothing as a modification.
+        ctx.signal_modified_key(argv[1]);
         delete_if_empty(ctx, argv[1]);
     }
     ctx.reply().ok();
@@ -795,6 +809,11 @@ fn blocking_move(ctx: &mut Ctx, argv: &[&[u8]], from: End, to: End, propagated: 
     } else {
         has_elements(ctx, src)?
     };
+    if !ready && ctx.blocking_forbidden() {
+        // Inside EXEC the answer is a null bulk, not the null array of a timeout.
+        ctx.reply().null();
+        return Ok(());
+    }
     if !ready {
         ctx.block(&[src], deadline);
         return Ok(());

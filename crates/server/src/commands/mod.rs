@@ -27,6 +27,7 @@ pub mod sets;
 pub mod sort;
 pub mod streams;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use crate::command::CommandSpec;
@@ -56,4 +57,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     geo::COMMANDS,
     sort::COMMANDS,
     pubsub::COMMANDS,
+    transactions::COMMANDS,
 ];

@@ -18,6 +18,10 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 
 /// Redis ignores MONITOR from a client that already is one (no reply at all).
 fn monitor(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    // Inside EXEC the client expects one reply per command.
+    if ctx.blocking_forbidden() {
+        return Err("ERR MONITOR isn't allowed for DENY BLOCKING client".into());
+    }
     if ctx.client.monitor {
         return Ok(());
     }

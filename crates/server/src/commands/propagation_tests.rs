@@ -432,3 +432,41 @@ fn blocking_sorted_set_pops_served_at_once_propagate_their_non_blocking_form() {
     );
     assert_eq!(lines, ["SELECT 0", "ZADD z 1 a 2 b 3 c", "ZPOPMIN z", "ZPOPMAX z", "ZPOPMIN z 9"]);
 }
+
+#[test]
+fn exec_wraps_the_transaction_in_one_multi_exec() {
+    let lines = propagated(defaults, &["MULTI", "SET a 1", "GET a", "INCR a", "SELECT 1", "SET b 1", "EXEC"]);
+    assert_eq!(lines, ["SELECT 0", "MULTI", "SET a 1", "INCR a", "SELECT 1", "SET b 1", "EXEC"]);
+}
+
+#[test]
+fn a_transaction_with_one_write_propagates_it_alone_and_a_read_only_one_nothing() {
+    let lines = propagated(defaults, &["MULTI", "GET a", "SET a 1", "EXEC", "MULTI", "GET a", "EXEC"]);
+    assert_eq!(lines, ["SELECT 0", "SET a 1"]);
+}
+
+#[test]
+fn discarded_aborted_and_failed_transactions_propagate_nothing() {
+    let lines = propagated(
+        defaults,
+        &["MULTI", "SET a 1", "DISCARD", "MULTI", "SET a 1", "NOSUCHCOMMAND", "EXEC", "WATCH a", "SET a 1"],
+    );
+    assert_eq!(lines, ["SELECT 0", "SET a 1"]);
+    let lines = propagated(defaults, &["WATCH a", "SET a 1", "MULTI", "SET a 2", "EXEC"]);
+    assert_eq!(lines, ["SELECT 0", "SET a 1"], "the EXEC whose watched key changed ran nothing");
+}
+
+#[test]
+fn a_command_with_several_effects_inside_exec_is_wrapped_once() {
+    let lines = propagated(defaults, &["SADD s a b c", "MULTI", "SPOP s 2", "SET x 1", "EXEC"]);
+    assert_eq!(lines[..3], ["SELECT 0", "SADD s a b c", "MULTI"]);
+    assert!(lines[3].starts_with("SREM s ") && lines[4].starts_with("SREM s "), "{lines:?}");
+    assert_eq!(lines[5..], ["SET x 1", "EXEC"]);
+}
+
+#[test]
+fn blocking_commands_inside_exec_propagate_what_they_did() {
+    let lines =
+        propagated(defaults, &["RPUSH l a", "MULTI", "BLPOP l 0", "BLPOP l 0", "BLMOVE l d LEFT LEFT 0", "EXEC"]);
+    assert_eq!(lines, ["SELECT 0", "RPUSH l a", "LPOP l"]);
+}

@@ -17,7 +17,9 @@ use super::hashes::{
     parse_collection_scan, parse_sample_count, reply_element, reply_empty_scan, scan_cursor, SCAN_ARGS,
 };
 use crate::command::context::errors;
-use crate::command::{acl, flags::*, key_flags::*, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
+use crate::command::{
+    acl, flags::*, key_flags::*, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, ModifiedKeys,
+};
 use crate::notify;
 use crate::server::deletion_verb;
 
@@ -150,16 +152,20 @@ pub static COMMANDS: &[CommandSpec] = &[
             &[Arg::key("key", 0), Arg::integer("count").since("2.6.0").optional()]
         )
     },
-    set_command!(
-        "smove",
-        4,
-        WRITE | FAST,
-        &[KeySpec::single(1, RW | ACCESS | DELETE), KeySpec::single(2, RW | INSERT)],
-        smove,
-        "Move a member from one set to another",
-        "O(1)",
-        &[Arg::key("source", 0), Arg::key("destination", 1), Arg::string("member")]
-    ),
+    CommandSpec {
+        // The destination changes only if it lacked the member.
+        modified_keys: ModifiedKeys::ReportedByHandler,
+        ..set_command!(
+            "smove",
+            4,
+            WRITE | FAST,
+            &[KeySpec::single(1, RW | ACCESS | DELETE), KeySpec::single(2, RW | INSERT)],
+            smove,
+            "Move a member from one set to another",
+            "O(1)",
+            &[Arg::key("source", 0), Arg::key("destination", 1), Arg::string("member")]
+        )
+    },
     CommandSpec {
         tips: &["nondeterministic_output_order"],
         ..set_command!("sinter", -2, READONLY, ALL_KEYS_READ, sinter, "Intersect sets", INTER_COMPLEXITY, KEYS)
@@ -420,6 +426,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.notify(notify::SET, "srem", src);
+    ctx.signal_modified_key(src);
     delete_if_empty(ctx, src);
     ctx.mark_dirty(1);
     if dst_exists.is_none() {
@@ -427,6 +434,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     }
     let max = max_intset(ctx);
     if ctx.write_set(dst)?.expect("exists or created above").add(member, max) {
+        ctx.signal_modified_key(dst);
         ctx.mark_dirty(1);
         ctx.notify(notify::SET, "sadd", dst);
     }

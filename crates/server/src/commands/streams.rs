@@ -18,7 +18,7 @@ use cinnabar_storage::{Stream, StreamId, Value};
 use super::server::{reply_help, subcommand_syntax_error};
 use crate::command::context::errors;
 use crate::command::{
-    acl, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+    acl, flags::*, key_flags::*, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec, ModifiedKeys,
 };
 use crate::notify;
 use crate::server::Server;
@@ -127,6 +127,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "xsetid",
+        // Redis 7.0 does not count consumer-group changes as key modifications.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         history: &[("7.0.0", "ENTRIESADDED and MAXDELETEDID.")],
         arity: -3,
         flags: WRITE | DENYOOM | FAST,
@@ -177,6 +179,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[
             CommandSpec {
                 name: "createconsumer",
+                // Redis 7.0 does not count consumer-group changes as key modifications.
+                modified_keys: ModifiedKeys::ReportedByHandler,
                 arity: 5,
                 handler: Some(xgroup),
                 since: "6.2.0",
@@ -185,6 +189,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "destroy",
+                // Redis 7.0 does not count consumer-group changes as key modifications.
+                modified_keys: ModifiedKeys::ReportedByHandler,
                 arity: 4,
                 handler: Some(xgroup),
                 summary: "Remove a consumer group",
@@ -193,6 +199,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "create",
+                // Redis 7.0 does not count consumer-group changes as key modifications.
+                modified_keys: ModifiedKeys::ReportedByHandler,
                 history: &[("7.0.0", "The ENTRIESREAD argument.")],
                 arity: -5,
                 handler: Some(xgroup),
@@ -201,6 +209,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             CommandSpec {
                 name: "setid",
+                // Redis 7.0 does not count consumer-group changes as key modifications.
+                modified_keys: ModifiedKeys::ReportedByHandler,
                 history: &[("7.0.0", "The ENTRIESREAD argument.")],
                 arity: -5,
                 handler: Some(xgroup),
@@ -210,6 +220,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec { handler: Some(xgroup), summary: "Show XGROUP's subcommands", ..help_sub() },
             CommandSpec {
                 name: "delconsumer",
+                // Redis 7.0 does not count consumer-group changes as key modifications.
+                modified_keys: ModifiedKeys::ReportedByHandler,
                 arity: 5,
                 handler: Some(xgroup),
                 summary: "Remove a consumer from a group",
@@ -237,6 +249,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "xack",
+        // Redis 7.0 does not count consumer-group changes as key modifications.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         arity: -4,
         flags: WRITE | FAST,
         key_specs: KEY_AT_1,
@@ -259,6 +273,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "xclaim",
+        // Redis 7.0 does not count consumer-group changes as key modifications.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         arity: -6,
         flags: WRITE | FAST,
         key_specs: KEY_AT_1,
@@ -270,6 +286,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "xautoclaim",
+        // Redis 7.0 does not count consumer-group changes as key modifications.
+        modified_keys: ModifiedKeys::ReportedByHandler,
         history: &[("7.0.0", "The reply lists the deleted ids it removed from the PEL.")],
         arity: -6,
         flags: WRITE | FAST,

@@ -1185,13 +1185,20 @@ mod propagation_tests {
         );
         assert_eq!(
             got,
+            // Each write and the expiry it caused apply atomically (Redis 7.0.15's AOF).
             stream(&[
+                &["MULTI"],
                 &["DEL", "a"],
                 &["MSET", "a", "2"],
+                &["EXEC"],
+                &["MULTI"],
                 &["DEL", "b"],
                 &["SET", "b", "2"],
+                &["EXEC"],
+                &["MULTI"],
                 &["DEL", "c"],
-                &["INCR", "c"]
+                &["INCR", "c"],
+                &["EXEC"]
             ])
         );
     }

@@ -22,6 +22,7 @@ use crate::blocking::{parse_timeout, TIMEOUT_HISTORY};
 use crate::command::context::errors;
 use crate::command::{
     acl, doc_flags, flags::*, key_flags::*, Arg, BeginSearch, CmdError, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
+    ModifiedKeys,
 };
 use crate::notify;
 
@@ -202,7 +203,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec { args: ZREMRANGEBYLEX_ARGS, ..zset_command!("zremrangebylex", 4, WRITE, RW | DELETE, zremrangebylex, "2.8.9", "Remove the members in a lexicographical range", REMOVE_RANGE_COMPLEXITY) },
     CommandSpec { args: ZPOPMIN_ARGS, ..zset_command!("zpopmin", -2, WRITE | FAST, RW | ACCESS | DELETE, zpopmin, "5.0.0", "Remove and return the lowest-scored members", POP_COMPLEXITY) },
     CommandSpec { args: ZPOPMAX_ARGS, ..zset_command!("zpopmax", -2, WRITE | FAST, RW | ACCESS | DELETE, zpopmax, "5.0.0", "Remove and return the highest-scored members", POP_COMPLEXITY) },
-    CommandSpec { args: ZMPOP_ARGS, ..zset_command!(
+    CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
+        args: ZMPOP_ARGS, ..zset_command!(
             "zmpop",
             -4,
             WRITE | MOVABLE_KEYS,
@@ -213,7 +217,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
             &[]
         ) },
-    CommandSpec { args: BZPOP_ARGS, ..zset_command!(
+    CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
+        args: BZPOP_ARGS, ..zset_command!(
         "bzpopmin",
         -3,
         WRITE | NOSCRIPT | FAST | BLOCKING,
@@ -224,7 +231,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(log(N)) with N being the number of elements in the sorted set.",
         TIMEOUT_HISTORY
     ) },
-    CommandSpec { args: BZPOP_ARGS, ..zset_command!(
+    CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
+        args: BZPOP_ARGS, ..zset_command!(
         "bzpopmax",
         -3,
         WRITE | NOSCRIPT | FAST | BLOCKING,
@@ -235,7 +245,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(log(N)) with N being the number of elements in the sorted set.",
         TIMEOUT_HISTORY
     ) },
-    CommandSpec { args: BZMPOP_ARGS, ..zset_command!(
+    CommandSpec {
+        // Only the key popped from changes.
+        modified_keys: ModifiedKeys::ReportedByHandler,
+        args: BZMPOP_ARGS, ..zset_command!(
         "bzmpop",
         -5,
         WRITE | BLOCKING | MOVABLE_KEYS,
@@ -1018,6 +1031,7 @@ fn pop_first(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<u64>) -> Re
         }
     }
     notify_popped(ctx, key, popped.len(), max);
+    ctx.signal_modified_key(key);
     delete_if_empty(ctx, key);
     ctx.mark_dirty(popped.len() as u64);
     let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
