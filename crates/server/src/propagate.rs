@@ -74,19 +74,7 @@ impl Propagator {
     }
 }
 
-/// Appends `argv` as a RESP multibulk request.
-pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.push(b'*');
-    push_i64(out, argv.len() as i64);
-    out.extend_from_slice(b"\r\n");
-    for arg in argv {
-        out.push(b'$');
-        push_i64(out, arg.len() as i64);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub use cinnabar_protocol::request::encode_command;
 
 #[cfg(test)]
 mod tests {
