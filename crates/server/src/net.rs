@@ -194,7 +194,7 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
                 }
             }
         }
-        let (output, close_after) = {
+        let (output, close_after, aof_target) = {
             let mut srv = server.borrow_mut();
             let mut c = client.borrow_mut();
             if c.close_asap {
@@ -214,9 +214,11 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             if !out.is_empty() {
                 srv.stats.total_writes_processed += 1;
             }
-            (out, c.close_after_reply)
+            (out, c.close_after_reply, srv.aof.appended())
         };
         if !output.is_empty() {
+            // No reply leaves before the writes that preceded it reached the AOF.
+            crate::persistence::aof::wait_flushed(&server, aof_target).await;
             if let Err(e) = stream.write_all(&output).await {
                 log_at!(Verbose, "Error writing to client: {}", e);
                 break 'conn;

@@ -2,8 +2,7 @@
 //!
 //! Every write emits its effects here in execution order, as Redis commands in
 //! RESP, with a SELECT whenever the database changes. Persistence (AOF) and
-//! replication attach as sinks; until they exist no sink is attached and
-//! nothing is encoded.
+//! replication attach as sinks; while none is attached nothing is encoded.
 
 use cinnabar_protocol::numbers::push_i64;
 
@@ -12,9 +11,14 @@ pub trait StreamSink {
     fn append(&mut self, bytes: &[u8]);
 }
 
+/// Names an attached sink, to detach it later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SinkId(u64);
+
 #[derive(Default)]
 pub struct Propagator {
-    sinks: Vec<Box<dyn StreamSink>>,
+    sinks: Vec<(SinkId, Box<dyn StreamSink>)>,
+    next_sink_id: u64,
     /// The database the stream last SELECTed.
     selected_db: Option<usize>,
     encoded: Vec<u8>,
@@ -26,9 +30,22 @@ pub struct Propagator {
 }
 
 impl Propagator {
-    pub fn attach(&mut self, sink: Box<dyn StreamSink>) {
-        self.sinks.push(sink);
+    pub fn attach(&mut self, sink: Box<dyn StreamSink>) -> SinkId {
+        let id = SinkId(self.next_sink_id);
+        self.next_sink_id += 1;
+        self.sinks.push((id, sink));
         // A new consumer must see a SELECT before its first command.
+        self.reselect();
+        id
+    }
+
+    pub fn detach(&mut self, id: SinkId) {
+        self.sinks.retain(|(sink_id, _)| *sink_id != id);
+    }
+
+    /// Makes the next command go after a SELECT, for a consumer that starts
+    /// a new file (the AOF's new incr file at a rewrite).
+    pub fn reselect(&mut self) {
         self.selected_db = None;
     }
 
@@ -68,7 +85,7 @@ impl Propagator {
             self.selected_db = Some(db);
         }
         encode_command(&mut self.encoded, argv);
-        for sink in &mut self.sinks {
+        for (_, sink) in &mut self.sinks {
             sink.append(&self.encoded);
         }
     }
