@@ -227,7 +227,6 @@ const CLIENT_STRUCT_SIZE: usize = std::mem::size_of::<Client>() + 1024;
 
 pub use cinnabar_protocol::request::quoted_repr;
 
-
 /// CLIENT LIST/KILL `TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientType {

@@ -285,7 +285,8 @@ fn trim(s: &[u8]) -> &[u8] {
 /// Redis's `sdsneedsrepr`: names with spaces, quotes, backslashes or
 /// non-printable bytes are written quoted.
 fn needs_quoting(name: &[u8]) -> bool {
-    name.iter().any(|&b| matches!(b, b'\\' | b'"' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) || !(0x20..0x7f).contains(&b))
+    name.iter()
+        .any(|&b| matches!(b, b'\\' | b'"' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) || !(0x20..0x7f).contains(&b))
 }
 
 #[cfg(test)]

@@ -92,7 +92,6 @@ impl<R: BufRead> CommandReader<R> {
     }
 }
 
-
 /// C's `strtol`/`atoi` on a line: optional sign and leading digits.
 fn leading_int(s: &[u8]) -> i64 {
     let (negative, digits) = match s.first() {

@@ -227,7 +227,8 @@ fn bgrewriteaof(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
             Ok(())
         }
         crate::persistence::aof::BgrewriteReply::Failed => {
-            Err("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".into())
+            Err("ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
+                .into())
         }
     }
 }

@@ -35,7 +35,7 @@ use crate::log::log_at;
 use crate::propagate::{SinkId, StreamSink};
 use crate::server::Server;
 
-pub use load::load_at_startup;
+pub use load::{load_at_startup, StartupFailed};
 pub use rewrite::{bgrewriteaof, BgrewriteReply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -381,9 +381,12 @@ pub fn config_changed(srv: &mut Server) -> Result<(), String> {
     }
 }
 
+/// INFO lines as (name, value).
+pub type InfoFields = Vec<(&'static str, String)>;
+
 /// The AOF fields of INFO persistence, in Redis's order: the first group
 /// always, the second only while `appendonly` is on.
-pub fn info_fields(srv: &Server) -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {
+pub fn info_fields(srv: &Server) -> (InfoFields, InfoFields) {
     let aof = &srv.aof;
     let r = &aof.rewrite;
     let now_s = srv.now_ms / 1000;

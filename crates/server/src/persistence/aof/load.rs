@@ -26,8 +26,16 @@ use crate::server::Server;
 /// Reads the manifest and, with `appendonly yes`, loads the dataset from the
 /// AOF and opens it for appending. Ok(true) when the AOF provided the
 /// dataset (the RDB is then not read), Ok(false) with `appendonly no`.
-/// Err when the server must not start (the reason is logged).
-pub fn load_at_startup(srv: &mut Server) -> Result<bool, ()> {
+/// Err when the server must not start.
+pub fn load_at_startup(srv: &mut Server) -> Result<bool, StartupFailed> {
+    load_and_open(srv).map_err(|()| StartupFailed)
+}
+
+/// The server must not start; the reason was logged.
+#[derive(Debug)]
+pub struct StartupFailed;
+
+fn load_and_open(srv: &mut Server) -> Result<bool, ()> {
     srv.aof.manifest = read_manifest(srv)?;
     if !srv.config.appendonly {
         return Ok(false);
@@ -115,12 +123,19 @@ fn load_files(srv: &mut Server) -> Result<Loaded, ()> {
         }
         if outcome != FileOutcome::Empty {
             let kind = if manifest.base.as_ref() == Some(file) { "base" } else { "incr" };
-            log_at!(Notice, "DB loaded from {} file {}: {:.3} seconds", kind, file.name, started.elapsed().as_secs_f32());
+            log_at!(
+                Notice,
+                "DB loaded from {} file {}: {:.3} seconds",
+                kind,
+                file.name,
+                started.elapsed().as_secs_f32()
+            );
         }
     }
     let aof = &mut srv.aof;
     aof.current_size = total;
-    aof.base_size = manifest.base.as_ref().and_then(|b| std::fs::metadata(dir.join(&b.name)).ok()).map_or(0, |m| m.len());
+    aof.base_size =
+        manifest.base.as_ref().and_then(|b| std::fs::metadata(dir.join(&b.name)).ok()).map_or(0, |m| m.len());
     Ok(Loaded::Data)
 }
 
@@ -135,7 +150,7 @@ fn migrate_single_file(srv: &mut Server) -> Result<(), ()> {
     }
     let m = &srv.aof.manifest;
     let old_style_base = m.base.as_ref().is_some_and(|b| b.name == name) && m.incr.is_empty();
-    if dir.is_dir() && !m.is_empty() && !(old_style_base && !dir.join(&name).exists()) {
+    if dir.is_dir() && !m.is_empty() && (!old_style_base || dir.join(&name).exists()) {
         return Ok(());
     }
     if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -153,13 +168,7 @@ fn migrate_single_file(srv: &mut Server) -> Result<(), ()> {
         return Err(());
     }
     if let Err(e) = std::fs::rename(&name, dir.join(&name)) {
-        log_at!(
-            Warning,
-            "Error trying to move the old AOF file {} into dir {}: {}",
-            name,
-            dir.display(),
-            strerror(&e)
-        );
+        log_at!(Warning, "Error trying to move the old AOF file {} into dir {}: {}", name, dir.display(), strerror(&e));
         return Err(());
     }
     srv.aof.manifest = manifest;
@@ -274,12 +283,7 @@ fn check_known(srv: &Server, argv: &[Vec<u8>], file: &str) -> Result<(), ()> {
     if srv.commands.resolve(&args).is_some() {
         return Ok(());
     }
-    log_at!(
-        Warning,
-        "Unknown command '{}' reading the append only file {}",
-        String::from_utf8_lossy(&argv[0]),
-        file
-    );
+    log_at!(Warning, "Unknown command '{}' reading the append only file {}", String::from_utf8_lossy(&argv[0]), file);
     Err(())
 }
 
