@@ -65,6 +65,8 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     /// The append-only file (a sink of `propagation` while it is on).
     pub aof: crate::persistence::aof::Aof,
+    /// True while the dataset is loaded from disk at start-up.
+    pub loading: bool,
 }
 
 /// The current unix time in milliseconds.
@@ -120,6 +122,7 @@ impl Server {
             client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
             blocking: Default::default(),
             aof: Default::default(),
+            loading: false,
         }
     }
 
@@ -164,8 +167,10 @@ impl Server {
     }
 
     /// Deletes `key` from `db` if its TTL has passed. Returns true if it did.
+    /// Nothing expires while the dataset loads: the commands being replayed
+    /// saw the key alive (the cron expires it afterwards).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        if !self.dbs[db].is_expired(key, self.now_ms) {
+        if self.loading || !self.dbs[db].is_expired(key, self.now_ms) {
             return false;
         }
         self.expire_key(db, key);

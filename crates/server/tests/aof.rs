@@ -353,3 +353,22 @@ fn info_persistence_has_redis_aof_fields() {
         assert_eq!(names(Kind::Cinnabar), names(Kind::Redis), "appendonly {appendonly}");
     }
 }
+
+#[test]
+fn keys_whose_ttl_passed_stay_alive_while_the_aof_loads() {
+    // Replayed commands saw `k` alive: APPEND extends it instead of creating
+    // a fresh key without TTL, and the key expires once loading is over.
+    let dir = data_dir();
+    let mut commands = Vec::new();
+    for argv in [&["SET", "k", "v"][..], &["PEXPIREAT", "k", "1000"], &["APPEND", "k", "x"], &["SET", "live", "1"]] {
+        commands.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+        for arg in argv {
+            commands.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+        }
+    }
+    std::fs::write(dir.path().join("appendonly.aof"), commands).unwrap();
+    let server = start_in(Kind::Cinnabar, dir.path(), &[]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(c.cmd(&["GET", "live"]), "$1\r\n1\r\n");
+}

@@ -41,7 +41,10 @@ fn load_and_open(srv: &mut Server) -> Result<bool, ()> {
         return Ok(false);
     }
     let started = Instant::now();
-    if load_files(srv)? != Loaded::NothingToLoad {
+    srv.loading = true;
+    let loaded = load_files(srv);
+    srv.loading = false;
+    if loaded? != Loaded::NothingToLoad {
         log_at!(Notice, "DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f32());
     }
     // Loading ran commands: they are not the clients' statistics.
