@@ -372,3 +372,30 @@ fn keys_whose_ttl_passed_stay_alive_while_the_aof_loads() {
     assert_eq!(c.cmd(&["GET", "k"]), "$-1\r\n");
     assert_eq!(c.cmd(&["GET", "live"]), "$1\r\n1\r\n");
 }
+
+#[test]
+fn writes_are_refused_while_the_aof_cannot_be_written() {
+    for kind in [Kind::Cinnabar, Kind::Redis] {
+        // The incr file is /dev/full: every write to it fails with ENOSPC.
+        let dir = data_dir();
+        let aof_dir = dir.path().join("appendonlydir");
+        std::fs::create_dir(&aof_dir).unwrap();
+        std::fs::write(
+            aof_dir.join("appendonly.aof.manifest"),
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        std::fs::write(aof_dir.join("appendonly.aof.1.base.aof"), b"").unwrap();
+        std::os::unix::fs::symlink("/dev/full", aof_dir.join("appendonly.aof.1.incr.aof")).unwrap();
+        let server = start_in(kind, dir.path(), &[]);
+        let mut c = server.raw();
+        assert_eq!(c.cmd(&["SET", "a", "1"]), "+OK\r\n", "{kind:?}");
+        assert_eq!(
+            c.cmd(&["SET", "b", "1"]),
+            "-MISCONF Errors writing to the AOF file: No space left on device\r\n",
+            "{kind:?}"
+        );
+        assert_eq!(c.cmd(&["GET", "a"]), "$1\r\n1\r\n");
+        assert_eq!(info_field(&mut c, "aof_last_write_status"), "err", "{kind:?}");
+    }
+}

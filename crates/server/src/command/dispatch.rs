@@ -146,6 +146,11 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
+    if command.spec.flags & flags::WRITE != 0 {
+        if let Some(refusal) = crate::persistence::aof::write_refusal(srv) {
+            return Err((Some(id), refusal));
+        }
+    }
     Ok(id)
 }
 

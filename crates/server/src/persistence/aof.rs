@@ -109,7 +109,9 @@ pub struct Aof {
     postponed_since_s: i64,
     pub delayed_fsync: u64,
     /// The errno of the last failed write, None when the last write worked.
-    last_write_error: Option<std::io::Error>,
+    last_write_errno: Option<i32>,
+    /// Unix seconds of the last write error logged (at most one per 30 s).
+    last_error_log_s: i64,
     background: background::Background,
     /// The stream position the last flush pass covered.
     passed: u64,
@@ -133,7 +135,8 @@ impl Default for Aof {
             last_fsync_s: 0,
             postponed_since_s: 0,
             delayed_fsync: 0,
-            last_write_error: None,
+            last_write_errno: None,
+            last_error_log_s: 0,
             background: background::Background::start(),
             passed: 0,
             flush_wanted: Rc::default(),
@@ -175,6 +178,8 @@ fn start_appending(srv: &mut Server, file: File, size: u64) {
     aof.incr_size = size;
     aof.incr_fsynced = size;
     aof.last_fsync_s = srv.now_ms / 1000;
+    // A new file: an error of the previous one no longer holds.
+    aof.last_write_errno = None;
     aof.pending.borrow_mut().timestamps = srv.config.aof_timestamp_enabled;
     if aof.sink.is_none() {
         aof.sink = Some(srv.propagation.attach(Box::new(AofSink(aof.pending.clone()))));
@@ -244,7 +249,7 @@ pub fn flush(srv: &mut Server, force: bool) {
     let bytes = std::mem::take(&mut aof.pending.borrow_mut().bytes);
     match (&*file).write_all(&bytes) {
         Ok(()) => {
-            if aof.last_write_error.take().is_some() {
+            if aof.last_write_errno.take().is_some() {
                 log_at!(Warning, "AOF write error looks solved, Redis can write again.");
             }
             aof.incr_size += bytes.len() as u64;
@@ -257,7 +262,7 @@ pub fn flush(srv: &mut Server, force: bool) {
             }
         }
         Err(e) => {
-            write_failed(aof, &file, bytes, e, policy);
+            write_failed(aof, &file, bytes, e, policy, now_s);
             return;
         }
     }
@@ -266,14 +271,17 @@ pub fn flush(srv: &mut Server, force: bool) {
 
 /// A failed write: cut any partial write off the file, keep the commands
 /// for the next pass. With `always` the contract cannot be kept: exit.
-fn write_failed(aof: &mut Aof, file: &File, bytes: Vec<u8>, e: std::io::Error, policy: FsyncPolicy) {
-    log_at!(Warning, "Error writing to the AOF file: {}", strerror(&e));
+fn write_failed(aof: &mut Aof, file: &File, bytes: Vec<u8>, e: std::io::Error, policy: FsyncPolicy, now_s: i64) {
+    if now_s - aof.last_error_log_s > 30 {
+        aof.last_error_log_s = now_s;
+        log_at!(Warning, "Error writing to the AOF file: {}", strerror(&e));
+    }
     let _ = file.set_len(aof.incr_size);
     if policy == FsyncPolicy::Always {
         log_at!(Warning, "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
         std::process::exit(1);
     }
-    aof.last_write_error = Some(e);
+    aof.last_write_errno = Some(e.raw_os_error().unwrap_or(libc::EIO));
     let mut pending = aof.pending.borrow_mut();
     let newer = std::mem::replace(&mut pending.bytes, bytes);
     pending.bytes.extend_from_slice(&newer);
@@ -309,6 +317,23 @@ fn fsync_as_policy(srv: &mut Server, policy: FsyncPolicy, file: &Arc<File>, now_
         }
         _ => {}
     }
+}
+
+/// The write or background fsync error the AOF is in, if any.
+fn disk_error(aof: &Aof) -> Option<std::io::Error> {
+    match aof.last_write_errno {
+        Some(errno) => Some(std::io::Error::from_raw_os_error(errno)),
+        None => aof.background.last_fsync_error(),
+    }
+}
+
+/// Why write commands are refused, as Redis refuses them while the AOF
+/// cannot be written (`-MISCONF`); None when they may run.
+pub fn write_refusal(srv: &Server) -> Option<String> {
+    if !srv.aof.is_on() {
+        return None;
+    }
+    disk_error(&srv.aof).map(|e| format!("MISCONF Errors writing to the AOF file: {}", strerror(&e)))
 }
 
 /// Waits, before a reply is written, until a flush pass covered the stream
@@ -390,7 +415,7 @@ pub fn info_fields(srv: &Server) -> (InfoFields, InfoFields) {
     let aof = &srv.aof;
     let r = &aof.rewrite;
     let now_s = srv.now_ms / 1000;
-    let write_ok = aof.last_write_error.is_none() && aof.background.last_fsync_ok();
+    let write_ok = disk_error(aof).is_none();
     let always = vec![
         ("aof_enabled", u8::from(srv.config.appendonly).to_string()),
         ("aof_rewrite_in_progress", u8::from(r.in_progress()).to_string()),

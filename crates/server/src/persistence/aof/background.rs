@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
@@ -20,16 +20,16 @@ pub struct Background {
     jobs: Sender<Job>,
     /// Fsyncs queued or running (INFO aof_pending_bio_fsync).
     pending_fsyncs: Arc<AtomicU64>,
-    /// False after a background fsync failed, until the next success.
-    fsync_ok: Arc<AtomicBool>,
+    /// The errno of the last background fsync if it failed, 0 if it worked.
+    fsync_errno: Arc<AtomicI32>,
 }
 
 impl Background {
     pub fn start() -> Background {
         let (jobs, queue) = channel::<Job>();
         let pending_fsyncs = Arc::new(AtomicU64::new(0));
-        let fsync_ok = Arc::new(AtomicBool::new(true));
-        let (pending, ok) = (pending_fsyncs.clone(), fsync_ok.clone());
+        let fsync_errno = Arc::new(AtomicI32::new(0));
+        let (pending, errno) = (pending_fsyncs.clone(), fsync_errno.clone());
         std::thread::Builder::new()
             .name("aof-bio".into())
             .spawn(move || {
@@ -38,9 +38,11 @@ impl Background {
                         Job::Fsync(file) => {
                             let result = file.sync_data();
                             if let Err(e) = &result {
+                                // Logged here: the main thread only sees the errno.
                                 log_at!(Warning, "Fail to fsync the AOF file: {}", crate::config::strerror(e));
                             }
-                            ok.store(result.is_ok(), Ordering::Release);
+                            let code = result.err().map_or(0, |e| e.raw_os_error().unwrap_or(libc::EIO));
+                            errno.store(code, Ordering::Release);
                             pending.fetch_sub(1, Ordering::AcqRel);
                         }
                         Job::Unlink(path) => {
@@ -50,7 +52,7 @@ impl Background {
                 }
             })
             .expect("aof background thread");
-        Background { jobs, pending_fsyncs, fsync_ok }
+        Background { jobs, pending_fsyncs, fsync_errno }
     }
 
     pub fn fsync(&self, file: Arc<File>) {
@@ -72,7 +74,11 @@ impl Background {
         self.pending_fsyncs() > 0
     }
 
-    pub fn last_fsync_ok(&self) -> bool {
-        self.fsync_ok.load(Ordering::Acquire)
+    /// The error of the last background fsync, if it failed.
+    pub fn last_fsync_error(&self) -> Option<std::io::Error> {
+        match self.fsync_errno.load(Ordering::Acquire) {
+            0 => None,
+            errno => Some(std::io::Error::from_raw_os_error(errno)),
+        }
     }
 }
