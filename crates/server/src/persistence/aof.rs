@@ -35,7 +35,7 @@ use crate::log::log_at;
 use crate::propagate::{SinkId, StreamSink};
 use crate::server::Server;
 
-pub use load::{load_at_startup, StartupFailed};
+pub use load::{load_at_startup, reload, StartupFailed};
 pub use rewrite::{bgrewriteaof, BgrewriteReply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,16 +171,26 @@ fn open_for_append(dir: &Path, name: &str) -> std::io::Result<File> {
     std::fs::OpenOptions::new().append(true).create(true).open(dir.join(name))
 }
 
-/// Starts appending to `file` (`size` bytes long already): attaches the sink.
+/// Starts appending to `file` (`size` bytes long already): attaches the
+/// sink. A file replaced by a rewrite's new incr file is fsynced and closed
+/// on the background thread.
 fn start_appending(srv: &mut Server, file: File, size: u64) {
     let aof = &mut srv.aof;
-    aof.file = Some(Arc::new(file));
+    if let Some(previous) = aof.file.replace(Arc::new(file)) {
+        aof.background.fsync(previous);
+    }
     aof.incr_size = size;
     aof.incr_fsynced = size;
     aof.last_fsync_s = srv.now_ms / 1000;
     // A new file: an error of the previous one no longer holds.
     aof.last_write_errno = None;
     aof.pending.borrow_mut().timestamps = srv.config.aof_timestamp_enabled;
+    attach_sink(srv);
+}
+
+/// Makes the AOF a consumer of the replication stream (once).
+fn attach_sink(srv: &mut Server) {
+    let aof = &mut srv.aof;
     if aof.sink.is_none() {
         aof.sink = Some(srv.propagation.attach(Box::new(AofSink(aof.pending.clone()))));
     }
@@ -387,6 +397,7 @@ pub fn cron(srv: &mut Server) {
 /// Flushes and fsyncs everything before the process exits.
 pub fn shutdown(srv: &mut Server) {
     if let Some(file) = srv.aof.file.clone() {
+        log_at!(Notice, "Calling fsync() on the AOF file.");
         flush(srv, true);
         let _ = file.sync_data();
     }

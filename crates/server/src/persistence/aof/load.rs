@@ -54,6 +54,37 @@ fn load_and_open(srv: &mut Server) -> Result<bool, ()> {
     Ok(true)
 }
 
+/// DEBUG LOADAOF: flushes the AOF, empties the dataset and loads it again
+/// from the AOF files. The AOF stops listening to the stream meanwhile, so
+/// the replayed commands are not appended a second time. A failure to load
+/// ends the process, as in Redis.
+pub fn reload(srv: &mut Server) {
+    if srv.aof.is_on() {
+        super::flush(srv, true);
+    }
+    let listening = srv.aof.sink.take().map(|id| srv.propagation.detach(id)).is_some();
+    for db in 0..srv.dbs.len() {
+        let old = srv.dbs[db].take_all();
+        srv.lazyfree.free_db(old);
+    }
+    let loaded = read_manifest(srv).and_then(|manifest| {
+        srv.aof.manifest = manifest;
+        delete_history(srv);
+        srv.loading = true;
+        let loaded = load_files(srv);
+        srv.loading = false;
+        loaded
+    });
+    if loaded.is_err() {
+        std::process::exit(1);
+    }
+    if listening {
+        super::attach_sink(srv);
+    }
+    srv.dirty = 0;
+    log_at!(Warning, "Append Only File loaded by DEBUG LOADAOF");
+}
+
 fn read_manifest(srv: &Server) -> Result<Manifest, ()> {
     let path = aof_dir(&srv.config).join(manifest_name(&srv.config.appendfilename));
     let text = match std::fs::read(&path) {
