@@ -182,8 +182,6 @@ fn start_appending(srv: &mut Server, file: File, size: u64) {
     aof.incr_size = size;
     aof.incr_fsynced = size;
     aof.last_fsync_s = srv.now_ms / 1000;
-    // A new file: an error of the previous one no longer holds.
-    aof.last_write_errno = None;
     aof.pending.borrow_mut().timestamps = srv.config.aof_timestamp_enabled;
     attach_sink(srv);
 }
@@ -408,7 +406,12 @@ pub fn shutdown(srv: &mut Server) {
 pub fn config_changed(srv: &mut Server) -> Result<(), String> {
     srv.aof.pending.borrow_mut().timestamps = srv.config.aof_timestamp_enabled;
     match (srv.config.appendonly, srv.aof.is_on()) {
-        (true, false) => rewrite::start(srv).map_err(|()| "Unable to turn on AOF. Check server logs.".to_string()),
+        (true, false) => {
+            if srv.aof.last_write_errno.take().is_some() {
+                log_at!(Warning, "AOF reopen, just ignore the last error.");
+            }
+            rewrite::start(srv).map_err(|()| "Unable to turn on AOF. Check server logs.".to_string())
+        }
         (false, true) => {
             stop(srv);
             Ok(())
