@@ -343,7 +343,9 @@ fn open_at_startup(srv: &mut Server) -> Result<(), ()> {
     if manifest.is_empty() {
         let base = manifest.new_base(&aof_filename, super::rewrite::base_format(srv));
         let timestamp = srv.config.aof_timestamp_enabled.then_some(srv.now_ms / 1000);
-        match write_base(&dir.join(&base), &srv.dbs, super::rewrite::base_format(srv), timestamp) {
+        let format = super::rewrite::base_format(srv);
+        let incremental = srv.config.aof_rewrite_incremental_fsync;
+        match write_base(&dir.join(&base), &srv.dbs, format, timestamp, incremental) {
             Ok(size) => {
                 srv.aof.current_size = size;
                 srv.aof.base_size = size;

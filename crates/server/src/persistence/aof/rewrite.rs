@@ -61,12 +61,51 @@ pub(super) fn base_format(_srv: &Server) -> BaseFormat {
     BaseFormat::Aof
 }
 
-/// Writes the dataset `dbs` as a base file of `format` to `path`, fsynced.
-/// Returns its size. This is the part a forked child runs.
-pub fn write_base(path: &Path, dbs: &[Db], format: BaseFormat, timestamp: Option<i64>) -> std::io::Result<u64> {
+/// With `aof-rewrite-incremental-fsync`, a base being written is fsynced
+/// every this many bytes (Redis's REDIS_AUTOSYNC_BYTES), so the final fsync
+/// does not have to push gigabytes at once.
+const INCREMENTAL_FSYNC_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A file writer that fsyncs every `every` bytes (never when None).
+struct IncrementalSync<'a> {
+    file: &'a mut std::fs::File,
+    every: Option<u64>,
+    unsynced: u64,
+    syncs: u64,
+}
+
+impl std::io::Write for IncrementalSync<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unsynced += n as u64;
+        if self.every.is_some_and(|every| self.unsynced >= every) {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+            self.syncs += 1;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Writes the dataset `dbs` as a base file of `format` to `path`, fsynced
+/// (also along the way with `incremental_fsync`). Returns its size. This is
+/// the part a forked child runs.
+pub fn write_base(
+    path: &Path,
+    dbs: &[Db],
+    format: BaseFormat,
+    timestamp: Option<i64>,
+    incremental_fsync: bool,
+) -> std::io::Result<u64> {
     let mut file = std::fs::File::create(path)?;
+    let every = incremental_fsync.then_some(INCREMENTAL_FSYNC_BYTES);
+    let mut out = IncrementalSync { file: &mut file, every, unsynced: 0, syncs: 0 };
     let size = match format {
-        BaseFormat::Aof => write_dataset(&mut std::io::BufWriter::new(&mut file), dbs, timestamp)?,
+        BaseFormat::Aof => write_dataset(&mut out, dbs, timestamp)?,
         BaseFormat::Rdb => {
             return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "RDB base files need the RDB writer"))
         }
@@ -135,7 +174,8 @@ fn run(srv: &mut Server) -> Result<(), ()> {
     let started = Instant::now();
     let temp = temp_base_path();
     let timestamp = srv.config.aof_timestamp_enabled.then_some(srv.now_ms / 1000);
-    let result = write_base(&temp, &srv.dbs, base_format(srv), timestamp);
+    let incremental = srv.config.aof_rewrite_incremental_fsync;
+    let result = write_base(&temp, &srv.dbs, base_format(srv), timestamp, incremental);
     let outcome = match result {
         Ok(_) => {
             log_at!(Notice, "Successfully created the temporary AOF base file {}", temp.display());
@@ -267,5 +307,26 @@ pub fn persist_logged(manifest: &Manifest, dir: &Path, aof_filename: &str) -> bo
             log_at!(Warning, "Can't persist the AOF manifest: {}", strerror(&e));
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn incremental_fsync_syncs_every_few_megabytes_only_when_asked() {
+        let path = std::env::temp_dir().join(format!("cinnabar-incremental-{}", std::process::id()));
+        let chunk = vec![b'x'; 1024 * 1024];
+        for (every, expected) in [(Some(INCREMENTAL_FSYNC_BYTES), 2), (None, 0)] {
+            let mut file = std::fs::File::create(&path).unwrap();
+            let mut out = IncrementalSync { file: &mut file, every, unsynced: 0, syncs: 0 };
+            for _ in 0..10 {
+                out.write_all(&chunk).unwrap();
+            }
+            assert_eq!(out.syncs, expected);
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }
