@@ -455,3 +455,33 @@ fn debug_loadaof_reloads_without_appending_twice() {
     let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
     assert_eq!(restarted.raw().cmd(&["GET", "counter"]), "$1\r\n4\r\n");
 }
+
+#[test]
+fn failed_rewrites_are_reported_and_automatic_ones_back_off() {
+    let dir = data_dir();
+    let server = start_in(
+        Kind::Cinnabar,
+        dir.path(),
+        &["--auto-aof-rewrite-percentage", "1", "--auto-aof-rewrite-min-size", "1"],
+    );
+    // A directory where the rewrite's temp file must go makes every rewrite fail.
+    std::fs::create_dir(dir.path().join(format!("temp-rewriteaof-bg-{}.aof", server.pid()))).unwrap();
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["BGREWRITEAOF"]), "+Background append only file rewriting started\r\n");
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "err");
+    c.cmd(&["SET", "grow", "the aof"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server
+        .log()
+        .contains("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes")
+    {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut c, "aof_rewrites_consecutive_failures"), "3");
+    // Writes go on: the AOF still appends to its newest incr file.
+    c.cmd(&["SET", "after", "1"]);
+    drop(server);
+    let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
+    assert_eq!(restarted.raw().cmd(&["GET", "after"]), "$1\r\n1\r\n");
+}

@@ -32,6 +32,9 @@ pub struct RewriteStats {
     pub last_ok: bool,
     pub count: u64,
     pub failures_in_a_row: u64,
+    /// Back-off of automatic rewrites after repeated failures.
+    backoff_minutes: i64,
+    retry_at_s: Option<i64>,
 }
 
 impl Default for RewriteStats {
@@ -43,6 +46,8 @@ impl Default for RewriteStats {
             last_ok: true,
             count: 0,
             failures_in_a_row: 0,
+            backoff_minutes: 0,
+            retry_at_s: None,
         }
     }
 }
@@ -121,18 +126,20 @@ pub enum BgrewriteReply {
 }
 
 /// BGREWRITEAOF: rewrites now (in-process, see the module comment).
+/// A failure after the start is reported as Redis reports a failed child:
+/// the reply says started, INFO says `aof_last_bgrewrite_status:err`.
 pub fn bgrewriteaof(srv: &mut Server) -> BgrewriteReply {
     srv.aof.rewrite.failures_in_a_row = 0;
     match run(srv) {
-        Ok(()) => BgrewriteReply::Started,
-        Err(()) => BgrewriteReply::Failed,
+        Rewrite::NotStarted => BgrewriteReply::Failed,
+        Rewrite::Failed | Rewrite::Done => BgrewriteReply::Started,
     }
 }
 
 /// CONFIG SET appendonly yes: a rewrite creates the base and the first incr
 /// file, then appending starts.
 pub fn start(srv: &mut Server) -> Result<(), ()> {
-    if run(srv).is_err() {
+    if run(srv) != Rewrite::Done {
         log_at!(Warning, "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
         return Err(());
     }
@@ -143,7 +150,7 @@ pub fn start(srv: &mut Server) -> Result<(), ()> {
 /// `auto-aof-rewrite-percentage` over its size after the last rewrite.
 pub fn cron(srv: &mut Server) {
     if srv.aof.rewrite.scheduled {
-        let _ = run(srv);
+        run(srv);
         return;
     }
     let (percentage, min_size) = (srv.config.auto_aof_rewrite_percentage, srv.config.auto_aof_rewrite_min_size);
@@ -153,10 +160,41 @@ pub fn cron(srv: &mut Server) {
     }
     let base = aof.base_size.max(1) as i64;
     let growth = aof.current_size as i64 * 100 / base - 100;
-    if growth >= percentage {
+    if growth >= percentage && !limited(srv) {
         log_at!(Notice, "Starting automatic rewriting of AOF on {}% growth", growth);
-        let _ = run(srv);
+        run(srv);
     }
+}
+
+/// Failed rewrites in a row before automatic ones back off.
+const FAILURES_BEFORE_BACKOFF: u64 = 3;
+const MAX_BACKOFF_MINUTES: i64 = 60;
+
+/// After repeated failures, automatic rewrites wait 1, 2, 4... up to 60
+/// minutes between attempts (Redis's aofRewriteLimited).
+fn limited(srv: &mut Server) -> bool {
+    let now_s = srv.now_ms / 1000;
+    let stats = &mut srv.aof.rewrite;
+    if stats.failures_in_a_row < FAILURES_BEFORE_BACKOFF {
+        stats.backoff_minutes = 0;
+        stats.retry_at_s = None;
+        return false;
+    }
+    if let Some(at) = stats.retry_at_s {
+        if now_s < at {
+            return true;
+        }
+        stats.retry_at_s = None;
+        return false;
+    }
+    stats.backoff_minutes = (stats.backoff_minutes * 2).clamp(1, MAX_BACKOFF_MINUTES);
+    stats.retry_at_s = Some(now_s + stats.backoff_minutes * 60);
+    log_at!(
+        Warning,
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+        stats.backoff_minutes
+    );
+    true
 }
 
 /// The temp file a rewrite writes its base to (in the working directory).
@@ -164,12 +202,22 @@ fn temp_base_path() -> PathBuf {
     PathBuf::from(format!("temp-rewriteaof-bg-{}.aof", std::process::id()))
 }
 
+/// How a rewrite went.
+#[derive(Debug, PartialEq, Eq)]
+enum Rewrite {
+    /// It could not start (directory or new incr file).
+    NotStarted,
+    /// Writing or installing the new base failed.
+    Failed,
+    Done,
+}
+
 /// One whole rewrite: begin, write the base from the live databases, finish.
-fn run(srv: &mut Server) -> Result<(), ()> {
+fn run(srv: &mut Server) -> Rewrite {
     srv.aof.rewrite.scheduled = false;
     if begin(srv).is_err() {
         srv.aof.rewrite.last_ok = false;
-        return Err(());
+        return Rewrite::NotStarted;
     }
     let started = Instant::now();
     let temp = temp_base_path();
@@ -194,8 +242,9 @@ fn run(srv: &mut Server) -> Result<(), ()> {
     stats.last_ok = outcome.is_ok();
     if outcome.is_err() {
         stats.failures_in_a_row += 1;
+        return Rewrite::Failed;
     }
-    outcome
+    Rewrite::Done
 }
 
 /// Flushes what is pending and, when the AOF is on, opens the new incr file
