@@ -259,6 +259,44 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
 
+/// Appends `argv` as a RESP multibulk request.
+pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    out.push(b'*');
+    crate::numbers::push_i64(out, argv.len() as i64);
+    out.extend_from_slice(b"\r\n");
+    for arg in argv {
+        out.push(b'$');
+        crate::numbers::push_i64(out, arg.len() as i64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `bytes` quoted the way Redis logs and MONITOR show arguments and the AOF
+/// manifest writes odd file names (`sdscatrepr`, the inverse of `split_args`): in double
+/// quotes, with `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b` escaped and other
+/// non-printable bytes as `\xHH`.
+pub fn quoted_repr(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Splits an inline request into words with Redis's quoting rules
 /// (`sdssplitargs`): double quotes take `\xHH`, `\n`, `\r`, `\t`, `\b`, `\a` and
 /// `\<c>` escapes, single quotes take only `\'`, and a closing quote must be
@@ -478,5 +516,12 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn repr_escapes_like_redis() {
+        assert_eq!(quoted_repr(b"a b"), "\"a b\"");
+        assert_eq!(quoted_repr(b"\"\\\n\r\t\x07\x08"), "\"\\\"\\\\\\n\\r\\t\\a\\b\"");
+        assert_eq!(quoted_repr(b"\x00\xff~"), "\"\\x00\\xff~\"");
     }
 }

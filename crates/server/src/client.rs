@@ -380,32 +380,11 @@ impl OutputShape {
 /// Approximate fixed memory of a connection, counted in `tot-mem`.
 const CLIENT_STRUCT_SIZE: usize = std::mem::size_of::<Client>() + 1024;
 
-/// `bytes` quoted the way Redis logs and MONITOR show arguments: in double
-/// quotes, with `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b` escaped and other
-/// non-printable bytes as `\xHH`.
-pub fn quoted_repr(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use cinnabar_protocol::request::quoted_repr;
 
 #[cfg(test)]
 mod tests {
-    use super::{quoted_repr, Client};
+    use super::Client;
     use crate::config::{Config, ObufLimit};
     use crate::server::Server;
 
@@ -449,13 +428,6 @@ mod tests {
         client.reply.raw(&[b'x'; 140]);
         srv.now_ms = 13_000;
         assert!(!client.enforce_output_limit(&srv));
-    }
-
-    #[test]
-    fn repr_escapes_like_redis() {
-        assert_eq!(quoted_repr(b"a b"), "\"a b\"");
-        assert_eq!(quoted_repr(b"\"\\\n\r\t\x07\x08"), "\"\\\"\\\\\\n\\r\\t\\a\\b\"");
-        assert_eq!(quoted_repr(b"\x00\xff~"), "\"\\x00\\xff~\"");
     }
 }
 

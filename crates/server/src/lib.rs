@@ -18,6 +18,7 @@ pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod notify;
+pub mod persistence;
 pub mod propagate;
 pub mod pubsub;
 pub mod scripting {
@@ -83,6 +84,10 @@ async fn serve(config: Config) -> i32 {
     log::set_role('M');
     log_at!(Notice, "Running mode=standalone, port={}.", port);
     log_at!(Warning, "Server initialized");
+    if persistence::aof::load_at_startup(&mut server.borrow_mut()).is_err() {
+        return 1;
+    }
+    tokio::task::spawn_local(persistence::aof::run_flusher(server.clone()));
     for listener in listeners {
         tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
     }
@@ -99,6 +104,7 @@ async fn serve(config: Config) -> i32 {
         _ = shutdown.notified() => {}
     }
     log_at!(Warning, "User requested shutdown...");
+    persistence::aof::shutdown(&mut server.borrow_mut());
     if !pidfile.is_empty() {
         log_at!(Notice, "Removing the pid file.");
         let _ = std::fs::remove_file(&pidfile);

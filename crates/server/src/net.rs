@@ -197,7 +197,7 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
                 }
             }
         }
-        let (output, close_after) = {
+        let (output, close_after, aof_target) = {
             let mut srv = server.borrow_mut();
             let mut c = client.borrow_mut();
             if c.close_asap {
@@ -219,10 +219,14 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
             if !out.is_empty() {
                 srv.stats.total_writes_processed += 1;
             }
-            (out, c.close_after_reply)
+            (out, c.close_after_reply, srv.aof.appended())
         };
-        if !output.is_empty() && !write_output(&stream, &output, &client, &wake).await {
-            break 'conn;
+        if !output.is_empty() {
+            // No reply leaves before the writes that preceded it reached the AOF.
+            crate::persistence::aof::wait_flushed(&server, aof_target).await;
+            if !write_output(&stream, &output, &client, &wake).await {
+                break 'conn;
+            }
         }
         spare = output;
         if close_after {

@@ -4,7 +4,7 @@
 //! RESP, with a SELECT whenever the database changes, and MULTI/EXEC around
 //! the effects of one atomic group (a command, a transaction, a script) when
 //! there are several. Persistence (AOF) and replication attach as sinks;
-//! until they exist no sink is attached and nothing is encoded.
+//! while none is attached nothing is encoded.
 
 use cinnabar_protocol::numbers::push_i64;
 
@@ -13,9 +13,14 @@ pub trait StreamSink {
     fn append(&mut self, bytes: &[u8]);
 }
 
+/// Names an attached sink, to detach it later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SinkId(u64);
+
 #[derive(Default)]
 pub struct Propagator {
-    sinks: Vec<Box<dyn StreamSink>>,
+    sinks: Vec<(SinkId, Box<dyn StreamSink>)>,
+    next_sink_id: u64,
     /// The database the stream last SELECTed.
     selected_db: Option<usize>,
     encoded: Vec<u8>,
@@ -34,9 +39,22 @@ pub struct Propagator {
 }
 
 impl Propagator {
-    pub fn attach(&mut self, sink: Box<dyn StreamSink>) {
-        self.sinks.push(sink);
+    pub fn attach(&mut self, sink: Box<dyn StreamSink>) -> SinkId {
+        let id = SinkId(self.next_sink_id);
+        self.next_sink_id += 1;
+        self.sinks.push((id, sink));
         // A new consumer must see a SELECT before its first command.
+        self.reselect();
+        id
+    }
+
+    pub fn detach(&mut self, id: SinkId) {
+        self.sinks.retain(|(sink_id, _)| *sink_id != id);
+    }
+
+    /// Makes the next command go after a SELECT, for a consumer that starts
+    /// a new file (the AOF's new incr file at a rewrite).
+    pub fn reselect(&mut self) {
         self.selected_db = None;
     }
 
@@ -105,29 +123,17 @@ impl Propagator {
             let mut select = Vec::new();
             encode_command(&mut select, &[b"SELECT", &digits]);
             self.selected_db = Some(db);
-            for sink in &mut self.sinks {
+            for (_, sink) in &mut self.sinks {
                 sink.append(&select);
             }
         }
-        for sink in &mut self.sinks {
+        for (_, sink) in &mut self.sinks {
             sink.append(command);
         }
     }
 }
 
-/// Appends `argv` as a RESP multibulk request.
-pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.push(b'*');
-    push_i64(out, argv.len() as i64);
-    out.extend_from_slice(b"\r\n");
-    for arg in argv {
-        out.push(b'$');
-        push_i64(out, arg.len() as i64);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub use cinnabar_protocol::request::encode_command;
 
 #[cfg(test)]
 mod tests {

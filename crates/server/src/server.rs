@@ -67,6 +67,10 @@ pub struct Server {
     pub pubsub: crate::pubsub::Registry,
     /// Keys clients WATCH, and which clients saw theirs change.
     pub watches: crate::watch::Watches,
+    /// The append-only file (a sink of `propagation` while it is on).
+    pub aof: crate::persistence::aof::Aof,
+    /// True while the dataset is loaded from disk at start-up.
+    pub loading: bool,
 }
 
 /// The current unix time in milliseconds.
@@ -123,6 +127,8 @@ impl Server {
             blocking: Default::default(),
             pubsub: Default::default(),
             watches: Default::default(),
+            aof: Default::default(),
+            loading: false,
         }
     }
 
@@ -171,8 +177,10 @@ impl Server {
 
     /// Deletes `key` from `db` if its TTL has passed. Returns true if it did.
     /// `current` is the client running a command, if any (see `expire_key`).
+    /// Nothing expires while the dataset loads: the commands being replayed
+    /// saw the key alive (the cron expires it afterwards).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], current: Option<&mut Client>) -> bool {
-        if !self.dbs[db].is_expired(key, self.now_ms) {
+        if self.loading || !self.dbs[db].is_expired(key, self.now_ms) {
             return false;
         }
         self.expire_key(db, key, current);

@@ -165,6 +165,11 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if client.multi.is_some() && command.spec.flags & flags::NO_MULTI != 0 {
         return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
+    if command.spec.flags & flags::WRITE != 0 {
+        if let Some(refusal) = crate::persistence::aof::write_refusal(srv) {
+            return Err((Some(id), refusal));
+        }
+    }
     Ok(id)
 }
 

@@ -190,6 +190,11 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             return Err(set_failed(entry, &reason));
         }
     }
+    // Only turning the AOF on can fail here; the setting then goes back.
+    if let Err(reason) = crate::persistence::aof::config_changed(ctx.srv) {
+        restore(&mut ctx.srv.config, &chosen, &old);
+        return Err(set_failed("appendonly", &reason));
+    }
     ctx.reply().ok();
     Ok(())
 }

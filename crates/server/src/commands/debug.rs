@@ -1,8 +1,8 @@
 //! DEBUG: the subcommands test suites rely on — SLEEP, OBJECT, POPULATE,
 //! DIGEST and DIGEST-VALUE (Redis's dataset digest, so datasets can be
 //! compared across servers), PROTOCOL (one reply of each RESP type),
-//! SET-ACTIVE-EXPIRE, PAUSE-CRON, QUICKLIST-PACKED-THRESHOLD, HTSTATS, ERROR
-//! and LOG.
+//! SET-ACTIVE-EXPIRE, PAUSE-CRON, QUICKLIST-PACKED-THRESHOLD, HTSTATS, ERROR,
+//! LOG, and LOADAOF (the reload itself is in `persistence::aof`).
 //!
 //! DEBUG is reachable only when `enable-debug-command` allows it (checked by
 //! the dispatcher through the PROTECTED flag). Nothing here is propagated:
@@ -37,6 +37,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         (b"object", 3) => object(ctx, argv[2])?,
         (b"populate", 3..=5) => populate(ctx, &argv[2..])?,
         (b"digest", 2) => digest(ctx),
+        (b"loadaof", 2) => {
+            crate::persistence::aof::reload(ctx.srv);
+            ctx.reply().ok();
+        }
         (b"digest-value", _) => digest_values(ctx, &argv[2..]),
         (b"protocol", 3) => protocol(ctx, argv[2])?,
         (b"set-active-expire", 3) => {
@@ -79,6 +83,8 @@ fn help(ctx: &mut Ctx, name: &[u8]) {
             "    Reply with the error <text>.",
             "HTSTATS <dbid>",
             "    Return hash table statistics of a database.",
+            "LOADAOF",
+            "    Write the AOF buffer to disk and load the dataset again from the AOF.",
             "LOG <message>",
             "    Write <message> to the server log.",
             "OBJECT <key>",

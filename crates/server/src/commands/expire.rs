@@ -227,7 +227,9 @@ fn set_expiry(ctx: &mut Ctx, argv: &[&[u8]], arg: TimeArg) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     }
-    if when <= ctx.now_ms() {
+    // A time already past deletes the key, except while loading (Redis's
+    // checkAlreadyExpired): the replayed commands after it saw the key alive.
+    if when <= ctx.now_ms() && !ctx.srv.loading {
         let lazy = ctx.srv.config.lazyfree_lazy_expire;
         ctx.srv.remove_key(db, key, lazy);
         ctx.propagate_as(vec![deletion_verb(lazy).to_vec(), key.to_vec()]);

@@ -319,19 +319,19 @@ fn persistence_section(out: &mut String, ctx: &mut Ctx) {
         "rdb_last_cow_size" => 0,
         "rdb_last_load_keys_expired" => 0,
         "rdb_last_load_keys_loaded" => 0,
-        "aof_enabled" => 0,
-        "aof_rewrite_in_progress" => 0,
-        "aof_rewrite_scheduled" => 0,
-        "aof_last_rewrite_time_sec" => -1,
-        "aof_current_rewrite_time_sec" => -1,
-        "aof_last_bgrewrite_status" => "ok",
-        "aof_rewrites" => 0,
-        "aof_rewrites_consecutive_failures" => 0,
-        "aof_last_write_status" => "ok",
+    );
+    let (aof_fields, aof_enabled_fields) = crate::persistence::aof::info_fields(srv);
+    for (name, value) in aof_fields {
+        out.push_str(&format!("{name}:{value}\r\n"));
+    }
+    fields!(out,
         "aof_last_cow_size" => 0,
         "module_fork_in_progress" => 0,
         "module_fork_last_cow_size" => 0,
     );
+    for (name, value) in aof_enabled_fields {
+        out.push_str(&format!("{name}:{value}\r\n"));
+    }
 }
 
 fn stats_section(out: &mut String, ctx: &mut Ctx) {

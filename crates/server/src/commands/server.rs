@@ -1,4 +1,4 @@
-//! Server commands: TIME, LASTSAVE, SHUTDOWN, and the SLOWLOG and LATENCY
+//! Server commands: TIME, LASTSAVE, BGREWRITEAOF, SHUTDOWN, and the SLOWLOG and LATENCY
 //! containers that report what `slowlog.rs` and `latency.rs` recorded.
 
 use cinnabar_protocol::numbers::parse_i64;
@@ -31,6 +31,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         handler: Some(lastsave),
         group: "server",
         summary: "Return the unix time of the last successful save to disk",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bgrewriteaof",
+        arity: 1,
+        flags: ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        handler: Some(bgrewriteaof),
+        group: "server",
+        since: "1.0.0",
+        summary: "Asynchronously rewrite the append-only file",
         complexity: "O(1)",
         ..CommandSpec::DEFAULT
     },
@@ -206,6 +217,20 @@ pub fn reply_help(ctx: &mut Ctx, command: &[u8], lines: &[&str]) {
     }
     r.simple("HELP");
     r.simple("    Prints this help.");
+}
+
+/// BGREWRITEAOF (the rewrite itself is in `persistence::aof`).
+fn bgrewriteaof(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    match crate::persistence::aof::bgrewriteaof(ctx.srv) {
+        crate::persistence::aof::BgrewriteReply::Started => {
+            ctx.reply().simple("Background append only file rewriting started");
+            Ok(())
+        }
+        crate::persistence::aof::BgrewriteReply::Failed => {
+            Err("ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
+                .into())
+        }
+    }
 }
 
 fn time(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
