@@ -18,6 +18,7 @@ pub mod lazyfree;
 pub mod log;
 pub mod net;
 pub mod propagate;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod stats;

@@ -18,11 +18,16 @@ pub struct Propagator {
     /// The database the stream last SELECTed.
     selected_db: Option<usize>,
     encoded: Vec<u8>,
-    /// Nesting depth of open atomic groups (EXEC, scripts): while above 0,
-    /// the first emitted command is preceded by MULTI.
+    /// Nesting depth of open atomic groups (EXEC, scripts).
     group_depth: usize,
+    /// The open group's first command, held back until a second one shows
+    /// the group needs MULTI/EXEC (a single command is atomic by itself, and
+    /// Redis 7.0 propagates it bare).
+    group_first: Option<(usize, Vec<Vec<u8>>)>,
     /// True once the open group emitted its MULTI: closing it emits EXEC.
     group_started: bool,
+    /// While true nothing is emitted (a script's `redis.set_repl(REPL_NONE)`).
+    muted: bool,
 }
 
 impl Propagator {
@@ -44,19 +49,50 @@ impl Propagator {
     /// the stream is in by then, where the group's last command ran.
     pub fn close_group(&mut self) {
         self.group_depth = self.group_depth.saturating_sub(1);
-        if self.group_depth == 0 && self.group_started {
+        if self.group_depth > 0 {
+            return;
+        }
+        if let Some((db, argv)) = self.group_first.take() {
+            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            self.write(db, &args);
+        }
+        if self.group_started {
             self.group_started = false;
             let db = self.selected_db.unwrap_or(0);
-            self.emit(db, &[b"EXEC"]);
+            self.write(db, &[b"EXEC"]);
         }
+    }
+
+    /// Stops (or resumes) emitting: commands run meanwhile reach no consumer.
+    pub fn mute(&mut self, muted: bool) {
+        self.muted = muted;
     }
 
     /// Emits one command executed against `db`.
     pub fn emit(&mut self, db: usize, argv: &[&[u8]]) {
-        if self.group_depth > 0 && !self.group_started {
-            self.group_started = true;
-            self.emit(db, &[b"MULTI"]);
+        if self.muted {
+            return;
         }
+        if self.group_depth > 0 && !self.group_started {
+            match self.group_first.take() {
+                None => {
+                    self.group_first = Some((db, argv.iter().map(|a| a.to_vec()).collect()));
+                    return;
+                }
+                Some((first_db, first)) => {
+                    // MULTI goes to the first command's database.
+                    self.group_started = true;
+                    self.write(first_db, &[b"MULTI"]);
+                    let args: Vec<&[u8]> = first.iter().map(Vec::as_slice).collect();
+                    self.write(first_db, &args);
+                }
+            }
+        }
+        self.write(db, argv);
+    }
+
+    /// Encodes one command for the sinks, with a SELECT first if needed.
+    fn write(&mut self, db: usize, argv: &[&[u8]]) {
         if self.sinks.is_empty() {
             return;
         }
@@ -113,6 +149,18 @@ mod tests {
         p.emit(3, &[b"DEL", b"b"]);
         let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n\
 *2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n";
+        assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
+    }
+
+    #[test]
+    fn a_group_of_one_command_is_not_wrapped() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let mut p = Propagator::default();
+        p.attach(Box::new(Recorder(seen.clone())));
+        p.open_group();
+        p.emit(0, &[b"INCR", b"a"]);
+        p.close_group();
+        let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n";
         assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
     }
 

@@ -6,6 +6,7 @@
 //! (lazy expiry, propagation, notifications) around these structures.
 
 pub mod bytes;
+pub mod crc64;
 pub mod db;
 pub mod dict;
 pub mod glob;
@@ -14,6 +15,7 @@ pub mod hyperloglog;
 pub mod intset;
 pub mod list;
 pub mod listpack;
+pub mod lzf;
 pub mod set;
 pub mod stream;
 pub mod value;

@@ -97,6 +97,12 @@ pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key:
     done
 }
 
+/// Runs a command for a script (`redis.call`): blocking is forbidden, and
+/// the checks scripts need were made by `scripting::call`.
+pub fn call_from_script(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
+    call(srv, client, id, argv, BlockMode::Forbidden, 0);
+}
+
 /// Ends a command's reply: drops what it wrote since `reply_mark` if CLIENT
 /// REPLY OFF or SKIP silences it, and ends a SKIP.
 pub fn settle_reply_mode(client: &mut Client, reply_mark: usize) {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod functions;
 pub mod geo;
 mod geohash;
 pub mod hashes;
@@ -21,6 +22,7 @@ pub mod monitor;
 pub mod object;
 #[cfg(test)]
 mod propagation_tests;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -54,4 +56,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
+    scripting::COMMANDS,
+    functions::COMMANDS,
 ];
