@@ -126,5 +126,7 @@ corpus!(
     lists,
     zsets,
     geo,
-    sort
+    sort,
+    scripting,
+    functions
 );

@@ -357,7 +357,9 @@ unsafe fn write_verbatim(l: *mut lua_State, reply: &mut Reply) -> bool {
         ffi::lua_pop(l, 1);
         return false;
     }
-    if raw_field(l, c"string") != ffi::LUA_TSTRING {
+    ffi::lua_pushstring(l, c"string".as_ptr());
+    ffi::lua_rawget(l, -3);
+    if ffi::lua_type(l, -1) != ffi::LUA_TSTRING {
         ffi::lua_pop(l, 2);
         return false;
     }
