@@ -61,6 +61,9 @@ pub struct Client {
     pub blocked: bool,
     /// Spare capacity of the query buffer, as of the last read.
     pub query_buffer_free: usize,
+    /// Bytes read from the socket while a busy script ran (see
+    /// `scripting::busy`): they follow the connection task's own buffer.
+    pub pending_input: Vec<u8>,
 }
 
 impl Client {
@@ -89,6 +92,7 @@ impl Client {
             postponed: false,
             blocked: false,
             query_buffer_free: 0,
+            pending_input: Vec::new(),
         }
     }
 

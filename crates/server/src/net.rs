@@ -200,6 +200,10 @@ async fn serve(mut stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<Re
             if c.close_asap {
                 break 'conn;
             }
+            if !c.pending_input.is_empty() {
+                // Read for us while a busy script ran (scripting::busy).
+                input.append(&mut c.pending_input);
+            }
             if c.blocked {
                 srv.refresh_time();
                 crate::blocking::expire_if_due(&mut srv, &mut c);

@@ -13,7 +13,11 @@ use std::ffi::c_int;
 
 use mlua::ffi::{self, lua_State};
 
+use cinnabar_protocol::{Limits, RequestParser};
+
 use super::call;
+use crate::client::Client;
+use crate::command::{dispatch, flags};
 use crate::log::log_at;
 use crate::server::Server;
 
@@ -63,7 +67,83 @@ fn check(_l: *mut lua_State) -> bool {
 
 /// Answers what the other connections sent while the script runs.
 fn serve_others(srv: &mut Server) {
-    let _ = srv;
+    let clients: Vec<_> = srv.clients.values().cloned().collect();
+    for client in clients {
+        // The script's caller is borrowed by its own task: skipped.
+        let Ok(mut client) = client.try_borrow_mut() else { continue };
+        if client.fd < 0 || client.close_asap {
+            continue;
+        }
+        read_socket(&mut client);
+        serve_requests(srv, &mut client);
+        flush_replies(&mut client);
+    }
+}
+
+/// Appends what the client's socket holds to its pending input.
+fn read_socket(client: &mut Client) {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        // SAFETY: a read into a local buffer from the client's own socket.
+        let n = unsafe { libc::read(client.fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+        if n <= 0 {
+            break;
+        }
+        client.pending_input.extend_from_slice(&chunk[..n as usize]);
+    }
+}
+
+/// Answers every complete request in the pending input: BUSY, or runs it
+/// if it may run while busy (SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN).
+/// Requests after unparsed bytes of the connection's own buffer are left
+/// for its task, which runs them in order once the script ends.
+fn serve_requests(srv: &mut Server, client: &mut Client) {
+    if client.query_buffer_len > 0 {
+        return;
+    }
+    let input = std::mem::take(&mut client.pending_input);
+    let mut parser = RequestParser::new();
+    let mut offset = 0;
+    let limits = Limits { max_bulk_len: srv.config.proto_max_bulk_len, auth_required: false };
+    while let Ok(Some(consumed)) = parser.parse(&input[offset..], limits) {
+        let mut argv = Vec::new();
+        parser.argv(&input[offset..], &mut argv);
+        if !argv.is_empty() {
+            answer(srv, client, &argv);
+        }
+        parser.reset();
+        offset += consumed;
+    }
+    client.pending_input = input[offset..].to_vec();
+}
+
+fn answer(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) {
+    let allowed = srv.commands.resolve(argv).is_some_and(|id| srv.commands.get(id).spec.flags & flags::ALLOW_BUSY != 0);
+    if !allowed {
+        let eval_mode = srv.scripting.running.as_ref().is_some_and(|r| r.eval_mode);
+        let msg = if eval_mode { SLOW_EVAL } else { SLOW_FUNCTION };
+        srv.stats.record_error(msg);
+        client.reply.error(msg);
+        return;
+    }
+    dispatch::execute(srv, client, argv);
+    if client.close_asap && argv[0].eq_ignore_ascii_case(b"shutdown") {
+        // The event loop cannot run until the script ends: exit from here.
+        log_at!(Warning, "User requested shutdown...");
+        log_at!(Warning, "Redis is now ready to exit, bye bye...");
+        std::process::exit(0);
+    }
+}
+
+/// Writes what it can of the client's replies; the rest waits for its task.
+fn flush_replies(client: &mut Client) {
+    let out = client.reply.take();
+    if out.is_empty() {
+        return;
+    }
+    // SAFETY: a write of an owned buffer to the client's own socket.
+    let written = unsafe { libc::write(client.fd, out.as_ptr().cast(), out.len()) }.max(0) as usize;
+    client.reply.raw(&out[written..]);
 }
 
 /// The script ended after timing out: connections resume their own work.
