@@ -117,7 +117,11 @@ static SUBCOMMANDS: &[CommandSpec] = &[
             Arg::string("serialized-value"),
             Arg::one_of(
                 "policy",
-                &[Arg::pure_token("flush", "FLUSH"), Arg::pure_token("append", "APPEND"), Arg::pure_token("replace", "REPLACE")],
+                &[
+                    Arg::pure_token("flush", "FLUSH"),
+                    Arg::pure_token("append", "APPEND"),
+                    Arg::pure_token("replace", "REPLACE"),
+                ],
             )
             .optional(),
         ],
@@ -152,7 +156,8 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     };
     let (lua_ref, flags) = (function.lua_ref, function.flags);
     let (keys, args) = scripting::split_keys(&argv[3..], argv[2], "ERR Bad number of keys provided")?;
-    let inv = Invocation { callee: Callee::Function { lua_ref }, name, flags, read_only_command: read_only, keys, args };
+    let inv =
+        Invocation { callee: Callee::Function { lua_ref }, name, flags, read_only_command: read_only, keys, args };
     scripting::run(ctx, argv, inv)
 }
 

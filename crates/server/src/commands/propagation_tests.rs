@@ -446,10 +446,5 @@ fn scripts_propagate_their_effects_wrapped_once() {
     );
     // The same stream redis-server 7.0.15 writes to its AOF for these
     // scripts: a single write bare, several in MULTI/EXEC, the script never.
-    assert_eq!(
-        lines,
-        [
-            "SELECT 0", "set a 1", "MULTI", "set a 1", "SELECT 3", "set b 2", "EXEC", "SELECT 0", "incr x"
-        ]
-    );
+    assert_eq!(lines, ["SELECT 0", "set a 1", "MULTI", "set a 1", "SELECT 3", "set b 2", "EXEC", "SELECT 0", "incr x"]);
 }

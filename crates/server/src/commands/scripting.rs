@@ -1,9 +1,7 @@
 //! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (LOAD, EXISTS, FLUSH,
 //! KILL, DEBUG, HELP): the commands over `crate::scripting`'s script cache.
 
-use crate::command::{
-    acl, flags::*, key_flags, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec,
-};
+use crate::command::{acl, flags::*, key_flags, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use crate::commands::monitor;
 use crate::scripting::{self, busy, Callee, Invocation, NOSCRIPT as NO_SUCH_SCRIPT};
 
@@ -52,10 +50,7 @@ const EVALSHA_ARGS: [Arg; 4] = [
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        handler: Some(eval),
-        ..eval_spec("eval", EVAL_FLAGS, &[RW_KEYS.with_notes(RW_NOTES)], &EVAL_ARGS)
-    },
+    CommandSpec { handler: Some(eval), ..eval_spec("eval", EVAL_FLAGS, &[RW_KEYS.with_notes(RW_NOTES)], &EVAL_ARGS) },
     CommandSpec { handler: Some(evalsha), ..eval_spec("evalsha", EVAL_FLAGS, &[RW_KEYS], &EVALSHA_ARGS) },
     CommandSpec {
         handler: Some(eval_ro),
@@ -108,7 +103,8 @@ static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
         group: "scripting",
         since: "2.6.0",
         summary: "Check existence of scripts in the script cache.",
-        complexity: "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+        complexity:
+            "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
         args: &[Arg::string("sha1").multiple()],
         ..CommandSpec::DEFAULT
     },
@@ -203,14 +199,8 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
         ctx.srv.scripting.load_script(argv[1])?
     };
     let flags = ctx.srv.scripting.script(&sha).map_or(0, |s| s.flags);
-    let inv = Invocation {
-        name: sha.clone(),
-        callee: Callee::Eval { sha },
-        flags,
-        read_only_command: read_only,
-        keys,
-        args,
-    };
+    let inv =
+        Invocation { name: sha.clone(), callee: Callee::Eval { sha }, flags, read_only_command: read_only, keys, args };
     scripting::run(ctx, argv, inv)
 }
 
@@ -267,7 +257,6 @@ pub fn kill_running(ctx: &mut Ctx, eval_mode: bool) -> CmdResult {
     ctx.reply().ok();
     Ok(())
 }
-
 
 /// SCRIPT DEBUG: there is no Lua debugger; NO (leaving debug mode) is
 /// accepted, YES and SYNC are refused.

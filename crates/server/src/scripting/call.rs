@@ -98,7 +98,9 @@ unsafe fn read_arguments(l: *mut lua_State, out: &mut Vec<Vec<u8>>) -> Result<()
         let arg = &mut out[i as usize - 1];
         arg.clear();
         match ffi::lua_type(l, i) {
-            ffi::LUA_TNUMBER => arg.extend_from_slice(cinnabar_protocol::numbers::format_g17(ffi::lua_tonumber(l, i)).as_bytes()),
+            ffi::LUA_TNUMBER => {
+                arg.extend_from_slice(cinnabar_protocol::numbers::format_g17(ffi::lua_tonumber(l, i)).as_bytes())
+            }
             ffi::LUA_TSTRING => arg.extend_from_slice(to_bytes(l, i)),
             _ => return Err(b"Lua redis lib command arguments must be strings or integers"),
         }
@@ -203,16 +205,16 @@ pub unsafe fn mark_stats_counted(l: *mut lua_State) {
     ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
 }
 
-pub unsafe extern "C-unwind" fn redis_call(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn redis_call(l: *mut lua_State) -> c_int {
     call_command(l, true)
 }
 
-pub unsafe extern "C-unwind" fn redis_pcall_command(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn redis_pcall_command(l: *mut lua_State) -> c_int {
     call_command(l, false)
 }
 
 /// `redis.setresp(2|3)`: the protocol the script's commands reply in.
-pub unsafe extern "C-unwind" fn redis_setresp(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn redis_setresp(l: *mut lua_State) -> c_int {
     let run = CURRENT.with(Cell::get);
     let Some(run) = run.as_mut() else {
         return raise_error(l, b"redis.setresp can only be called inside a script invocation");
@@ -231,7 +233,7 @@ pub unsafe extern "C-unwind" fn redis_setresp(l: *mut lua_State) -> c_int {
 
 /// `redis.set_repl(flags)`: where the script's following writes propagate.
 /// The stream has one set of consumers, so any target but none emits.
-pub unsafe extern "C-unwind" fn redis_set_repl(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn redis_set_repl(l: *mut lua_State) -> c_int {
     let run = CURRENT.with(Cell::get);
     let Some(run) = run.as_mut() else {
         return raise_error(l, b"redis.set_repl can only be called inside a script invocation");
@@ -249,7 +251,7 @@ pub unsafe extern "C-unwind" fn redis_set_repl(l: *mut lua_State) -> c_int {
 
 /// `redis.acl_check_cmd(...)`: whether the user may run the command. There
 /// are no ACL users besides the default one, who may run everything known.
-pub unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut lua_State) -> c_int {
     let run = CURRENT.with(Cell::get);
     let Some(run) = run.as_mut() else {
         return raise_error(l, b"redis.acl_check_cmd can only be called inside a script invocation");

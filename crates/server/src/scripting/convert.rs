@@ -246,10 +246,13 @@ unsafe fn write_value(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
     ffi::lua_pop(l, 1);
 }
 
+/// 2^63, the first double past `i64::MAX`.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// C's `(long long)` of a double as x86-64 computes it: truncation, and
 /// the minimum for NaN and values out of range.
 fn lua_number_to_integer(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_775_808e18 || n < -9.223_372_036_854_775_808e18 {
+    if n.is_nan() || !(-TWO_POW_63..TWO_POW_63).contains(&n) {
         i64::MIN
     } else {
         n as i64
@@ -283,7 +286,8 @@ unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
     }
     ffi::lua_pop(l, 1);
     if raw_field(l, c"big_number") == ffi::LUA_TSTRING {
-        let digits: Vec<u8> = to_bytes(l, -1).iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
+        let digits: Vec<u8> =
+            to_bytes(l, -1).iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
         write_big_number(reply, &digits);
         ffi::lua_pop(l, 1);
         return;

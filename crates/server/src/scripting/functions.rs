@@ -130,7 +130,11 @@ impl Functions {
         if functions.is_empty() {
             return Err("No functions registered".into());
         }
-        Ok(Library { name, code: code.to_vec(), functions: functions.into_iter().map(|f| (f.name.clone(), f)).collect() })
+        Ok(Library {
+            name,
+            code: code.to_vec(),
+            functions: functions.into_iter().map(|f| (f.name.clone(), f)).collect(),
+        })
     }
 
     /// Frees a staged library that will not be installed.
@@ -436,7 +440,7 @@ fn parse_metadata(code: &[u8]) -> Result<(String, String, usize), String> {
 
 /// `redis.register_function(name, callback)` or
 /// `redis.register_function{function_name=, callback=, flags=, description=}`.
-pub unsafe extern "C-unwind" fn register_function(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn register_function(l: *mut lua_State) -> c_int {
     let loading = LOADING.with(|p| p.borrow().is_some());
     if !loading {
         return lua::raise_error(l, b"redis.register_function can only be called on FUNCTION LOAD command");
@@ -447,22 +451,23 @@ pub unsafe extern "C-unwind" fn register_function(l: *mut lua_State) -> c_int {
         _ => Err("wrong number of arguments to redis.register_function"),
     };
     let outcome = parsed.and_then(|function| {
-        LOADING.with(|p| {
-            let mut pending = p.borrow_mut();
-            let pending = pending.as_mut().expect("checked above");
-            if !valid_name(&function.name) {
-                Err((function, BAD_NAME))
-            } else if pending.iter().any(|f| f.name == function.name) {
-                Err((function, "Function already exists in the library"))
-            } else {
-                pending.push(function);
-                Ok(())
-            }
-        })
-        .map_err(|(function, msg)| {
-            ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, function.lua_ref);
-            msg
-        })
+        LOADING
+            .with(|p| {
+                let mut pending = p.borrow_mut();
+                let pending = pending.as_mut().expect("checked above");
+                if !valid_name(&function.name) {
+                    Err((function, BAD_NAME))
+                } else if pending.iter().any(|f| f.name == function.name) {
+                    Err((function, "Function already exists in the library"))
+                } else {
+                    pending.push(function);
+                    Ok(())
+                }
+            })
+            .map_err(|(function, msg)| {
+                ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, function.lua_ref);
+                msg
+            })
     });
     match outcome {
         Ok(()) => 0,

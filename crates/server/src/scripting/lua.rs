@@ -111,8 +111,9 @@ impl LuaVm {
         use mlua::{LuaOptions, StdLib};
         // SAFETY: the debug library is loaded only to build the error
         // handler, and removed from the globals before any script runs.
-        let lua =
-            unsafe { mlua::Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, LuaOptions::new()) };
+        let lua = unsafe {
+            mlua::Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, LuaOptions::new())
+        };
         load_bundled_libraries(&lua).expect("registering the bundled Lua libraries");
         let mut state: *mut lua_State = std::ptr::null_mut();
         // SAFETY: only reads the main state pointer.
@@ -595,8 +596,12 @@ unsafe extern "C-unwind" fn math_randomseed(l: *mut lua_State) -> c_int {
 /// Compiles the error handler: a global for EVAL (as Redis names it), a
 /// registry entry for functions.
 unsafe fn install_error_handler(l: *mut lua_State, api: Api) {
-    let loaded =
-        ffi::luaL_loadbuffer(l, ERROR_HANDLER_SOURCE.as_ptr().cast(), ERROR_HANDLER_SOURCE.len(), c"@err_handler_def".as_ptr());
+    let loaded = ffi::luaL_loadbuffer(
+        l,
+        ERROR_HANDLER_SOURCE.as_ptr().cast(),
+        ERROR_HANDLER_SOURCE.len(),
+        c"@err_handler_def".as_ptr(),
+    );
     assert_eq!(loaded, 0, "the error handler compiles");
     ffi::lua_call(l, 0, 1);
     ffi::lua_pushvalue(l, -1);

@@ -81,6 +81,7 @@ pub struct RunInfo {
 }
 
 /// All scripting state of the server.
+#[derive(Default)]
 pub struct Scripting {
     /// The EVAL interpreter (taken out while a script runs).
     eval_vm: Option<LuaVm>,
@@ -91,19 +92,6 @@ pub struct Scripting {
     pub running: Option<RunInfo>,
     /// Runs since the last incremental garbage collection step.
     runs_since_gc: u32,
-}
-
-impl Default for Scripting {
-    fn default() -> Self {
-        Scripting {
-            eval_vm: None,
-            scripts: HashMap::new(),
-            functions: functions::Functions::default(),
-            script_client: None,
-            running: None,
-            runs_since_gc: 0,
-        }
-    }
 }
 
 /// Every this many script runs, Lua's collector takes a step of this size
@@ -206,12 +194,15 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
     Ok((flags, len))
 }
 
+/// A script's keys and arguments.
+pub type KeysAndArgs<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]]);
+
 /// Parses EVAL/FCALL's numkeys and splits the rest into keys and arguments.
 pub fn split_keys<'a, 'b>(
     rest: &'a [&'b [u8]],
     numkeys: &[u8],
     not_a_number: &'static str,
-) -> Result<(&'a [&'b [u8]], &'a [&'b [u8]]), CmdError> {
+) -> Result<KeysAndArgs<'a, 'b>, CmdError> {
     let n: i64 = std::str::from_utf8(numkeys).ok().and_then(|s| s.parse().ok()).ok_or(CmdError::from(not_a_number))?;
     if n > rest.len() as i64 {
         return Err("ERR Number of keys can't be greater than number of args".into());

@@ -1,0 +1,54 @@
+//! A script running past busy-reply-threshold: other connections are
+//! answered BUSY, SCRIPT KILL stops a script that has not written, refuses
+//! one that has, and SHUTDOWN NOSAVE ends the server even then.
+
+mod common;
+
+use common::ServerProcess;
+use std::time::{Duration, Instant};
+
+const BUSY: &str = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+
+/// Waits until the server answers BUSY on `conn` (the script passed the
+/// threshold).
+fn wait_busy(conn: &mut common::RawConn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = String::from_utf8_lossy(&conn.call(&[b"PING"])).into_owned();
+        if reply == BUSY {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never busy: {reply}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn script_kill_stops_a_busy_read_only_script() {
+    let server = ServerProcess::cinnabar(&["--busy-reply-threshold", "100"]);
+    let mut runner = server.raw();
+    let mut other = server.raw();
+    assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
+    runner.send_command(&[b"EVAL", b"while true do end", b"0"]);
+    wait_busy(&mut other);
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    let killed = String::from_utf8_lossy(&runner.read_reply()).into_owned();
+    assert!(killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "), "{killed}");
+    assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(runner.cmd(&["PING"]), "+PONG\r\n");
+    assert!(server.log().contains("Slow script detected: still in execution after"));
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_but_shutdown_nosave_ends_the_server() {
+    let mut server = ServerProcess::cinnabar(&["--busy-reply-threshold", "100"]);
+    let mut runner = server.raw();
+    let mut other = server.raw();
+    assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
+    runner.send_command(&[b"EVAL", b"redis.call('set', 'k', 'v') while true do end", b"0"]);
+    wait_busy(&mut other);
+    let refused = other.cmd(&["SCRIPT", "KILL"]);
+    assert!(refused.starts_with("-UNKILLABLE Sorry the script already executed write commands"), "{refused}");
+    other.send_command(&[b"SHUTDOWN", b"NOSAVE"]);
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+}
