@@ -6,7 +6,7 @@ use crate::commands::monitor;
 use crate::commands::scripting::{
     eval_spec, is_flush_mode, kill_running, EVAL_FLAGS, EVAL_RO_FLAGS, RO_KEYS, RO_NOTES, RW_KEYS, RW_NOTES,
 };
-use crate::scripting::{self, busy, script_flags, Callee, Invocation};
+use crate::scripting::{self, busy, script_flags, Invocation};
 use cinnabar_storage::glob;
 
 const FCALL_ARGS: [Arg; 4] = [
@@ -157,7 +157,7 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     let (lua_ref, flags) = (function.lua_ref, function.flags);
     let (keys, args) = scripting::split_keys(&argv[3..], argv[2], "ERR Bad number of keys provided")?;
     let inv =
-        Invocation { callee: Callee::Function { lua_ref }, name, flags, read_only_command: read_only, keys, args };
+        Invocation { eval_mode: false, lua_ref, name, flags, read_only_command: read_only, keys, args };
     scripting::run(ctx, argv, inv)
 }
 

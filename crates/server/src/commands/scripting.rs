@@ -3,7 +3,7 @@
 
 use crate::command::{acl, flags::*, key_flags, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use crate::commands::monitor;
-use crate::scripting::{self, busy, Callee, Invocation, NOSCRIPT as NO_SUCH_SCRIPT};
+use crate::scripting::{self, busy, Invocation, NOSCRIPT as NO_SUCH_SCRIPT};
 
 pub const EVAL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
 pub const EVAL_RO_FLAGS: u32 = READONLY | NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
@@ -198,9 +198,9 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     } else {
         ctx.srv.scripting.load_script(argv[1])?
     };
-    let flags = ctx.srv.scripting.script(&sha).map_or(0, |s| s.flags);
-    let inv =
-        Invocation { name: sha.clone(), callee: Callee::Eval { sha }, flags, read_only_command: read_only, keys, args };
+    let script = ctx.srv.scripting.script(&sha).expect("loaded above");
+    let (flags, lua_ref) = (script.flags, script.lua_ref);
+    let inv = Invocation { eval_mode: true, lua_ref, name: sha, flags, read_only_command: read_only, keys, args };
     scripting::run(ctx, argv, inv)
 }
 

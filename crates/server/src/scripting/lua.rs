@@ -104,6 +104,8 @@ end
 pub struct LuaVm {
     _lua: mlua::Lua,
     pub state: *mut lua_State,
+    /// The real globals table's registry reference (KEYS and ARGV go there).
+    globals_ref: c_int,
 }
 
 impl LuaVm {
@@ -119,8 +121,8 @@ impl LuaVm {
         // SAFETY: only reads the main state pointer.
         unsafe { lua.exec_raw::<()>((), |l| state = l) }.expect("reading the Lua state");
         // SAFETY: the state is fresh and used by this thread only.
-        unsafe { build_sandbox(state, api) };
-        LuaVm { _lua: lua, state }
+        let globals_ref = unsafe { build_sandbox(state, api) };
+        LuaVm { _lua: lua, state, globals_ref }
     }
 
     /// Compiles `code` under `chunk_name` and leaves the function on the
@@ -136,6 +138,19 @@ impl LuaVm {
             }
         }
         Ok(())
+    }
+
+    /// Sets the global `name` (KEYS, ARGV) to an array of `items`, on the
+    /// real globals table, past the read-only proxy.
+    pub fn set_global_array(&self, name: &CStr, items: &[&[u8]]) {
+        let l = self.state;
+        // SAFETY: plain API calls on our state, with room for three values.
+        unsafe {
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(self.globals_ref));
+            push_string_array(l, items);
+            set_field(l, -2, name);
+            ffi::lua_pop(l, 1);
+        }
     }
 
     /// Memory used by the interpreter, in bytes.
@@ -238,7 +253,8 @@ unsafe fn raise_plain(l: *mut lua_State, text: &CStr) -> c_int {
 }
 
 /// Builds the globals, the `redis` table and the sandbox of a fresh state.
-unsafe fn build_sandbox(l: *mut lua_State, api: Api) {
+/// Returns the registry reference of the real globals table.
+unsafe fn build_sandbox(l: *mut lua_State, api: Api) -> c_int {
     ffi::lua_newtable(l);
     set_field(l, ffi::LUA_REGISTRYINDEX, REAL_OF);
     ffi::lua_newtable(l);
@@ -255,7 +271,10 @@ unsafe fn build_sandbox(l: *mut lua_State, api: Api) {
     if api == Api::Functions {
         install_library_api(l);
     }
+    ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
+    let globals_ref = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
     seal_globals(l);
+    globals_ref
 }
 
 /// Drops every global Redis 7.0 does not offer (print, dofile, loadfile,
@@ -725,17 +744,6 @@ unsafe fn seal_globals(l: *mut lua_State) {
     ffi::lua_replace(l, ffi::LUA_GLOBALSINDEX);
 }
 
-/// Sets a global on the real globals table (KEYS and ARGV), past the
-/// read-only proxy.
-///
-/// # Safety
-/// The value to set is on top of the stack; it is popped.
-pub unsafe fn set_real_global(l: *mut lua_State, name: &CStr) {
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
-    ffi::lua_insert(l, -2);
-    set_field(l, -2, name);
-    ffi::lua_pop(l, 1);
-}
 
 /// Pushes a new array of byte strings.
 ///

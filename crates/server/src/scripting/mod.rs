@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::ffi::c_int;
 use std::time::Instant;
 
-use mlua::ffi::{self, lua_State};
+use mlua::ffi;
 
 use crate::client::{Client, ClientId};
 use crate::command::{CmdError, CmdResult, Ctx};
@@ -60,6 +60,8 @@ pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 pub struct EvalScript {
     pub body: Vec<u8>,
     pub flags: u32,
+    /// The compiled function's reference in the interpreter's registry.
+    pub lua_ref: c_int,
 }
 
 /// What the server knows about the script running now (SCRIPT KILL,
@@ -134,10 +136,9 @@ impl Scripting {
         // stay the user's.
         vm.compile(&body[shebang_len..], c"@user_script")
             .map_err(|e| CmdError::from(format!("ERR Error compiling script (new function): {e}")))?;
-        let l = vm.state;
         // SAFETY: the compiled function is on top of our state's stack.
-        unsafe { ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, eval_function_key(&sha).as_ptr()) };
-        self.scripts.insert(sha.clone(), EvalScript { body: body.to_vec(), flags });
+        let lua_ref = unsafe { ffi::luaL_ref(vm.state, ffi::LUA_REGISTRYINDEX) };
+        self.scripts.insert(sha.clone(), EvalScript { body: body.to_vec(), flags, lua_ref });
         Ok(sha)
     }
 
@@ -148,11 +149,6 @@ impl Scripting {
 
 /// Roughly what an empty interpreter uses, reported before the first script.
 const EMPTY_VM_MEMORY: usize = 31 * 1024;
-
-/// The registry key of an EVAL script's compiled function.
-fn eval_function_key(sha: &str) -> std::ffi::CString {
-    std::ffi::CString::new(format!("f_{sha}")).expect("hex digits have no NUL")
-}
 
 /// Lower-case hex SHA1 of `data`, as scripts are named.
 pub fn sha1_hex(data: &[u8]) -> String {
@@ -213,17 +209,13 @@ pub fn split_keys<'a, 'b>(
     Ok(rest.split_at(n as usize))
 }
 
-/// Which interpreter a run uses and what to call in it.
-pub enum Callee {
-    /// A cached EVAL script.
-    Eval { sha: String },
-    /// A library function (its registry reference).
-    Function { lua_ref: c_int },
-}
-
 /// One script or function invocation.
 pub struct Invocation<'a> {
-    pub callee: Callee,
+    /// An EVAL script (as opposed to a library function): which interpreter
+    /// runs it, and whether KEYS and ARGV are globals or arguments.
+    pub eval_mode: bool,
+    /// The function's reference in that interpreter's registry.
+    pub lua_ref: c_int,
     /// The SHA1 or function name, as errors and FUNCTION STATS name it.
     pub name: String,
     pub flags: u32,
@@ -241,7 +233,7 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
         return Err("ERR Can not execute a script with write flag using *_ro command.".into());
     }
     let read_only = inv.read_only_command || (!compat && inv.flags & script_flags::NO_WRITES != 0);
-    let eval_mode = matches!(inv.callee, Callee::Eval { .. });
+    let eval_mode = inv.eval_mode;
     let scripting = &mut ctx.srv.scripting;
     let vm = if eval_mode {
         scripting.eval_vm();
@@ -270,7 +262,7 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
         let mut run_ctx = call::RunCtx::new(ctx.srv, script_client, read_only);
         let _current = call::CurrentRun::enter(&mut run_ctx);
         // SAFETY: our state, on this thread; the run context outlives the call.
-        let failed = unsafe { call_lua(l, &inv, ctx.srv.config.busy_reply_threshold > 0) };
+        let failed = unsafe { call_lua(&vm, &inv, ctx.srv.config.busy_reply_threshold > 0) };
         drop(_current);
         (failed, run_ctx.into_client())
     };
@@ -317,27 +309,22 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
 
 /// Pushes the error handler and the callee with its arguments, and calls
 /// it. Returns true if it failed (the error object is then on top).
-unsafe fn call_lua(l: *mut lua_State, inv: &Invocation, hooked: bool) -> bool {
+unsafe fn call_lua(vm: &LuaVm, inv: &Invocation, hooked: bool) -> bool {
+    let l = vm.state;
     ffi::lua_settop(l, 0);
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, lua::ERROR_HANDLER.as_ptr());
     if hooked {
         ffi::lua_sethook(l, Some(busy::count_hook), ffi::LUA_MASKCOUNT, busy::HOOK_INSTRUCTIONS);
     }
-    let nargs = match &inv.callee {
-        Callee::Eval { sha } => {
-            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, eval_function_key(sha).as_ptr());
-            lua::push_string_array(l, inv.keys);
-            lua::set_real_global(l, c"KEYS");
-            lua::push_string_array(l, inv.args);
-            lua::set_real_global(l, c"ARGV");
-            0
-        }
-        Callee::Function { lua_ref } => {
-            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(*lua_ref));
-            lua::push_string_array(l, inv.keys);
-            lua::push_string_array(l, inv.args);
-            2
-        }
+    ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(inv.lua_ref));
+    let nargs = if inv.eval_mode {
+        vm.set_global_array(c"KEYS", inv.keys);
+        vm.set_global_array(c"ARGV", inv.args);
+        0
+    } else {
+        lua::push_string_array(l, inv.keys);
+        lua::push_string_array(l, inv.args);
+        2
     };
     let failed = ffi::lua_pcall(l, nargs, 1, 1) != 0;
     if hooked {
