@@ -79,6 +79,7 @@ async fn serve(config: Config) -> i32 {
     log_at!(Notice, "Running mode=standalone, port={}.", port);
     log_at!(Warning, "Server initialized");
     for listener in listeners {
+        server.borrow_mut().listener_fds.push(std::os::fd::AsRawFd::as_raw_fd(&listener));
         tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
     }
     tokio::task::spawn_local(run_cron(server.clone()));

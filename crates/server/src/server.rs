@@ -40,6 +40,8 @@ pub struct Server {
     pub shutdown_requested: Rc<tokio::sync::Notify>,
     /// The port actually listened on (config may say 0 = pick one).
     pub listening_port: u16,
+    /// The listening sockets (a busy script accepts on them itself).
+    pub listener_fds: Vec<i32>,
     /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
     pub active_expire_enabled: bool,
     /// True after DEBUG PAUSE-CRON 1: the periodic task does nothing.
@@ -107,6 +109,7 @@ impl Server {
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
+            listener_fds: Vec::new(),
             active_expire_enabled: true,
             cron_paused: false,
             quicklist_packed_threshold: 1 << 30,

@@ -1,5 +1,5 @@
-//! A script running past busy-reply-threshold: other connections are
-//! answered BUSY, SCRIPT KILL stops a script that has not written, refuses
+//! A script running past busy-reply-threshold: other connections, old and
+//! new, are answered BUSY, SCRIPT KILL stops a script that has not written, refuses
 //! one that has, and SHUTDOWN NOSAVE ends the server even then.
 
 mod common;
@@ -31,11 +31,15 @@ fn script_kill_stops_a_busy_read_only_script() {
     assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
     runner.send_command(&[b"EVAL", b"while true do end", b"0"]);
     wait_busy(&mut other);
+    // A connection made while the script runs is accepted and answered too.
+    let mut late = server.raw();
+    assert_eq!(late.cmd(&["GET", "k"]), BUSY);
     assert_eq!(other.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
     let killed = String::from_utf8_lossy(&runner.read_reply()).into_owned();
     assert!(killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "), "{killed}");
     assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
     assert_eq!(runner.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(late.cmd(&["PING"]), "+PONG\r\n");
     assert!(server.log().contains("Slow script detected: still in execution after"));
 }
 

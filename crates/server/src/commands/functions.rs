@@ -156,8 +156,7 @@ fn fcall_generic(ctx: &mut Ctx, argv: &[&[u8]], read_only: bool) -> CmdResult {
     };
     let (lua_ref, flags) = (function.lua_ref, function.flags);
     let (keys, args) = scripting::split_keys(&argv[3..], argv[2], "ERR Bad number of keys provided")?;
-    let inv =
-        Invocation { eval_mode: false, lua_ref, name, flags, read_only_command: read_only, keys, args };
+    let inv = Invocation { eval_mode: false, lua_ref, name, flags, read_only_command: read_only, keys, args };
     scripting::run(ctx, argv, inv)
 }
 

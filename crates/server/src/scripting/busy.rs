@@ -68,6 +68,7 @@ fn check(_l: *mut lua_State) -> bool {
 
 /// Answers what the other connections sent while the script runs.
 fn serve_others(srv: &mut Server) {
+    accept_new_connections(srv);
     let clients: Vec<_> = srv.clients.values().cloned().collect();
     for client in clients {
         // The script's caller is borrowed by its own task: skipped.
@@ -78,6 +79,34 @@ fn serve_others(srv: &mut Server) {
         read_socket(&mut client);
         serve_requests(srv, &mut client);
         flush_replies(&mut client);
+    }
+}
+
+/// Accepts waiting connections, as the event loop would: they are served
+/// BUSY like the others, and their tasks start once the script ends.
+fn accept_new_connections(srv: &mut Server) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    for fd in srv.listener_fds.clone() {
+        // SAFETY: the listener stays owned by its accept task; ManuallyDrop
+        // keeps this borrowed handle from closing it.
+        let listener = std::mem::ManuallyDrop::new(unsafe { std::net::TcpListener::from_raw_fd(fd) });
+        while let Ok((stream, peer)) = listener.accept() {
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let local = stream.local_addr().map(|a| crate::net::format_addr(&a)).unwrap_or_default();
+            match crate::net::register(srv, stream.as_raw_fd(), &peer, local) {
+                Ok(client) => {
+                    log_at!(Verbose, "Accepted {}", crate::net::format_addr(&peer));
+                    srv.scripting.accepted_while_busy.push((stream, client));
+                }
+                Err(refusal) => {
+                    use std::io::Write;
+                    let _ = (&stream).write(refusal);
+                }
+            }
+        }
     }
 }
 

@@ -744,7 +744,6 @@ unsafe fn seal_globals(l: *mut lua_State) {
     ffi::lua_replace(l, ffi::LUA_GLOBALSINDEX);
 }
 
-
 /// Pushes a new array of byte strings.
 ///
 /// # Safety

@@ -94,6 +94,9 @@ pub struct Scripting {
     pub running: Option<RunInfo>,
     /// Runs since the last incremental garbage collection step.
     runs_since_gc: u32,
+    /// Connections accepted while a busy script ran, whose tasks start once
+    /// it ends (see `busy.rs` and `net.rs`).
+    pub accepted_while_busy: Vec<(std::net::TcpStream, std::rc::Rc<std::cell::RefCell<Client>>)>,
 }
 
 /// Every this many script runs, Lua's collector takes a step of this size
