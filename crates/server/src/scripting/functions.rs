@@ -66,7 +66,19 @@ impl Functions {
 
     /// Memory used by the functions' interpreter.
     pub fn memory(&self) -> usize {
-        self.vm.as_ref().map_or(0, LuaVm::used_memory)
+        self.vm.as_ref().map_or(super::EMPTY_VM_MEMORY, LuaVm::used_memory)
+    }
+
+    /// Memory the libraries hold besides the interpreter (an estimate).
+    pub fn cache_memory(&self) -> usize {
+        let functions: usize = self
+            .libraries
+            .values()
+            .flat_map(|l| l.functions.values())
+            .map(|f| f.name.len() + f.description.as_ref().map_or(0, Vec::len) + std::mem::size_of::<Function>())
+            .sum();
+        let libraries: usize = self.libraries.values().map(|l| l.name.len() + std::mem::size_of::<Library>()).sum();
+        functions + libraries
     }
 
     /// FUNCTION FLUSH: every library goes, with the interpreter.

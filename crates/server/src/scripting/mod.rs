@@ -123,6 +123,12 @@ impl Scripting {
         self.eval_vm.as_ref().map_or(EMPTY_VM_MEMORY, LuaVm::used_memory)
     }
 
+    /// Memory the script cache holds besides the interpreter: bodies, names
+    /// and entries (an estimate, as Redis's).
+    pub fn scripts_memory(&self) -> usize {
+        self.scripts.values().map(|s| s.body.len() + 40 + std::mem::size_of::<EvalScript>()).sum()
+    }
+
     fn eval_vm(&mut self) -> &mut LuaVm {
         self.eval_vm.get_or_insert_with(|| LuaVm::new(Api::Eval))
     }
@@ -150,8 +156,9 @@ impl Scripting {
     }
 }
 
-/// Roughly what an empty interpreter uses, reported before the first script.
-const EMPTY_VM_MEMORY: usize = 31 * 1024;
+/// What an empty interpreter uses, reported before the first script (the
+/// figure Redis 7.0 reports for its fresh one).
+pub const EMPTY_VM_MEMORY: usize = 31 * 1024;
 
 /// Lower-case hex SHA1 of `data`, as scripts are named.
 pub fn sha1_hex(data: &[u8]) -> String {
