@@ -56,3 +56,22 @@ fn a_script_that_wrote_is_unkillable_but_shutdown_nosave_ends_the_server() {
     other.send_command(&[b"SHUTDOWN", b"NOSAVE"]);
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
 }
+
+#[test]
+fn commands_from_scripts_count_in_commandstats_as_redis_counts_them() {
+    let server = ServerProcess::cinnabar(&[]);
+    let mut conn = server.raw();
+    conn.cmd(&["EVAL", "redis.call('set','a','1') redis.pcall('incr','a','b') return redis.call('get','a')", "0"]);
+    conn.cmd(&["EVAL", "return redis.call('incr', 'zz', 'x')", "0"]);
+    let stats = conn.cmd(&["INFO", "commandstats"]);
+    let line = |name: &str| -> String {
+        let prefix = format!("cmdstat_{name}:");
+        let line = stats.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{name} in {stats}"));
+        line.split(',').filter(|f| !f.contains("usec")).collect::<Vec<_>>().join(",")
+    };
+    // The same counts redis-server 7.0.15 reports after these two scripts.
+    assert_eq!(line("set"), "cmdstat_set:calls=1,rejected_calls=0,failed_calls=0");
+    assert_eq!(line("get"), "cmdstat_get:calls=1,rejected_calls=0,failed_calls=0");
+    assert_eq!(line("incr"), "cmdstat_incr:calls=0,rejected_calls=2,failed_calls=0");
+    assert_eq!(line("eval"), "cmdstat_eval:calls=2,rejected_calls=0,failed_calls=1");
+}

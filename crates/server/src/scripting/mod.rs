@@ -311,6 +311,9 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
         if err.count_in_stats {
             ctx.error(&err.message);
         } else {
+            // The error was counted when its command failed; the script
+            // still counts as a failed call.
+            ctx.failed = true;
             ctx.client.reply.error(&err.message);
         }
     }
