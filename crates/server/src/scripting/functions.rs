@@ -235,10 +235,13 @@ impl Functions {
         vm.compile(body, c"@user_function").map_err(|e| format!("Error compiling function: {e}"))?;
         let l = vm.state;
         LOADING.with(|p| *p.borrow_mut() = Some(Vec::new()));
+        LOAD_STARTED.with(|t| t.set(Some(std::time::Instant::now())));
         // SAFETY: our state; the compiled code is on top.
         let failure = unsafe {
             point_globals_at(l, lua::LIBRARY_API);
+            ffi::lua_sethook(l, Some(load_timeout_hook), ffi::LUA_MASKCOUNT, super::busy::HOOK_INSTRUCTIONS);
             let failed = ffi::lua_pcall(l, 0, 0, 0) != 0;
+            ffi::lua_sethook(l, None, 0, 0);
             let failure = failed.then(|| load_error_message(l));
             point_globals_at(l, lua::REAL_GLOBALS);
             ffi::lua_settop(l, 0);
@@ -258,6 +261,22 @@ thread_local! {
     /// The functions registered so far by the library being loaded (None
     /// outside FUNCTION LOAD).
     static LOADING: RefCell<Option<Vec<Function>>> = const { RefCell::new(None) };
+    /// When the library being loaded started running.
+    static LOAD_STARTED: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// How long a library's code may run while it loads (Redis's
+/// LOAD_TIMEOUT_MS): the server serves no one meanwhile.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Stops a library whose code runs past `LOAD_TIMEOUT`.
+unsafe extern "C-unwind" fn load_timeout_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+    let overdue = LOAD_STARTED.with(|t| t.get()).is_some_and(|started| started.elapsed() > LOAD_TIMEOUT);
+    if overdue {
+        // Every line raises from now on, so the code cannot catch it and go on.
+        ffi::lua_sethook(l, Some(load_timeout_hook), ffi::LUA_MASKLINE, 0);
+        lua::raise_error(l, b"FUNCTION LOAD timeout");
+    }
 }
 
 /// Makes globals read through to the table at registry key `key`.

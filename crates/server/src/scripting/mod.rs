@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(parse_shebang(b"#!lua\nreturn 1"), Ok((0, 5)));
         assert_eq!(
             parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1"),
-            Ok((script_flags::NO_WRITES | script_flags::ALLOW_OOM, 32))
+            Ok((script_flags::NO_WRITES | script_flags::ALLOW_OOM, 31))
         );
         assert_eq!(parse_shebang(b"#!lua flags=\nreturn 1"), Ok((0, 12)));
         assert_eq!(parse_shebang(b"#!lua"), Err("Invalid script shebang".into()));
