@@ -78,6 +78,9 @@ pub struct Client {
     pub silenced_pushes: Vec<u8>,
     /// Between MULTI and EXEC/DISCARD: the commands queued so far.
     pub multi: Option<Transaction>,
+    /// Bytes read from the socket while a busy script ran (see
+    /// `scripting::busy`): they follow the connection task's own buffer.
+    pub pending_input: Vec<u8>,
 }
 
 /// A transaction being queued between MULTI and EXEC.
@@ -152,6 +155,7 @@ impl Client {
             soft_limit_since_s: None,
             silenced_pushes: Vec::new(),
             multi: None,
+            pending_input: Vec::new(),
         }
     }
 

@@ -21,9 +21,7 @@ pub mod notify;
 pub mod persistence;
 pub mod propagate;
 pub mod pubsub;
-pub mod scripting {
-    pub mod libs;
-}
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod stats;
@@ -89,6 +87,7 @@ async fn serve(config: Config) -> i32 {
     }
     tokio::task::spawn_local(persistence::aof::run_flusher(server.clone()));
     for listener in listeners {
+        server.borrow_mut().listener_fds.push(std::os::fd::AsRawFd::as_raw_fd(&listener));
         tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
     }
     tokio::task::spawn_local(run_cron(server.clone()));

@@ -76,23 +76,54 @@ pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>) {
             }
         };
         let local = stream.local_addr().map(|a| format_addr(&a)).unwrap_or_default();
-        let client = {
-            let mut srv = server.borrow_mut();
-            if let Some(refusal) = refusal(&srv, &peer) {
-                srv.stats.rejected_connections += 1;
-                drop(srv);
+        let _ = stream.set_nodelay(true);
+        let registered = register(&mut server.borrow_mut(), stream.as_raw_fd(), &peer, local);
+        let client = match registered {
+            Ok(client) => client,
+            Err(refusal) => {
                 // Best effort, as Redis: the connection closes either way.
                 let _ = stream.try_write(refusal);
                 continue;
             }
-            let _ = stream.set_nodelay(true);
-            if srv.config.tcp_keepalive > 0 {
-                set_keepalive(stream.as_raw_fd(), srv.config.tcp_keepalive as i32);
-            }
-            srv.add_client(format_addr(&peer), local, stream.as_raw_fd())
         };
         log_at!(Verbose, "Accepted {}", format_addr(&peer));
         tokio::task::spawn_local(serve(stream, server.clone(), client));
+    }
+}
+
+/// Admits an accepted connection: refuses it past maxclients or by
+/// protected mode (returning what to tell the peer), else sets keepalive and
+/// registers its client.
+pub fn register(
+    srv: &mut Server,
+    fd: i32,
+    peer: &SocketAddr,
+    local: String,
+) -> Result<Rc<RefCell<Client>>, &'static [u8]> {
+    if let Some(refusal) = refusal(srv, peer) {
+        srv.stats.rejected_connections += 1;
+        return Err(refusal);
+    }
+    if srv.config.tcp_keepalive > 0 {
+        set_keepalive(fd, srv.config.tcp_keepalive as i32);
+    }
+    Ok(srv.add_client(format_addr(peer), local, fd))
+}
+
+/// Starts the connection tasks of clients accepted while a busy script ran
+/// (see `scripting::busy`), now that tasks can run again.
+fn spawn_accepted_while_busy(srv: &mut Server, server: &Rc<RefCell<Server>>) {
+    for (stream, client) in std::mem::take(&mut srv.scripting.accepted_while_busy) {
+        match TcpStream::from_std(stream) {
+            Ok(stream) => {
+                tokio::task::spawn_local(serve(stream, server.clone(), client));
+            }
+            Err(e) => {
+                log_at!(Verbose, "Accepting client connection: {}", e);
+                let id = client.borrow().id;
+                srv.remove_client(id);
+            }
+        }
     }
 }
 
@@ -151,7 +182,7 @@ fn set_keepalive(fd: i32, interval: i32) {
 }
 
 /// `ip:port`, with IPv6 addresses unbracketed as Redis prints them.
-fn format_addr(a: &SocketAddr) -> String {
+pub fn format_addr(a: &SocketAddr) -> String {
     format!("{}:{}", a.ip(), a.port())
 }
 
@@ -203,12 +234,19 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
             if c.close_asap {
                 break 'conn;
             }
+            if !c.pending_input.is_empty() {
+                // Read for us while a busy script ran (scripting::busy).
+                input.append(&mut c.pending_input);
+            }
             if c.blocked {
                 srv.refresh_time();
                 crate::blocking::expire_if_due(&mut srv, &mut c);
             }
             process_input(&mut srv, &mut c, &mut parser, &mut input);
             c.enforce_output_limit(&srv);
+            if !srv.scripting.accepted_while_busy.is_empty() {
+                spawn_accepted_while_busy(&mut srv, &server);
+            }
             if c.close_asap {
                 break 'conn;
             }

@@ -36,6 +36,8 @@ pub struct Propagator {
     held: Option<(usize, Vec<u8>)>,
     /// The allocation of the last held command, for reuse.
     spare: Vec<u8>,
+    /// While true nothing is emitted (a script's `redis.set_repl(REPL_NONE)`).
+    muted: bool,
 }
 
 impl Propagator {
@@ -84,9 +86,14 @@ impl Propagator {
         }
     }
 
+    /// Stops (or resumes) emitting: commands run meanwhile reach no consumer.
+    pub fn mute(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
     /// Emits one command executed against `db`.
     pub fn emit(&mut self, db: usize, argv: &[&[u8]]) {
-        if self.sinks.is_empty() {
+        if self.sinks.is_empty() || self.muted {
             return;
         }
         if self.group_depth > 0 && !self.group_started {
@@ -160,6 +167,18 @@ mod tests {
         p.emit(3, &[b"DEL", b"b"]);
         let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n\
 *2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n";
+        assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
+    }
+
+    #[test]
+    fn a_group_of_one_command_is_not_wrapped() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let mut p = Propagator::default();
+        p.attach(Box::new(Recorder(seen.clone())));
+        p.open_group();
+        p.emit(0, &[b"INCR", b"a"]);
+        p.close_group();
+        let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n";
         assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
     }
 

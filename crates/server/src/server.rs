@@ -40,6 +40,8 @@ pub struct Server {
     pub shutdown_requested: Rc<tokio::sync::Notify>,
     /// The port actually listened on (config may say 0 = pick one).
     pub listening_port: u16,
+    /// The listening sockets (a busy script accepts on them itself).
+    pub listener_fds: Vec<i32>,
     /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
     pub active_expire_enabled: bool,
     /// True after DEBUG PAUSE-CRON 1: the periodic task does nothing.
@@ -71,6 +73,8 @@ pub struct Server {
     pub aof: crate::persistence::aof::Aof,
     /// True while the dataset is loaded from disk at start-up.
     pub loading: bool,
+    /// Lua scripts and functions.
+    pub scripting: crate::scripting::Scripting,
 }
 
 /// The current unix time in milliseconds.
@@ -113,6 +117,7 @@ impl Server {
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
+            listener_fds: Vec::new(),
             active_expire_enabled: true,
             cron_paused: false,
             quicklist_packed_threshold: 1 << 30,
@@ -129,6 +134,7 @@ impl Server {
             watches: Default::default(),
             aof: Default::default(),
             loading: false,
+            scripting: Default::default(),
         }
     }
 

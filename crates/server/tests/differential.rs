@@ -138,5 +138,8 @@ corpus!(
     geo,
     sort,
     pubsub,
-    transactions
+    transactions,
+    scripting,
+    functions,
+    lua_libs
 );

@@ -108,6 +108,12 @@ pub fn call_queued(srv: &mut Server, client: &mut Client, id: CommandId, argv: &
     debug_assert_eq!(called, Called::Done, "blocking is forbidden inside EXEC");
 }
 
+/// Runs a command for a script (`redis.call`): blocking is forbidden, and
+/// the checks scripts need were made by `scripting::call`.
+pub fn call_from_script(srv: &mut Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
+    call(srv, client, id, argv, BlockMode::Forbidden, 0);
+}
+
 /// Ends a command's reply: drops what it wrote since `reply_mark` if CLIENT
 /// REPLY OFF or SKIP silences it, and ends a SKIP.
 pub fn settle_reply_mode(client: &mut Client, reply_mark: usize) {

@@ -228,6 +228,9 @@ fn memory_section(out: &mut String, ctx: &mut Ctx) {
     let config = &ctx.srv.config;
     let total_system = total_system_memory();
     let human = |n: usize| bytes_to_human(n as u64);
+    let scripting = &ctx.srv.scripting;
+    let (vm_eval, vm_functions) = (scripting.eval_memory(), scripting.functions.memory());
+    let (scripts_eval, functions_mem) = (scripting.scripts_memory(), scripting.functions.cache_memory());
     out.push_str("# Memory\r\n");
     fields!(out,
         "used_memory" => mh.used,
@@ -246,20 +249,19 @@ fn memory_section(out: &mut String, ctx: &mut Ctx) {
         "allocator_resident" => mh.sample.resident,
         "total_system_memory" => total_system,
         "total_system_memory_human" => human(total_system),
-        // No scripting engine exists yet: it uses no memory.
-        "used_memory_lua" => 0,
-        "used_memory_vm_eval" => 0,
-        "used_memory_lua_human" => human(0),
-        "used_memory_scripts_eval" => 0,
-        "number_of_cached_scripts" => 0,
-        "number_of_functions" => 0,
-        "number_of_libraries" => 0,
-        "used_memory_vm_functions" => 0,
-        "used_memory_vm_total" => 0,
-        "used_memory_vm_total_human" => human(0),
-        "used_memory_functions" => 0,
-        "used_memory_scripts" => 0,
-        "used_memory_scripts_human" => human(0),
+        "used_memory_lua" => vm_eval,
+        "used_memory_vm_eval" => vm_eval,
+        "used_memory_lua_human" => human(vm_eval),
+        "used_memory_scripts_eval" => scripts_eval,
+        "number_of_cached_scripts" => scripting.script_count(),
+        "number_of_functions" => scripting.functions.function_count(),
+        "number_of_libraries" => scripting.functions.libraries.len(),
+        "used_memory_vm_functions" => vm_functions,
+        "used_memory_vm_total" => vm_eval + vm_functions,
+        "used_memory_vm_total_human" => human(vm_eval + vm_functions),
+        "used_memory_functions" => functions_mem,
+        "used_memory_scripts" => scripts_eval + functions_mem,
+        "used_memory_scripts_human" => human(scripts_eval + functions_mem),
         "maxmemory" => config.maxmemory,
         "maxmemory_human" => bytes_to_human(config.maxmemory.max(0) as u64),
         "maxmemory_policy" => config.maxmemory_policy,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod functions;
 pub mod geo;
 mod geohash;
 pub mod hashes;
@@ -22,6 +23,7 @@ pub mod object;
 #[cfg(test)]
 mod propagation_tests;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -58,4 +60,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     pubsub::COMMANDS,
     transactions::COMMANDS,
+    scripting::COMMANDS,
+    functions::COMMANDS,
 ];

@@ -470,3 +470,19 @@ fn blocking_commands_inside_exec_propagate_what_they_did() {
         propagated(defaults, &["RPUSH l a", "MULTI", "BLPOP l 0", "BLPOP l 0", "BLMOVE l d LEFT LEFT 0", "EXEC"]);
     assert_eq!(lines, ["SELECT 0", "RPUSH l a", "LPOP l"]);
 }
+
+#[test]
+fn scripts_propagate_their_effects_wrapped_once() {
+    let lines = propagated(
+        defaults,
+        &[
+            "EVAL return\tredis.call('set','a','1') 0",
+            "EVAL redis.call('set','a','1')\tredis.call('select',3)\tredis.call('set','b','2') 0",
+            "EVAL redis.call('incr','x')\tredis.set_repl(redis.REPL_NONE)\tredis.call('incr','y') 0",
+            "EVAL return\tredis.call('get','a') 0",
+        ],
+    );
+    // The same stream redis-server 7.0.15 writes to its AOF for these
+    // scripts: a single write bare, several in MULTI/EXEC, the script never.
+    assert_eq!(lines, ["SELECT 0", "set a 1", "MULTI", "set a 1", "SELECT 3", "set b 2", "EXEC", "SELECT 0", "incr x"]);
+}

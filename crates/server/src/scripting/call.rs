@@ -1,0 +1,271 @@
+//! Running a command from a script (`redis.call`, `redis.pcall`) and the
+//! per-run settings scripts change (`redis.setresp`, `redis.set_repl`).
+//!
+//! The command runs through the same table and handlers as a client's, as
+//! the script client (`addr` "lua", always authenticated, blocking
+//! forbidden), after the checks Redis makes for scripts: known command and
+//! arity, `noscript`, writes from read-only scripts. Its reply, encoded in
+//! the script client's protocol, is parsed back into Lua values.
+//!
+//! The run context reaches these C functions through a thread-local pointer
+//! set for the duration of one script run (`CurrentRun`).
+
+use std::cell::Cell;
+use std::ffi::c_int;
+
+use mlua::ffi::{self, lua_State};
+
+use super::lua::{push_error_table, raise_error, to_bytes};
+use super::{convert, REPL_AOF, REPL_REPLICA};
+use crate::client::Client;
+use crate::command::{dispatch, flags};
+use crate::server::Server;
+
+/// What a script's C functions need while it runs.
+pub struct RunCtx {
+    srv: *mut Server,
+    client: Box<Client>,
+    /// EVAL_RO/FCALL_RO or a no-writes script: write commands are refused.
+    read_only: bool,
+    /// `redis.set_repl` targets (REPL_AOF | REPL_REPLICA).
+    repl: u8,
+    /// Reused argument buffers.
+    args: Vec<Vec<u8>>,
+}
+
+impl RunCtx {
+    pub fn new(srv: &mut Server, client: Box<Client>, read_only: bool) -> RunCtx {
+        RunCtx { srv, client, read_only, repl: REPL_AOF | REPL_REPLICA, args: Vec::new() }
+    }
+
+    pub fn into_client(self) -> Box<Client> {
+        self.client
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Makes a run context current until dropped.
+pub struct CurrentRun(());
+
+impl CurrentRun {
+    pub fn enter(run: &mut RunCtx) -> CurrentRun {
+        CURRENT.with(|c| c.set(run));
+        CurrentRun(())
+    }
+}
+
+impl Drop for CurrentRun {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(std::ptr::null_mut()));
+    }
+}
+
+/// True while a script runs.
+pub fn script_running() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
+}
+
+/// The server of the running script.
+///
+/// # Safety
+/// Only while a script runs, from its C functions or hook, with no other
+/// live reference to the server in use.
+pub unsafe fn current_server<'a>() -> Option<&'a mut Server> {
+    let run = CURRENT.with(Cell::get);
+    run.as_mut().map(|r| &mut *r.srv)
+}
+
+/// The client scripts run commands as.
+pub fn new_script_client() -> Client {
+    let mut client = Client::new(0, "lua".into(), String::new(), -1, 0);
+    client.authenticated = true;
+    client
+}
+
+/// Reads the arguments of `redis.call`/`pcall`: strings, and numbers as
+/// `%.17g`. Errors as Redis words them.
+unsafe fn read_arguments(l: *mut lua_State, out: &mut Vec<Vec<u8>>) -> Result<(), &'static [u8]> {
+    let argc = ffi::lua_gettop(l);
+    if argc == 0 {
+        return Err(b"Please specify at least one argument for this redis lib call");
+    }
+    out.truncate(argc as usize);
+    out.resize_with(argc as usize, Vec::new);
+    for i in 1..=argc {
+        let arg = &mut out[i as usize - 1];
+        arg.clear();
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TNUMBER => {
+                arg.extend_from_slice(cinnabar_protocol::numbers::format_g17(ffi::lua_tonumber(l, i)).as_bytes())
+            }
+            ffi::LUA_TSTRING => arg.extend_from_slice(to_bytes(l, i)),
+            _ => return Err(b"Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    ffi::lua_settop(l, 0);
+    Ok(())
+}
+
+/// Runs the command in `run.args` for the script; its reply is left in the
+/// script client's buffer. Returns why it was refused, if it was (a
+/// message for the error table, which adds `ERR`).
+fn execute(run: &mut RunCtx) -> Result<(), &'static str> {
+    // SAFETY: the server outlives the run; nothing else uses it meanwhile.
+    let srv = unsafe { &mut *run.srv };
+    let argv: Vec<&[u8]> = run.args.iter().map(Vec::as_slice).collect();
+    let id = srv.commands.resolve(&argv);
+    let refusal = match id {
+        None => Some("Unknown Redis command called from script"),
+        Some(id) => check(srv, run, id, argv.len()),
+    };
+    if let Some(msg) = refusal {
+        srv.stats.record_error("ERR");
+        if let Some(id) = id {
+            srv.commands.get_mut(id).stats.rejected_calls += 1;
+        }
+        return Err(msg);
+    }
+    let id = id.expect("checked above");
+    if srv.commands.get(id).spec.flags & flags::WRITE != 0 {
+        if let Some(info) = srv.scripting.running.as_mut() {
+            info.write_dirty = true;
+        }
+    }
+    let muted = run.repl == 0;
+    if muted {
+        srv.propagation.mute(true);
+    }
+    dispatch::call_from_script(srv, &mut run.client, id, &argv);
+    if muted {
+        srv.propagation.mute(false);
+    }
+    Ok(())
+}
+
+/// Redis's checks before a script's command: arity, `noscript`, and writes
+/// from a read-only run.
+fn check(srv: &Server, run: &RunCtx, id: crate::command::CommandId, argc: usize) -> Option<&'static str> {
+    let spec = &srv.commands.get(id).spec;
+    let argc = argc as i32;
+    if spec.handler.is_none() || (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
+        return Some("Wrong number of args calling Redis command from script");
+    }
+    if spec.flags & flags::NOSCRIPT != 0 {
+        return Some("This Redis command is not allowed from script");
+    }
+    if run.read_only && spec.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+        return Some("Write commands are not allowed from read-only scripts.");
+    }
+    None
+}
+
+/// `redis.call` and `redis.pcall`: run the command, push its reply as Lua
+/// values; an error reply is raised by `call` and returned by `pcall`.
+unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
+    let run = CURRENT.with(Cell::get);
+    let Some(run) = run.as_mut() else {
+        return raise_error(l, b"redis.call/pcall can only be called inside a script invocation");
+    };
+    if let Err(msg) = read_arguments(l, &mut run.args) {
+        ffi::lua_settop(l, 0);
+        push_error_table(l, msg);
+        return if raise { ffi::lua_error(l) } else { 1 };
+    }
+    let failed = match execute(run) {
+        Err(msg) => {
+            push_error_table(l, msg.as_bytes());
+            mark_stats_counted(l);
+            true
+        }
+        Ok(()) => {
+            let reply = run.client.reply.take();
+            let is_error = reply.first() == Some(&b'-');
+            convert::push_reply(l, &reply);
+            run.client.reply.restore_capacity(reply);
+            is_error
+        }
+    };
+    if raise && failed {
+        ffi::lua_error(l)
+    }
+    1
+}
+
+/// Marks the error table on top as already counted in the error stats (the
+/// command's own error was), so the script's final error is not counted
+/// again.
+///
+/// # Safety
+/// The error table is on top; needs two free slots.
+pub unsafe fn mark_stats_counted(l: *mut lua_State) {
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+}
+
+pub(crate) unsafe extern "C-unwind" fn redis_call(l: *mut lua_State) -> c_int {
+    call_command(l, true)
+}
+
+pub(crate) unsafe extern "C-unwind" fn redis_pcall_command(l: *mut lua_State) -> c_int {
+    call_command(l, false)
+}
+
+/// `redis.setresp(2|3)`: the protocol the script's commands reply in.
+pub(crate) unsafe extern "C-unwind" fn redis_setresp(l: *mut lua_State) -> c_int {
+    let run = CURRENT.with(Cell::get);
+    let Some(run) = run.as_mut() else {
+        return raise_error(l, b"redis.setresp can only be called inside a script invocation");
+    };
+    if ffi::lua_gettop(l) != 1 {
+        return raise_error(l, b"redis.setresp() requires one argument.");
+    }
+    let resp = match ffi::lua_tonumber(l, 1) as c_int {
+        2 => cinnabar_protocol::RespVersion::Resp2,
+        3 => cinnabar_protocol::RespVersion::Resp3,
+        _ => return raise_error(l, b"RESP version must be 2 or 3."),
+    };
+    run.client.reply.resp = resp;
+    0
+}
+
+/// `redis.set_repl(flags)`: where the script's following writes propagate.
+/// The stream has one set of consumers, so any target but none emits.
+pub(crate) unsafe extern "C-unwind" fn redis_set_repl(l: *mut lua_State) -> c_int {
+    let run = CURRENT.with(Cell::get);
+    let Some(run) = run.as_mut() else {
+        return raise_error(l, b"redis.set_repl can only be called inside a script invocation");
+    };
+    if ffi::lua_gettop(l) != 1 {
+        return raise_error(l, b"redis.set_repl() requires two arguments.");
+    }
+    let repl = ffi::lua_tonumber(l, -1) as c_int;
+    if repl & !c_int::from(REPL_AOF | REPL_REPLICA) != 0 {
+        return raise_error(l, b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+    }
+    run.repl = repl as u8;
+    0
+}
+
+/// `redis.acl_check_cmd(...)`: whether the user may run the command. There
+/// are no ACL users besides the default one, who may run everything known.
+pub(crate) unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut lua_State) -> c_int {
+    let run = CURRENT.with(Cell::get);
+    let Some(run) = run.as_mut() else {
+        return raise_error(l, b"redis.acl_check_cmd can only be called inside a script invocation");
+    };
+    if let Err(msg) = read_arguments(l, &mut run.args) {
+        return raise_error(l, msg);
+    }
+    let srv = &*run.srv;
+    let argv: Vec<&[u8]> = run.args.iter().map(Vec::as_slice).collect();
+    let known = srv.commands.resolve(&argv).is_some_and(|id| srv.commands.get(id).spec.handler.is_some());
+    drop(argv);
+    if !known {
+        return raise_error(l, b"Invalid command passed to redis.acl_check_cmd()");
+    }
+    ffi::lua_pushboolean(l, 1);
+    1
+}
