@@ -5,7 +5,8 @@ Throughput: redis-benchmark's LPUSH, LPOP, SADD, HSET, ZADD and XADD tests
 (50 clients, unpipelined and -P 16) and ZRANGE of 10 members in the middle
 of a 1M-member sorted set, alternating servers, medians of several rounds.
 Memory: used_memory growth for one 1M-element list, hash, set and sorted set
-(short members), per element. Usage: bench/collections.py [rounds]
+(short members), per element, then ZRANGE and ZSCORE on that sorted set.
+Usage: bench/collections.py [rounds] [throughput] [memory] (both by default)
 """
 import csv
 import io
@@ -56,38 +57,54 @@ def element_commands(kind):
     return cmds
 
 
+def throughput(cin, red, rounds):
+    print(f"{'test':<8} {'load':<14} {'cinnabar rps':>14} {'redis rps':>14} {'ratio':>7}")
+    for label, shape, requests in (("-c 50", ["-c", "50"], 200_000), ("-c 50 -P 16", ["-c", "50", "-P", "16"], 1_000_000)):
+        for test in TESTS + ["xadd"]:
+            args = [*shape, *XADD] if test == "xadd" else ["-t", test, *shape]
+            c, r = medians(cin, red, rounds, args, requests)
+            print(f"{test.upper():<8} {label:<14} {c:>14,.0f} {r:>14,.0f} {c / r:>7.2f}", flush=True)
+
+
+def medians(cin, red, rounds, args, requests):
+    """Median requests/s of each server over `rounds` alternating runs."""
+    figures = {"cinnabar": [], "redis": []}
+    for _ in range(rounds):
+        for server in (cin, red):
+            figures[server.name].append(benchmark(server.port, args, requests))
+    return statistics.median(figures["cinnabar"]), statistics.median(figures["redis"])
+
+
+def memory(cin, red):
+    print(f"\nmemory per element, {ELEMENTS:,}-element collections of short members")
+    print(f"{'type':<6} {'cinnabar B/elem':>16} {'redis B/elem':>13} {'ratio':>7}")
+    per = {}
+    for kind in ("list", "hash", "set", "zset"):
+        cmds = element_commands(kind)
+        for server in (cin, red):
+            before = int(info_field(server.port, "memory", "used_memory"))
+            pipeline(server.port, cmds)
+            per[server.name] = (int(info_field(server.port, "memory", "used_memory")) - before) / ELEMENTS
+        print(f"{kind:<6} {per['cinnabar']:>16.1f} {per['redis']:>13.1f} {per['cinnabar'] / per['redis']:>7.2f}", flush=True)
+
+
+def zset_queries(cin, red, rounds):
+    """ZRANGE and ZSCORE on the 1M-member sorted set `memory` built."""
+    for label, args in (("ZRANGE 10 of 1M", ["ZRANGE", "big:zset", "500000", "500009", "WITHSCORES"]),
+                        ("ZSCORE in 1M", ["ZSCORE", "big:zset", "m:500000"])):
+        c, r = medians(cin, red, rounds, ["-c", "50", *args], 200_000)
+        print(f"{label} (-c 50): cinnabar {c:,.0f} rps, redis {r:,.0f} rps, ratio {c / r:.2f}", flush=True)
+
+
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    sections = sys.argv[2:] or ["throughput", "memory"]
     with both() as (cin, red):
-        print(f"{'test':<8} {'load':<14} {'cinnabar rps':>14} {'redis rps':>14} {'ratio':>7}")
-        for label, shape, requests in (("-c 50", ["-c", "50"], 200_000), ("-c 50 -P 16", ["-c", "50", "-P", "16"], 1_000_000)):
-            for test in TESTS + ["xadd"]:
-                args = [*shape, *XADD] if test == "xadd" else ["-t", test, *shape]
-                figures = {"cinnabar": [], "redis": []}
-                for _ in range(rounds):
-                    for server in (cin, red):
-                        figures[server.name].append(benchmark(server.port, args, requests))
-                c, r = statistics.median(figures["cinnabar"]), statistics.median(figures["redis"])
-                print(f"{test.upper():<8} {label:<14} {c:>14,.0f} {r:>14,.0f} {c / r:>7.2f}", flush=True)
-
-        print(f"\nmemory per element, {ELEMENTS:,}-element collections of short members")
-        print(f"{'type':<6} {'cinnabar B/elem':>16} {'redis B/elem':>13} {'ratio':>7}")
-        per = {}
-        for kind in ("list", "hash", "set", "zset"):
-            cmds = element_commands(kind)
-            for server in (cin, red):
-                before = int(info_field(server.port, "memory", "used_memory"))
-                pipeline(server.port, cmds)
-                per[server.name] = (int(info_field(server.port, "memory", "used_memory")) - before) / ELEMENTS
-            print(f"{kind:<6} {per['cinnabar']:>16.1f} {per['redis']:>13.1f} {per['cinnabar'] / per['redis']:>7.2f}", flush=True)
-
-        figures = {"cinnabar": [], "redis": []}
-        for _ in range(rounds):
-            for server in (cin, red):
-                figures[server.name].append(
-                    benchmark(server.port, ["-c", "50", "ZRANGE", "big:zset", "500000", "500009", "WITHSCORES"], 200_000))
-        c, r = statistics.median(figures["cinnabar"]), statistics.median(figures["redis"])
-        print(f"\nZRANGE 10 of 1M (-c 50): cinnabar {c:,.0f} rps, redis {r:,.0f} rps, ratio {c / r:.2f}")
+        if "throughput" in sections:
+            throughput(cin, red, rounds)
+        if "memory" in sections:
+            memory(cin, red)
+            zset_queries(cin, red, rounds)
 
 
 if __name__ == "__main__":
