@@ -124,6 +124,7 @@ corpus!(
     hashes,
     sets,
     lists,
+    lists_compressed,
     zsets,
     geo,
     sort

@@ -78,10 +78,11 @@ impl std::hash::Hash for FieldValue {
 /// A hashtable-encoded hash's table.
 pub type FieldTable = Dict<FieldValue, ()>;
 
-/// A hash; see the module comment.
+/// A hash; see the module comment. The table is boxed so that the common
+/// small hash costs 24 bytes here, not the table's 96.
 pub enum Hash {
     Listpack(Listpack),
-    Table(FieldTable),
+    Table(Box<FieldTable>),
 }
 
 impl Default for Hash {
@@ -99,7 +100,7 @@ impl Clone for Hash {
                 for (pair, ()) in table.iter() {
                     copy.insert_new(pair.clone(), ());
                 }
-                Hash::Table(copy)
+                Hash::Table(Box::new(copy))
             }
         }
     }
@@ -243,7 +244,7 @@ impl Hash {
             while let (Some(field), Some(value)) = (entries.next(), entries.next()) {
                 table.insert_new(FieldValue::new(&field.to_vec(), &value.to_vec()), ());
             }
-            *self = Hash::Table(table);
+            *self = Hash::Table(Box::new(table));
         }
     }
 
@@ -336,7 +337,10 @@ impl Hash {
             Hash::Listpack(lp) => lp.capacity(),
             Hash::Table(t) => {
                 let strings: usize = t.iter().map(|(pair, ())| pair.heap_size()).sum();
-                t.bucket_count() * std::mem::size_of::<usize>() + t.len() * FieldTable::NODE_SIZE + strings
+                std::mem::size_of::<FieldTable>()
+                    + t.bucket_count() * std::mem::size_of::<usize>()
+                    + t.len() * FieldTable::NODE_SIZE
+                    + strings
             }
         }
     }
@@ -376,6 +380,7 @@ mod tests {
     #[test]
     fn short_pairs_take_one_small_node() {
         assert_eq!(FieldTable::NODE_SIZE, 32);
+        assert_eq!(std::mem::size_of::<Hash>(), 24);
         let pair = FieldValue::new(b"field:1234", b"abc");
         assert_eq!((pair.field(), pair.value(), pair.heap_size()), (&b"field:1234"[..], &b"abc"[..], 0));
         let long = FieldValue::new(&[b'f'; 200], b"");

@@ -204,9 +204,15 @@ fn serialized_length(value: &Value) -> usize {
             None => zset_serialized_length(z),
         },
         // RDB_TYPE_LIST_QUICKLIST_2: node count, then per node its container
-        // kind and its listpack as a string (LZF compression not counted).
+        // kind and its listpack as a string; a compressed node is written as
+        // its LZF blob (encoding byte, both lengths, data). Compression of
+        // raw nodes by `rdbcompression` is not counted.
         Value::List(l) => {
-            length_prefix(l.node_count()) + l.node_sizes().map(|n| 1 + length_prefix(n) + n).sum::<usize>()
+            let node = |n: cinnabar_storage::list::NodeSize| match n.compressed {
+                Some(lzf) => 1 + length_prefix(lzf) + length_prefix(n.raw) + lzf,
+                None => length_prefix(n.raw) + n.raw,
+            };
+            length_prefix(l.node_count()) + l.node_footprints().map(|n| 1 + node(n)).sum::<usize>()
         }
         Value::Hash(h) => match &**h {
             Hash::Listpack(lp) => string_length(lp.as_bytes()),
