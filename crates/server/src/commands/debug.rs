@@ -137,7 +137,6 @@ fn sleep(ctx: &mut Ctx, seconds: &[u8]) {
 fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let lru_clock = ctx.srv.lru_clock();
     let shared_integers = shared_integers_allowed(ctx);
-    let compress_depth = ctx.srv.config.list_compress_depth;
     let entry = ctx.db().get(key).ok_or(errors::NO_SUCH_KEY)?;
     let refcount = match &entry.value {
         Value::Str(StrValue::Int(i)) if shared_integers && (0..SHARED_INTEGERS).contains(i) => i32::MAX,
@@ -153,22 +152,23 @@ fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         idle_seconds(entry, lru_clock)
     );
     if let Value::List(list) = &entry.value {
-        line.push_str(&quicklist_details(list, compress_depth));
+        line.push_str(&quicklist_details(list));
     }
     ctx.reply().simple(&line);
     Ok(())
 }
 
-/// The quicklist fields Redis appends to DEBUG OBJECT. Nodes are never
-/// compressed here, but `ql_compressed` reports the setting as Redis does.
-fn quicklist_details(list: &cinnabar_storage::List, compress_depth: i64) -> String {
+/// The quicklist fields Redis appends to DEBUG OBJECT: `ql_compressed`
+/// says whether the list was created with a compression depth, and the
+/// uncompressed size adds up the nodes' listpacks, compressed or not.
+fn quicklist_details(list: &cinnabar_storage::List) -> String {
     let nodes = list.node_count();
     format!(
         " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
         nodes,
         list.len() as f64 / nodes.max(1) as f64,
         list.fill(),
-        i32::from(compress_depth != 0),
+        i32::from(list.compress_depth() != 0),
         list.node_sizes().sum::<usize>()
     )
 }

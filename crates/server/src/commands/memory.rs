@@ -104,7 +104,9 @@ pub fn alloc_size(size: usize) -> usize {
 }
 
 /// Bytes a key costs: its dictionary node, the key's own allocation and the
-/// value's allocations.
+/// value's allocations. Values in compact encodings (listpack, intset,
+/// quicklist) hold Redis's very bytes and are counted with Redis's formula;
+/// hashtable and skiplist encodings are counted as they are here.
 pub fn key_usage(key: &[u8], entry: &Entry) -> usize {
     let key_heap = SmallBytes::new(key).heap_size();
     let value = match &entry.value {
