@@ -134,6 +134,7 @@ corpus!(
     hashes,
     sets,
     lists,
+    lists_compressed,
     zsets,
     geo,
     sort,

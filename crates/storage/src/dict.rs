@@ -301,6 +301,21 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         None
     }
 
+    /// Swaps in `key` for the stored key equal to it, keeping the value:
+    /// for tables whose key carries data beyond its identity (a hash's
+    /// field with its value). Returns the old key, or `key` back if absent.
+    pub fn replace_key(&mut self, key: K) -> Result<K, K> {
+        if self.is_empty() {
+            return Err(key);
+        }
+        self.rehash_step();
+        let h = self.hash(&key);
+        match self.link_of(h, &key) {
+            Some((_, Some(node))) => Ok(std::mem::replace(&mut node.key, key)),
+            _ => Err(key),
+        }
+    }
+
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: K, value: V) {
         self.rehash_step();

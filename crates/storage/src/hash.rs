@@ -2,13 +2,17 @@
 //!
 //! A small hash is a listpack of alternating field and value entries, in
 //! insertion order (Redis's `listpack` encoding: a few bytes per entry). It
-//! becomes a hashtable — a `Dict` whose fields and values are `SmallBytes`, so
-//! those up to 22 bytes cost no allocation of their own — exactly when Redis
+//! becomes a hashtable — a `Dict` keyed by `FieldValue`s, each a field and its
+//! value packed into one `SmallBytes`, so a pair of up to 21 bytes lives in
+//! its 32-byte dict node with no allocation of its own — exactly when Redis
 //! converts: when a field or value longer than `hash-max-listpack-value` is
 //! written, or the field count passes `hash-max-listpack-entries`. Like Redis
 //! it never converts back. Sampling (HRANDFIELD) follows Redis's cases so
 //! replies have Redis's shape.
 
+use std::borrow::Borrow;
+
+use crate::bytes::{read_varint, varint};
 use crate::dict::Dict;
 use crate::listpack::{Listpack, LpInput, LpValue, Pos};
 use crate::SmallBytes;
@@ -20,10 +24,65 @@ pub struct HashLimits {
     pub max_listpack_value: usize,
 }
 
-/// A hash; see the module comment.
+/// A hashtable hash's entry: a varint field length, the field and the value
+/// in one `SmallBytes`. It hashes and compares as its field alone, so the
+/// table looks entries up by field.
+#[derive(Clone)]
+pub struct FieldValue(SmallBytes);
+
+impl FieldValue {
+    pub fn new(field: &[u8], value: &[u8]) -> Self {
+        let (prefix, n) = varint(field.len());
+        FieldValue(SmallBytes::concat(&[&prefix[..n], field, value]))
+    }
+
+    fn split(&self) -> (&[u8], &[u8]) {
+        let (field_len, prefix) = read_varint(&self.0);
+        self.0[prefix..].split_at(field_len)
+    }
+
+    pub fn field(&self) -> &[u8] {
+        self.split().0
+    }
+
+    pub fn value(&self) -> &[u8] {
+        self.split().1
+    }
+
+    /// Bytes allocated outside the dict node (0 when the pair is inline).
+    pub fn heap_size(&self) -> usize {
+        self.0.heap_size()
+    }
+}
+
+impl Borrow<[u8]> for FieldValue {
+    fn borrow(&self) -> &[u8] {
+        self.field()
+    }
+}
+
+impl PartialEq for FieldValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.field() == other.field()
+    }
+}
+
+impl Eq for FieldValue {}
+
+impl std::hash::Hash for FieldValue {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.field().hash(state)
+    }
+}
+
+/// A hashtable-encoded hash's table.
+pub type FieldTable = Dict<FieldValue, ()>;
+
+/// A hash; see the module comment. The table is boxed so that the common
+/// small hash costs 24 bytes here, not the table's 96.
 pub enum Hash {
     Listpack(Listpack),
-    Table(Dict<SmallBytes, SmallBytes>),
+    Table(Box<FieldTable>),
 }
 
 impl Default for Hash {
@@ -38,10 +97,10 @@ impl Clone for Hash {
             Hash::Listpack(lp) => Hash::Listpack(lp.clone()),
             Hash::Table(table) => {
                 let mut copy = Dict::new();
-                for (field, value) in table.iter() {
-                    copy.insert_new(field.clone(), value.clone());
+                for (pair, ()) in table.iter() {
+                    copy.insert_new(pair.clone(), ());
                 }
-                Hash::Table(copy)
+                Hash::Table(Box::new(copy))
             }
         }
     }
@@ -71,8 +130,9 @@ fn same(a: LpValue, b: LpValue) -> bool {
 /// A field/value pair as stored.
 pub type Pair<'a> = (LpValue<'a>, LpValue<'a>);
 
-fn bytes_of(b: &SmallBytes) -> LpValue<'_> {
-    LpValue::Str(b)
+fn pair_of(pair: &FieldValue) -> Pair<'_> {
+    let (field, value) = pair.split();
+    (LpValue::Str(field), LpValue::Str(value))
 }
 
 impl Hash {
@@ -111,7 +171,7 @@ impl Hash {
                 let pos = Self::find_in(lp, field)?;
                 Some(lp.get(lp.next(pos).expect("every field has a value")))
             }
-            Hash::Table(t) => t.get(field).map(bytes_of),
+            Hash::Table(t) => t.get_key_value(field).map(|(pair, ())| LpValue::Str(pair.value())),
         }
     }
 
@@ -147,14 +207,13 @@ impl Hash {
                 }
                 true
             }
-            Hash::Table(t) => {
-                if let Some(slot) = t.get_mut(field) {
-                    *slot = SmallBytes::new(value);
-                    return false;
+            Hash::Table(t) => match t.replace_key(FieldValue::new(field, value)) {
+                Ok(_) => false,
+                Err(pair) => {
+                    t.insert_new(pair, ());
+                    true
                 }
-                t.insert_new(SmallBytes::new(field), SmallBytes::new(value));
-                true
-            }
+            },
         }
     }
 
@@ -183,9 +242,9 @@ impl Hash {
             let mut table = Dict::new();
             let mut entries = lp.iter();
             while let (Some(field), Some(value)) = (entries.next(), entries.next()) {
-                table.insert_new(SmallBytes::from(field.to_vec()), SmallBytes::from(value.to_vec()));
+                table.insert_new(FieldValue::new(&field.to_vec(), &value.to_vec()), ());
             }
-            *self = Hash::Table(table);
+            *self = Hash::Table(Box::new(table));
         }
     }
 
@@ -196,7 +255,7 @@ impl Hash {
                 let mut entries = lp.iter();
                 Box::new(std::iter::from_fn(move || Some((entries.next()?, entries.next()?))))
             }
-            Hash::Table(t) => Box::new(t.iter().map(|(k, v)| (bytes_of(k), bytes_of(v)))),
+            Hash::Table(t) => Box::new(t.iter().map(|(pair, ())| pair_of(pair))),
         }
     }
 
@@ -208,7 +267,7 @@ impl Hash {
                 self.iter().for_each(visit);
                 0
             }
-            Hash::Table(t) => t.scan(cursor, |k, v| visit((bytes_of(k), bytes_of(v)))),
+            Hash::Table(t) => t.scan(cursor, |pair, ()| visit(pair_of(pair))),
         }
     }
 
@@ -223,7 +282,7 @@ impl Hash {
                 let pos = lp.seek(2 * fastrand::usize(..n) as i64)?;
                 Some((lp.get(pos), lp.get(lp.next(pos)?)))
             }
-            Hash::Table(t) => t.fair_random_entry().map(|(k, v)| (bytes_of(k), bytes_of(v))),
+            Hash::Table(t) => t.fair_random_entry().map(|(pair, ())| pair_of(pair)),
         }
     }
 
@@ -277,9 +336,10 @@ impl Hash {
         match self {
             Hash::Listpack(lp) => lp.capacity(),
             Hash::Table(t) => {
-                let strings: usize = t.iter().map(|(k, v)| k.heap_size() + v.heap_size()).sum();
-                t.bucket_count() * std::mem::size_of::<usize>()
-                    + t.len() * Dict::<SmallBytes, SmallBytes>::NODE_SIZE
+                let strings: usize = t.iter().map(|(pair, ())| pair.heap_size()).sum();
+                std::mem::size_of::<FieldTable>()
+                    + t.bucket_count() * std::mem::size_of::<usize>()
+                    + t.len() * FieldTable::NODE_SIZE
                     + strings
             }
         }
@@ -314,6 +374,17 @@ mod tests {
 
     fn as_map(h: &Hash) -> HashMap<Vec<u8>, Vec<u8>> {
         h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()
+    }
+
+    /// A short pair lives in a 32-byte node, field and value together.
+    #[test]
+    fn short_pairs_take_one_small_node() {
+        assert_eq!(FieldTable::NODE_SIZE, 32);
+        assert_eq!(std::mem::size_of::<Hash>(), 24);
+        let pair = FieldValue::new(b"field:1234", b"abc");
+        assert_eq!((pair.field(), pair.value(), pair.heap_size()), (&b"field:1234"[..], &b"abc"[..], 0));
+        let long = FieldValue::new(&[b'f'; 200], b"");
+        assert_eq!((long.field(), long.value()), (&[b'f'; 200][..], &b""[..]));
     }
 
     #[test]

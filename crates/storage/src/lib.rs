@@ -20,7 +20,7 @@ pub mod stream;
 pub mod value;
 pub mod zset;
 
-pub use bytes::SmallBytes;
+pub use bytes::{CompactBytes, SmallBytes};
 pub use db::{Db, Entry};
 pub use dict::{Dict, TableStats};
 pub use hash::{Hash, HashLimits};

@@ -7,16 +7,25 @@
 //! element count (with Redis's 8 KB safety limit on bytes). Insertion rules
 //! follow Redis's quicklist: push into the end node if it has room, else a new
 //! node; an insert in the middle of a full node splits it and then merges
-//! neighbours that fit together. Nodes are never compressed
-//! (`list-compress-depth` is accepted by the config and ignored here), and
-//! elements larger than `packed_threshold` are not given plain nodes.
+//! neighbours that fit together. Elements larger than `packed_threshold` are
+//! not given plain nodes.
+//!
+//! `list-compress-depth` (fixed when the list is created, as in Redis): the
+//! `depth` nodes at each end stay raw, every node between them is kept
+//! LZF-compressed when it has at least `MIN_COMPRESS_BYTES` and compression
+//! saves at least `MIN_COMPRESS_IMPROVE` bytes (else it stays raw until it
+//! changes). A write decompresses the nodes it touches and recompresses them
+//! when done; a read through `&self` decompresses a node into a cache that
+//! the next write drops.
 //!
 //! Index lookups walk node counts from the nearer end, so they cost
 //! O(nodes), not O(elements).
 
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
 
 use crate::listpack::{Listpack, LpInput, LpValue, Pos};
+use crate::lzf;
 
 /// Byte limits for fill -1..-5 (Redis's `optimization_level`).
 const SIZE_LIMITS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
@@ -30,6 +39,12 @@ const LISTPACK_OVERHEAD: usize = 7;
 /// Heap bytes of a quicklist node and of the quicklist header in Redis.
 pub const NODE_STRUCT_SIZE: usize = 40;
 pub const LIST_STRUCT_SIZE: usize = 40;
+/// Nodes smaller than this are not worth compressing (Redis's value).
+pub const MIN_COMPRESS_BYTES: usize = 48;
+/// Compression must save at least this many bytes to be kept.
+pub const MIN_COMPRESS_IMPROVE: usize = 8;
+/// Bytes of the length header Redis stores before a node's LZF data.
+pub const LZF_HEADER_SIZE: usize = 4;
 
 /// Which end of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,34 +53,191 @@ pub enum End {
     Tail,
 }
 
+/// A node's listpack, raw or compressed.
+#[derive(Clone, Debug)]
+enum Body {
+    Raw(Listpack),
+    Compressed {
+        lzf: Box<[u8]>,
+        raw_len: usize,
+        /// The listpack, decompressed for a read; dropped by the next write.
+        cache: OnceCell<Listpack>,
+    },
+}
+
 /// One listpack node and its element count (kept here so index walks never
 /// decode a listpack header).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 struct Node {
-    lp: Listpack,
+    body: Body,
     count: usize,
+    /// Compressing the current contents was tried and did not pay.
+    incompressible: bool,
 }
 
 impl Node {
     fn new() -> Node {
-        Node { lp: Listpack::new(), count: 0 }
+        Node { body: Body::Raw(Listpack::new()), count: 0, incompressible: false }
+    }
+
+    /// The listpack, for reading.
+    fn lp(&self) -> &Listpack {
+        match &self.body {
+            Body::Raw(lp) => lp,
+            Body::Compressed { lzf, raw_len, cache } => cache.get_or_init(|| unpack(lzf, *raw_len)),
+        }
+    }
+
+    /// The listpack, for writing: decompressed for good (until recompressed).
+    fn lp_mut(&mut self) -> &mut Listpack {
+        self.decompress();
+        self.incompressible = false;
+        match &mut self.body {
+            Body::Raw(lp) => lp,
+            Body::Compressed { .. } => unreachable!("just decompressed"),
+        }
+    }
+
+    /// The listpack's size, compressed or not (Redis's `node->sz`).
+    fn bytes_len(&self) -> usize {
+        match &self.body {
+            Body::Raw(lp) => lp.bytes_len(),
+            Body::Compressed { raw_len, .. } => *raw_len,
+        }
+    }
+
+    #[cfg(test)]
+    fn is_compressed(&self) -> bool {
+        matches!(self.body, Body::Compressed { .. })
+    }
+
+    fn decompress(&mut self) {
+        if let Body::Compressed { lzf, raw_len, cache } = &mut self.body {
+            let lp = cache.take().unwrap_or_else(|| unpack(lzf, *raw_len));
+            self.body = Body::Raw(lp);
+        }
+    }
+
+    /// Compresses the node if that pays, as Redis's `__quicklistCompressNode`.
+    fn compress(&mut self) {
+        let Body::Raw(lp) = &self.body else { return };
+        if self.incompressible {
+            return;
+        }
+        let raw_len = lp.bytes_len();
+        let lzf = if raw_len < MIN_COMPRESS_BYTES { Vec::new() } else { lzf::compress(lp.as_bytes()) };
+        if lzf.is_empty() || lzf.len() + MIN_COMPRESS_IMPROVE >= raw_len {
+            self.incompressible = true;
+            return;
+        }
+        self.body = Body::Compressed { lzf: lzf.into_boxed_slice(), raw_len, cache: OnceCell::new() };
+    }
+
+    fn drop_cache(&mut self) {
+        if let Body::Compressed { cache, .. } = &mut self.body {
+            cache.take();
+        }
     }
 }
 
+fn unpack(lzf: &[u8], raw_len: usize) -> Listpack {
+    Listpack::from_trusted_bytes(lzf::decompress(lzf, raw_len).expect("node compressed by this module"))
+}
+
 /// A Redis 7.0 quicklist; see the module comment.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct List {
     nodes: VecDeque<Node>,
     len: usize,
     fill: i32,
+    /// Nodes kept raw at each end; 0 compresses nothing.
+    compress_depth: usize,
+    /// A read filled some node's decompression cache.
+    caches_filled: Cell<bool>,
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &Self) -> bool {
+        self.fill == other.fill && self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+/// Node sizes for memory accounting and serialization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeSize {
+    /// The listpack's bytes.
+    pub raw: usize,
+    /// The LZF data's bytes, when the node is compressed.
+    pub compressed: Option<usize>,
 }
 
 impl List {
     /// An empty list whose nodes follow `fill` (list-max-listpack-size).
     pub fn new(fill: i64) -> List {
+        Self::with_compress_depth(fill, 0)
+    }
+
+    /// An empty list that also keeps nodes deeper than `depth` from either
+    /// end compressed (list-compress-depth).
+    pub fn with_compress_depth(fill: i64, depth: usize) -> List {
         // Redis clamps the fill to what a node can describe.
         let fill = fill.clamp(-(SIZE_LIMITS.len() as i64), 1 << 15) as i32;
-        List { nodes: VecDeque::new(), len: 0, fill }
+        List { nodes: VecDeque::new(), len: 0, fill, compress_depth: depth, caches_filled: Cell::new(false) }
+    }
+
+    /// Nodes kept raw at each end (0: no compression).
+    pub fn compress_depth(&self) -> usize {
+        self.compress_depth
+    }
+
+    /// Every node's raw and compressed size, head to tail.
+    pub fn node_footprints(&self) -> impl Iterator<Item = NodeSize> + '_ {
+        self.nodes.iter().map(|n| NodeSize {
+            raw: n.bytes_len(),
+            compressed: match &n.body {
+                Body::Raw(_) => None,
+                Body::Compressed { lzf, .. } => Some(lzf.len()),
+            },
+        })
+    }
+
+    /// Node `i`'s listpack for reading (decompressed into its cache if needed).
+    fn lp(&self, i: usize) -> &Listpack {
+        self.note_read();
+        self.nodes[i].lp()
+    }
+
+    fn note_read(&self) {
+        if self.compress_depth != 0 {
+            self.caches_filled.set(true);
+        }
+    }
+
+    /// Restores the compression invariant after a write: caches dropped,
+    /// nodes within the depth raw, the others compressed. After a push or pop
+    /// only nodes near the ends can be out of place; other writes check all.
+    fn recompress(&mut self, everywhere: bool) {
+        if self.caches_filled.replace(false) {
+            self.nodes.iter_mut().for_each(Node::drop_cache);
+        }
+        let depth = self.compress_depth;
+        let len = self.nodes.len();
+        if depth == 0 {
+            return;
+        }
+        let near = (depth + 2).min(len);
+        let fix = |node: &mut Node, i: usize| {
+            if i < depth || i + depth >= len {
+                node.decompress();
+            } else {
+                node.compress();
+            }
+        };
+        if everywhere {
+            self.nodes.iter_mut().enumerate().for_each(|(i, n)| fix(n, i));
+        } else {
+            (0..near).chain(len - near..len).for_each(|i| fix(&mut self.nodes[i], i));
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -88,12 +260,12 @@ impl List {
     /// Heap bytes, counted as Redis's MEMORY USAGE does: the quicklist header,
     /// and each node's struct plus its listpack.
     pub fn memory_usage(&self) -> usize {
-        LIST_STRUCT_SIZE + self.nodes.iter().map(|n| NODE_STRUCT_SIZE + n.lp.bytes_len()).sum::<usize>()
+        LIST_STRUCT_SIZE + self.nodes.iter().map(|n| NODE_STRUCT_SIZE + n.bytes_len()).sum::<usize>()
     }
 
     /// The node struct sizes and listpack byte lengths, for sampling callers.
     pub fn node_sizes(&self) -> impl Iterator<Item = usize> + '_ {
-        self.nodes.iter().map(|n| n.lp.bytes_len())
+        self.nodes.iter().map(Node::bytes_len)
     }
 
     /// Would a node of `bytes` bytes and `count` elements be within the fill?
@@ -108,13 +280,13 @@ impl List {
     /// May `value` be added to node `i` (Redis's `_quicklistNodeAllowInsert`)?
     fn node_allows_insert(&self, i: usize, value: &[u8]) -> bool {
         let node = &self.nodes[i];
-        self.fits(node.lp.bytes_len() + value.len() + SIZE_ESTIMATE_OVERHEAD, node.count + 1)
+        self.fits(node.bytes_len() + value.len() + SIZE_ESTIMATE_OVERHEAD, node.count + 1)
     }
 
     /// May nodes `a` and `b` become one (Redis's `_quicklistNodeAllowMerge`)?
     fn nodes_allow_merge(&self, a: usize, b: usize) -> bool {
         let (a, b) = (&self.nodes[a], &self.nodes[b]);
-        self.fits(a.lp.bytes_len() + b.lp.bytes_len() - LISTPACK_OVERHEAD, a.count + b.count)
+        self.fits(a.bytes_len() + b.bytes_len() - LISTPACK_OVERHEAD, a.count + b.count)
     }
 
     pub fn push(&mut self, end: End, value: &[u8]) {
@@ -125,7 +297,7 @@ impl List {
                     self.nodes.push_front(Node::new());
                 }
                 let node = &mut self.nodes[0];
-                node.lp.push_front(input);
+                node.lp_mut().push_front(input);
                 node.count += 1;
             }
             End::Tail => {
@@ -133,11 +305,12 @@ impl List {
                     self.nodes.push_back(Node::new());
                 }
                 let node = self.nodes.back_mut().expect("a node was just ensured");
-                node.lp.push_back(input);
+                node.lp_mut().push_back(input);
                 node.count += 1;
             }
         }
         self.len += 1;
+        self.recompress(false);
     }
 
     /// Removes and returns the element at `end`.
@@ -147,7 +320,8 @@ impl List {
             End::Tail => self.len.checked_sub(1)?,
         };
         let value = self.get(index as i64)?;
-        self.delete_range(index, 1);
+        self.delete_elements(index, 1);
+        self.recompress(false);
         Some(value)
     }
 
@@ -181,16 +355,16 @@ impl List {
     }
 
     fn position(&self, node: usize, offset: usize) -> Pos {
-        let n = &self.nodes[node];
-        let from_end = offset >= n.count / 2;
-        let seek = if from_end { offset as i64 - n.count as i64 } else { offset as i64 };
-        n.lp.seek(seek).expect("offset within the node")
+        let count = self.nodes[node].count;
+        let from_end = offset >= count / 2;
+        let seek = if from_end { offset as i64 - count as i64 } else { offset as i64 };
+        self.lp(node).seek(seek).expect("offset within the node")
     }
 
     /// The element at `index` (negative counts from the tail).
     pub fn get(&self, index: i64) -> Option<Vec<u8>> {
         let (node, offset) = self.locate(self.resolve(index)?);
-        Some(self.nodes[node].lp.get(self.position(node, offset)).to_vec())
+        Some(self.lp(node).get(self.position(node, offset)).to_vec())
     }
 
     /// Replaces the element at `index`; false if out of range.
@@ -198,7 +372,8 @@ impl List {
         let Some(index) = self.resolve(index) else { return false };
         let (node, offset) = self.locate(index);
         let pos = self.position(node, offset);
-        self.nodes[node].lp.replace(pos, LpInput::Bytes(value));
+        self.nodes[node].lp_mut().replace(pos, LpInput::Bytes(value));
+        self.recompress(true);
         true
     }
 
@@ -212,6 +387,11 @@ impl List {
     /// pivot's node if it has room, else into the neighbour at that edge, else
     /// a new node at the edge between two full nodes, else split and merge.
     pub fn insert(&mut self, index: usize, after: bool, value: &[u8]) {
+        self.insert_element(index, after, value);
+        self.recompress(true);
+    }
+
+    fn insert_element(&mut self, index: usize, after: bool, value: &[u8]) {
         let (node, offset) = self.locate(index);
         let count = self.nodes[node].count;
         let at_tail = after && offset == count - 1;
@@ -222,9 +402,9 @@ impl List {
             let pos = self.position(node, offset);
             let n = &mut self.nodes[node];
             if after {
-                n.lp.insert_after(pos, input);
+                n.lp_mut().insert_after(pos, input);
             } else {
-                n.lp.insert_before(pos, input);
+                n.lp_mut().insert_before(pos, input);
             }
             n.count += 1;
             return;
@@ -235,22 +415,22 @@ impl List {
         let prev_fits = has_prev && self.node_allows_insert(node - 1, value);
         if at_tail && next_fits {
             let next = &mut self.nodes[node + 1];
-            next.lp.push_front(input);
+            next.lp_mut().push_front(input);
             next.count += 1;
         } else if at_head && prev_fits {
             let prev = &mut self.nodes[node - 1];
-            prev.lp.push_back(input);
+            prev.lp_mut().push_back(input);
             prev.count += 1;
         } else if (at_tail && has_next) || (at_head && has_prev) {
             let mut fresh = Node::new();
-            fresh.lp.push_back(input);
+            fresh.lp_mut().push_back(input);
             fresh.count = 1;
             self.nodes.insert(if at_tail { node + 1 } else { node }, fresh);
         } else if after {
             // Split the full node after the pivot; the element starts the
             // second half; then merge what fits around the original node.
             let mut tail = self.split_off(node, offset + 1);
-            tail.lp.push_front(input);
+            tail.lp_mut().push_front(input);
             tail.count += 1;
             self.nodes.insert(node + 1, tail);
             self.merge_around(node);
@@ -259,7 +439,7 @@ impl List {
             // the second half (holding the pivot) is the merge centre.
             let tail = self.split_off(node, offset);
             let head = &mut self.nodes[node];
-            head.lp.push_back(input);
+            head.lp_mut().push_back(input);
             head.count += 1;
             self.nodes.insert(node + 1, tail);
             self.merge_around(node + 1);
@@ -270,12 +450,14 @@ impl List {
     fn split_off(&mut self, i: usize, at: usize) -> Node {
         let node = &mut self.nodes[i];
         let mut tail = Node::new();
-        for v in node.lp.iter().skip(at) {
-            push_lp(&mut tail.lp, v);
+        let lp = node.lp_mut();
+        for v in lp.iter().skip(at) {
+            push_lp(tail.lp_mut(), v);
         }
         tail.count = node.count - at;
-        if let Some(pos) = node.lp.seek(at as i64) {
-            node.lp.delete_range(pos, tail.count);
+        let lp = node.lp_mut();
+        if let Some(pos) = lp.seek(at as i64) {
+            lp.delete_range(pos, tail.count);
         }
         node.count = at;
         tail
@@ -303,16 +485,23 @@ impl List {
     /// Appends node `i + 1` to node `i` and drops it.
     fn merge_into_first(&mut self, i: usize) {
         let second = self.nodes.remove(i + 1).expect("merge partner exists");
-        let first = &mut self.nodes[i];
-        for v in second.lp.iter() {
-            push_lp(&mut first.lp, v);
+        let first = self.nodes[i].lp_mut();
+        for v in second.lp().iter() {
+            push_lp(first, v);
         }
+        let first = &mut self.nodes[i];
         first.count += second.count;
     }
 
     /// Removes `count` elements from `start` (clamped to the list); returns
     /// how many were removed. Emptied nodes are dropped.
     pub fn delete_range(&mut self, start: usize, count: usize) -> usize {
+        let removed = self.delete_elements(start, count);
+        self.recompress(true);
+        removed
+    }
+
+    fn delete_elements(&mut self, start: usize, count: usize) -> usize {
         let count = count.min(self.len.saturating_sub(start));
         if count == 0 {
             return 0;
@@ -326,8 +515,9 @@ impl List {
             if take == n.count {
                 self.nodes.remove(node);
             } else {
-                let pos = n.lp.seek(offset as i64).expect("offset inside the node");
-                n.lp.delete_range(pos, take);
+                let lp = n.lp_mut();
+                let pos = lp.seek(offset as i64).expect("offset inside the node");
+                lp.delete_range(pos, take);
                 n.count -= take;
                 node += 1;
             }
@@ -345,8 +535,9 @@ impl List {
             return;
         }
         let stop = stop.min(self.len - 1);
-        self.delete_range(stop + 1, self.len);
-        self.delete_range(0, start);
+        self.delete_elements(stop + 1, self.len);
+        self.delete_elements(0, start);
+        self.recompress(true);
     }
 
     /// Removes up to `limit` elements equal to `value` (0 = all), scanning
@@ -364,25 +555,29 @@ impl List {
         // Delete from the back so earlier indexes stay valid.
         chosen.sort_unstable_by(|a, b| b.cmp(a));
         for i in &chosen {
-            self.delete_range(*i, 1);
+            self.delete_elements(*i, 1);
         }
+        self.recompress(true);
         take
     }
 
     /// Elements head to tail.
     pub fn iter(&self) -> impl Iterator<Item = LpValue<'_>> + '_ {
-        self.nodes.iter().flat_map(|n| n.lp.iter())
+        self.note_read();
+        self.nodes.iter().flat_map(|n| n.lp().iter())
     }
 
     /// Elements tail to head.
     pub fn iter_rev(&self) -> impl Iterator<Item = LpValue<'_>> + '_ {
-        self.nodes.iter().rev().flat_map(|n| n.lp.iter_rev())
+        self.note_read();
+        self.nodes.iter().rev().flat_map(|n| n.lp().iter_rev())
     }
 
     /// Elements `start..start+count` head to tail, with one O(nodes) seek.
     pub fn range(&self, start: usize, count: usize) -> impl Iterator<Item = LpValue<'_>> + '_ {
         let (node, offset) = if start < self.len { self.locate(start) } else { (self.nodes.len(), 0) };
-        self.nodes.range(node..).flat_map(|n| n.lp.iter()).skip(offset).take(count)
+        self.note_read();
+        self.nodes.range(node..).flat_map(|n| n.lp().iter()).skip(offset).take(count)
     }
 }
 
@@ -436,6 +631,29 @@ mod tests {
         assert!(l.node_count() > 10);
     }
 
+    /// With depth 1 every node but the two end ones is stored compressed,
+    /// and reads and writes in the middle see the right elements.
+    #[test]
+    fn inner_nodes_are_compressed() {
+        let mut l = List::with_compress_depth(-2, 1);
+        for i in 0..20_000 {
+            l.push(End::Tail, format!("element:{}", i % 100).as_bytes());
+        }
+        let sizes: Vec<NodeSize> = l.node_footprints().collect();
+        assert!(sizes.len() > 10);
+        assert!(sizes[0].compressed.is_none() && sizes[sizes.len() - 1].compressed.is_none());
+        assert!(sizes[1..sizes.len() - 1]
+            .iter()
+            .all(|s| s.compressed.is_some_and(|c| c + MIN_COMPRESS_IMPROVE < s.raw)));
+        assert_eq!(l.get(10_001), Some(b"element:1".to_vec()));
+        assert!(l.set(10_002, b"changed"));
+        l.insert(10_003, true, b"inserted");
+        let middle: Vec<Vec<u8>> = l.range(10_001, 4).map(|e| e.to_vec()).collect();
+        assert_eq!(middle, [&b"element:1"[..], b"changed", b"element:3", b"inserted"]);
+        assert!(l.nodes.iter().all(|n| n.lp().len() == n.count));
+        assert!(l.nodes.range(1..l.nodes.len() - 1).all(Node::is_compressed));
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Push(bool, u16),
@@ -471,8 +689,9 @@ mod tests {
     proptest! {
         #[test]
         fn behaves_like_a_deque(fill in prop_oneof![Just(-1i64), Just(-2), Just(1), Just(3), Just(5)],
+                                depth in prop_oneof![Just(0usize), Just(1), Just(2)],
                                 ops in proptest::collection::vec(op(), 1..200)) {
-            let mut l = List::new(fill);
+            let mut l = List::with_compress_depth(fill, depth);
             let mut m: VecDeque<Vec<u8>> = VecDeque::new();
             for op in ops {
                 match op {
@@ -522,7 +741,12 @@ mod tests {
                 }
                 prop_assert_eq!(l.len(), m.len());
                 prop_assert_eq!(to_vec(&l), m.iter().cloned().collect::<Vec<_>>());
-                prop_assert!(l.nodes.iter().all(|n| n.count > 0 && n.count == n.lp.len()));
+                prop_assert!(l.nodes.iter().all(|n| n.count > 0 && n.count == n.lp().len()));
+                let nodes = l.nodes.len();
+                for (i, n) in l.nodes.iter().enumerate() {
+                    let inner = depth > 0 && i >= depth && i + depth < nodes;
+                    prop_assert_eq!(n.is_compressed(), inner && !n.incompressible, "node {} of {}", i, nodes);
+                }
             }
             let rev: Vec<Vec<u8>> = l.iter_rev().map(|e| e.to_vec()).collect();
             prop_assert_eq!(rev, m.iter().rev().cloned().collect::<Vec<_>>());

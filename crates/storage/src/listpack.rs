@@ -100,6 +100,12 @@ impl Listpack {
         Listpack { buf }
     }
 
+    /// Wraps bytes this crate produced with `as_bytes` (a compressed list
+    /// node restored); not for bytes from outside, which are not validated.
+    pub(crate) fn from_trusted_bytes(buf: Vec<u8>) -> Self {
+        Listpack { buf }
+    }
+
     /// The listpack bytes, exactly as Redis lays them out.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf

@@ -10,15 +10,19 @@
 //! listpack byte size plus the new entry's field/value lengths reach
 //! `stream-node-max-bytes`. For that the node tracks the size its listpack
 //! would have (`listpack_bytes`), computed with listpack's encoding rules,
-//! while the entries themselves are kept as plain owned byte strings: that
-//! keeps reads and scans simple and allocation-light without re-implementing
-//! listpack's byte format, which nothing here needs (RDB writing converts).
+//! while the entries themselves are packed into one byte buffer per node
+//! (length-prefixed strings; field names equal to the node's first entry's
+//! are left out, as Redis's listpack leaves them out), read back through
+//! `Fields`: appending allocates nothing per entry, and an entry costs its
+//! bytes plus ~26, without re-implementing listpack's byte format, which
+//! nothing here needs (RDB writing converts).
 //!
 //! This module knows nothing about commands, replies or time: callers pass
 //! IDs, limits and timestamps in.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::bytes::{read_varint, varint};
 use crate::listpack::{entry_size, LpInput};
 
 /// A stream entry ID: milliseconds and sequence number.
@@ -58,10 +62,31 @@ impl StreamId {
         }
     }
 
-    /// `ms-seq`, as replies spell an ID.
+    /// `ms-seq`, as replies spell an ID. Written digit by digit: XADD
+    /// formats an ID per call, and `format!` showed in its profile.
     pub fn to_bytes(&self) -> Vec<u8> {
-        format!("{}-{}", self.ms, self.seq).into_bytes()
+        let mut out = Vec::with_capacity(2 * U64_DIGITS + 1);
+        push_u64(&mut out, self.ms);
+        out.push(b'-');
+        push_u64(&mut out, self.seq);
+        out
     }
+}
+
+const U64_DIGITS: usize = 20;
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; U64_DIGITS];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// When a node is full (Redis's `stream-node-max-bytes` / `-entries`; 0 = no limit).
@@ -89,13 +114,96 @@ pub enum TrimTo {
     MinId(StreamId),
 }
 
-/// One stored entry; `fields` alternates field and value.
+/// One stored entry; its strings are in its node's `data` from `at`.
 #[derive(Clone, Debug, PartialEq)]
 struct NodeEntry {
     id: StreamId,
     deleted: bool,
-    fields: Box<[Box<[u8]>]>,
+    /// Offset in `Node::data`; a node's data stays under 2 GiB (its
+    /// listpack size, which bounds it, is capped at `LISTPACK_MAX_SIZE`,
+    /// and so is one entry).
+    at: u32,
 }
+
+/// First byte of an entry in `Node::data` whose field names are the
+/// master fields (only the values follow); otherwise the byte is 0 and the
+/// pair count follows as a varint, then every name and value.
+const SAME_FIELDS: u8 = 1;
+
+/// An entry's alternating fields and values, as stored in its node.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields<'a> {
+    /// The node's master field names, when the entry left its names out.
+    names: Option<&'a [Box<[u8]>]>,
+    /// Length-prefixed strings, starting with this entry's first.
+    data: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn of(node: &'a Node, entry: &NodeEntry) -> Self {
+        let data = &node.data[entry.at as usize..];
+        if data[0] == SAME_FIELDS {
+            let names = &*node.master_fields;
+            return Fields { names: Some(names), data: &data[1..], len: names.len() * 2 };
+        }
+        let (pairs, n) = read_varint(&data[1..]);
+        Fields { names: None, data: &data[1 + n..], len: pairs * 2 }
+    }
+
+    /// Number of strings (twice the number of pairs).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> FieldsIter<'a> {
+        FieldsIter { fields: *self, next: 0 }
+    }
+}
+
+impl<'a> IntoIterator for Fields<'a> {
+    type Item = &'a [u8];
+    type IntoIter = FieldsIter<'a>;
+    fn into_iter(self) -> FieldsIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over `Fields`.
+pub struct FieldsIter<'a> {
+    fields: Fields<'a>,
+    next: usize,
+}
+
+impl<'a> Iterator for FieldsIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let i = self.next;
+        if i >= self.fields.len {
+            return None;
+        }
+        self.next += 1;
+        if let (Some(names), 0) = (self.fields.names, i % 2) {
+            return Some(&names[i / 2]);
+        }
+        let (len, n) = read_varint(self.fields.data);
+        let (s, rest) = self.fields.data[n..].split_at(len);
+        self.fields.data = rest;
+        Some(s)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.fields.len - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for FieldsIter<'_> {}
 
 /// A run of consecutive entries, the counterpart of one Redis listpack.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +217,8 @@ struct Node {
     entry_bytes: usize,
     live: usize,
     entries: Vec<NodeEntry>,
+    /// Every entry's strings, packed (see `SAME_FIELDS`).
+    data: Vec<u8>,
 }
 
 impl Node {
@@ -117,7 +227,7 @@ impl Node {
         let master_bytes = int_entry_size(names.len() as i64)
             + names.iter().map(|n| string_entry_size(n)).sum::<usize>()
             + int_entry_size(0);
-        Node { master_fields: names, master_bytes, entry_bytes: 0, live: 0, entries: Vec::new() }
+        Node { master_fields: names, master_bytes, entry_bytes: 0, live: 0, entries: Vec::new(), data: Vec::new() }
     }
 
     fn deleted(&self) -> usize {
@@ -158,7 +268,31 @@ impl Node {
         bytes += int_entry_size(lp_count);
         self.entry_bytes += bytes;
         self.live += 1;
-        self.entries.push(NodeEntry { id, deleted: false, fields: fields.iter().map(|f| Box::from(*f)).collect() });
+        let at = self.data.len() as u32;
+        if same {
+            self.data.push(SAME_FIELDS);
+        } else {
+            self.data.push(0);
+            self.push_varint(pairs);
+        }
+        for (i, f) in fields.iter().enumerate() {
+            if !same || i % 2 == 1 {
+                self.push_varint(f.len());
+                self.data.extend_from_slice(f);
+            }
+        }
+        self.entries.push(NodeEntry { id, deleted: false, at });
+    }
+
+    fn push_varint(&mut self, n: usize) {
+        let (buf, len) = varint(n);
+        self.data.extend_from_slice(&buf[..len]);
+    }
+
+    /// Gives back growth slack once the node takes no more entries.
+    fn seal(&mut self) {
+        self.entries.shrink_to_fit();
+        self.data.shrink_to_fit();
     }
 
     fn last_id(&self) -> StreamId {
@@ -171,10 +305,8 @@ impl Node {
     }
 
     fn heap_size(&self) -> usize {
-        self.entries
-            .iter()
-            .map(|e| std::mem::size_of::<NodeEntry>() + e.fields.iter().map(|f| f.len() + 16).sum::<usize>())
-            .sum::<usize>()
+        self.entries.capacity() * std::mem::size_of::<NodeEntry>()
+            + self.data.capacity()
             + self.master_fields.iter().map(|f| f.len() + 16).sum::<usize>()
     }
 }
@@ -299,7 +431,7 @@ pub struct Stream {
 }
 
 /// A live entry as scans return it: its ID and alternating fields and values.
-pub type EntryRef<'a> = (StreamId, &'a [Box<[u8]>]);
+pub type EntryRef<'a> = (StreamId, Fields<'a>);
 
 impl Stream {
     pub fn new() -> Self {
@@ -332,6 +464,9 @@ impl Stream {
             node.listpack_bytes() + total >= max_bytes
                 || (limits.max_entries != 0 && node.entries.len() >= limits.max_entries)
         });
+        if tail_full {
+            self.nodes.last_entry().expect("a full tail exists").get_mut().seal();
+        }
         if tail_full || self.nodes.is_empty() {
             self.nodes.insert(id, Node::new(fields));
         }
@@ -352,10 +487,10 @@ impl Stream {
     }
 
     /// The fields of entry `id`, if it is live.
-    pub fn get(&self, id: StreamId) -> Option<&[Box<[u8]>]> {
+    pub fn get(&self, id: StreamId) -> Option<Fields<'_>> {
         let node = &self.nodes[&self.node_key_for(id)?];
         let i = node.lower_bound(id);
-        node.entries.get(i).filter(|e| e.id == id && !e.deleted).map(|e| &*e.fields)
+        node.entries.get(i).filter(|e| e.id == id && !e.deleted).map(|e| Fields::of(node, e))
     }
 
     /// Live entries with `start <= id <= end`, in order (reversed if `rev`),
@@ -374,7 +509,7 @@ impl Stream {
                     if full(&out) {
                         return out;
                     }
-                    out.push((e.id, &*e.fields));
+                    out.push((e.id, Fields::of(node, e)));
                 }
             }
         } else {
@@ -383,7 +518,7 @@ impl Stream {
                     if full(&out) {
                         return out;
                     }
-                    out.push((e.id, &*e.fields));
+                    out.push((e.id, Fields::of(node, e)));
                 }
             }
         }
@@ -591,6 +726,13 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_spelled_ms_dash_seq() {
+        assert_eq!(StreamId::new(0, 0).to_bytes(), b"0-0");
+        assert_eq!(StreamId::new(1700000000123, 7).to_bytes(), b"1700000000123-7");
+        assert_eq!(StreamId::MAX.to_bytes(), format!("{}-{}", u64::MAX, u64::MAX).into_bytes());
+    }
+
+    #[test]
     fn nodes_split_at_max_entries_like_redis() {
         let mut s = Stream::new();
         for i in 1..=1000 {
@@ -634,15 +776,22 @@ mod tests {
         fn matches_a_btreemap_model(ops in proptest::collection::vec(op(), 1..300), max_entries in 1usize..8) {
             let limits = NodeLimits { max_bytes: 4096, max_entries };
             let mut s = Stream::new();
-            let mut model: BTreeMap<StreamId, Vec<u8>> = BTreeMap::new();
+            let mut model: BTreeMap<StreamId, Vec<Vec<u8>>> = BTreeMap::new();
             let mut next = 0u64;
             for op in ops {
                 match op {
                     Op::Add(gap, n) => {
                         next += u64::from(gap);
+                        // Mostly the node's first field names (stored without
+                        // them), sometimes others.
                         let v = vec![n; usize::from(n % 8)];
-                        s.append(id(next), &[b"f", &v], limits);
-                        model.insert(id(next), v);
+                        let fields: Vec<Vec<u8>> = match n % 3 {
+                            0 => vec![b"f".to_vec(), v.clone(), b"other".to_vec(), vec![b'x'; usize::from(n)]],
+                            _ => vec![b"f".to_vec(), v],
+                        };
+                        let args: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+                        s.append(id(next), &args, limits);
+                        model.insert(id(next), fields);
                     }
                     Op::Del(k) => {
                         let k = id(u64::from(k));
@@ -678,8 +827,15 @@ mod tests {
                 }
                 prop_assert_eq!(s.len() as usize, model.len());
                 prop_assert_eq!(s.first_id, model.keys().next().copied().unwrap_or_default());
-                let all: Vec<StreamId> = s.range(StreamId::MIN, StreamId::MAX, false, 0).iter().map(|e| e.0).collect();
-                prop_assert_eq!(all, model.keys().copied().collect::<Vec<_>>());
+                let all: Vec<(StreamId, Vec<Vec<u8>>)> = s
+                    .range(StreamId::MIN, StreamId::MAX, false, 0)
+                    .iter()
+                    .map(|(id, f)| (*id, f.iter().map(<[u8]>::to_vec).collect()))
+                    .collect();
+                prop_assert_eq!(all, model.clone().into_iter().collect::<Vec<_>>());
+                if let Some((k, fields)) = model.iter().next() {
+                    prop_assert_eq!(s.get(*k).map(|f| f.iter().map(<[u8]>::to_vec).collect::<Vec<_>>()), Some(fields.clone()));
+                }
             }
         }
     }

@@ -145,6 +145,24 @@ impl Value {
         }
     }
 
+    /// The bytes of a compact encoding (a listpack hash or sorted set, an
+    /// intset): Redis stores the very same bytes, so MEMORY USAGE reports
+    /// Redis's figure for them. None for other encodings.
+    pub fn compact_bytes(&self) -> Option<usize> {
+        match self {
+            Value::Hash(h) => match &**h {
+                Hash::Listpack(lp) => Some(lp.bytes_len()),
+                Hash::Table(_) => None,
+            },
+            Value::Zset(z) => z.listpack().map(|lp| lp.bytes_len()),
+            Value::Set(s) => match &**s {
+                Set::Ints(ints) => Some(ints.as_bytes().len()),
+                Set::Table(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Rough heap bytes owned by the value, for MEMORY USAGE and UNLINK's
     /// decision to free in the background.
     pub fn heap_size(&self) -> usize {

@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use cinnabar_protocol::numbers::{format_g17, parse_f64};
 
 use crate::listpack::{Listpack, LpInput, LpValue, Pos};
-use crate::{Dict, SmallBytes};
+use crate::{CompactBytes, Dict};
 
 pub use tree::cmp_key;
 use tree::ScoreTree;
@@ -36,7 +36,7 @@ pub struct ZsetLimits {
 /// A large sorted set: member -> score, plus the ordered index.
 #[derive(Default)]
 pub struct SkipList {
-    dict: Dict<SmallBytes, f64>,
+    dict: Dict<CompactBytes, f64>,
     tree: ScoreTree,
 }
 
@@ -145,8 +145,11 @@ impl Zset {
         match self {
             Zset::Listpack(lp) => lp.capacity(),
             Zset::SkipList(s) => {
-                let dict = s.dict.bucket_count() * 8 + s.dict.len() * 48;
-                dict + s.tree.len() * 48
+                let members: usize = s.dict.keys().map(|m| m.heap_size()).sum();
+                let dict = s.dict.bucket_count() * std::mem::size_of::<usize>()
+                    + s.dict.len() * Dict::<CompactBytes, f64>::NODE_SIZE;
+                // Each member is stored in the dict and in the tree.
+                dict + s.tree.node_bytes() + 2 * members
             }
         }
     }
@@ -191,8 +194,8 @@ impl Zset {
         match self {
             Zset::Listpack(lp) => lp_insert(lp, member, score),
             Zset::SkipList(s) => {
-                s.dict.insert(SmallBytes::new(member), score);
-                s.tree.insert(score, SmallBytes::new(member));
+                s.dict.insert(CompactBytes::new(member), score);
+                s.tree.insert(score, CompactBytes::new(member));
             }
         }
         if old.is_some() {
@@ -225,8 +228,8 @@ impl Zset {
         if let Zset::Listpack(_) = self {
             let mut big = SkipList::default();
             for (m, s) in self.to_vec(false) {
-                big.dict.insert(SmallBytes::new(&m), s);
-                big.tree.insert(s, SmallBytes::new(&m));
+                big.dict.insert(CompactBytes::new(&m), s);
+                big.tree.insert(s, CompactBytes::new(&m));
             }
             *self = Zset::SkipList(Box::new(big));
         }

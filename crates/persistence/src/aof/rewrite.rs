@@ -138,7 +138,7 @@ fn write_stream<W: Write>(w: &mut CommandWriter<'_, W>, key: &[u8], s: &Stream) 
         for (id, fields) in s.range(StreamId::MIN, StreamId::MAX, false, usize::MAX) {
             let id = id_bytes(id);
             let mut argv: Vec<&[u8]> = vec![b"XADD", key, &id];
-            argv.extend(fields.iter().map(|f| &**f));
+            argv.extend(fields.iter());
             w.command(&argv)?;
         }
     }

@@ -143,7 +143,6 @@ fn sleep(ctx: &mut Ctx, seconds: &[u8]) {
 fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let lru_clock = ctx.srv.lru_clock();
     let shared_integers = shared_integers_allowed(ctx);
-    let compress_depth = ctx.srv.config.list_compress_depth;
     let entry = ctx.db().get(key).ok_or(errors::NO_SUCH_KEY)?;
     let refcount = match &entry.value {
         Value::Str(StrValue::Int(i)) if shared_integers && (0..SHARED_INTEGERS).contains(i) => i32::MAX,
@@ -159,22 +158,23 @@ fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         idle_seconds(entry, lru_clock)
     );
     if let Value::List(list) = &entry.value {
-        line.push_str(&quicklist_details(list, compress_depth));
+        line.push_str(&quicklist_details(list));
     }
     ctx.reply().simple(&line);
     Ok(())
 }
 
-/// The quicklist fields Redis appends to DEBUG OBJECT. Nodes are never
-/// compressed here, but `ql_compressed` reports the setting as Redis does.
-fn quicklist_details(list: &cinnabar_storage::List, compress_depth: i64) -> String {
+/// The quicklist fields Redis appends to DEBUG OBJECT: `ql_compressed`
+/// says whether the list was created with a compression depth, and the
+/// uncompressed size adds up the nodes' listpacks, compressed or not.
+fn quicklist_details(list: &cinnabar_storage::List) -> String {
     let nodes = list.node_count();
     format!(
         " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
         nodes,
         list.len() as f64 / nodes.max(1) as f64,
         list.fill(),
-        i32::from(compress_depth != 0),
+        i32::from(list.compress_depth() != 0),
         list.node_sizes().sum::<usize>()
     )
 }
@@ -210,9 +210,15 @@ fn serialized_length(value: &Value) -> usize {
             None => zset_serialized_length(z),
         },
         // RDB_TYPE_LIST_QUICKLIST_2: node count, then per node its container
-        // kind and its listpack as a string (LZF compression not counted).
+        // kind and its listpack as a string; a compressed node is written as
+        // its LZF blob (encoding byte, both lengths, data). Compression of
+        // raw nodes by `rdbcompression` is not counted.
         Value::List(l) => {
-            length_prefix(l.node_count()) + l.node_sizes().map(|n| 1 + length_prefix(n) + n).sum::<usize>()
+            let node = |n: cinnabar_storage::list::NodeSize| match n.compressed {
+                Some(lzf) => 1 + length_prefix(lzf) + length_prefix(n.raw) + lzf,
+                None => length_prefix(n.raw) + n.raw,
+            };
+            length_prefix(l.node_count()) + l.node_footprints().map(|n| 1 + node(n)).sum::<usize>()
         }
         Value::Hash(h) => match &**h {
             Hash::Listpack(lp) => string_length(lp.as_bytes()),

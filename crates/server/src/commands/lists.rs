@@ -382,8 +382,9 @@ fn reply_element(reply: &mut Reply, e: LpValue<'_>) {
     }
 }
 
-fn fill(ctx: &Ctx) -> i64 {
-    ctx.srv.config.list_max_listpack_size
+/// An empty list with the configured node size and compression depth.
+pub(crate) fn new_list(srv: &Server) -> List {
+    List::with_compress_depth(srv.config.list_max_listpack_size, srv.config.list_compress_depth as usize)
 }
 
 fn parse_index(arg: &[u8]) -> Result<i64, CmdError> {
@@ -435,7 +436,7 @@ fn push_elements(
     } else if existing_only {
         return Ok(0);
     } else {
-        let mut list = List::new(fill(ctx));
+        let mut list = new_list(ctx.srv);
         elements.iter().for_each(|e| list.push(end, e));
         let len = list.len();
         ctx.set_key(key, Value::List(Box::new(list)), false);

@@ -104,25 +104,34 @@ pub fn alloc_size(size: usize) -> usize {
 }
 
 /// Bytes a key costs: its dictionary node, the key's own allocation and the
-/// value's allocations.
+/// value's allocations. Values in compact encodings (listpack, intset,
+/// quicklist) hold Redis's very bytes and are counted with Redis's formula;
+/// hashtable and skiplist encodings are counted as they are here.
 pub fn key_usage(key: &[u8], entry: &Entry) -> usize {
     let key_heap = SmallBytes::new(key).heap_size();
     let value = match &entry.value {
         Value::List(l) => list_usage(l),
-        other => alloc_size(other.heap_size()),
+        other => match other.compact_bytes() {
+            Some(bytes) => ROBJ_SIZE + alloc_size(bytes),
+            None => alloc_size(other.heap_size()),
+        },
     };
     alloc_size(Db::KEY_NODE_SIZE) + alloc_size(key_heap) + value
 }
+
+/// Redis's object header, counted for the values whose figure is Redis's.
+const ROBJ_SIZE: usize = 16;
 
 /// Nodes Redis samples when sizing a quicklist (MEMORY USAGE's default).
 const LIST_SAMPLES: usize = 5;
 
 /// Redis's `objectComputeSize` for a quicklist: the object and quicklist
 /// headers plus the average of the first sampled nodes times the node count.
+/// A compressed node's allocation is its LZF data behind a length header.
 fn list_usage(list: &List) -> usize {
-    const ROBJ_SIZE: usize = 16;
+    let node_alloc = |n: list::NodeSize| alloc_size(n.compressed.map_or(n.raw, |lzf| list::LZF_HEADER_SIZE + lzf));
     let sampled: Vec<usize> =
-        list.node_sizes().take(LIST_SAMPLES).map(|lp| list::NODE_STRUCT_SIZE + alloc_size(lp)).collect();
+        list.node_footprints().take(LIST_SAMPLES).map(|n| list::NODE_STRUCT_SIZE + node_alloc(n)).collect();
     let nodes = if sampled.is_empty() {
         0
     } else {

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 
 use cinnabar_protocol::numbers::parse_i64;
-use cinnabar_storage::{List, Value};
+use cinnabar_storage::Value;
 
 use crate::command::context::errors;
 use crate::command::keys::KeyRef;
@@ -401,7 +401,7 @@ fn reply_items(ctx: &mut Ctx, gets: &[&[u8]], items: &[Item]) {
 /// STORE: the output as a list at `dest` (missing GET values as empty
 /// strings); an empty output deletes `dest`. Replies with the length.
 fn store_items(ctx: &mut Ctx, gets: &[&[u8]], items: &[Item], dest: &[u8]) {
-    let mut list = List::new(ctx.srv.config.list_max_listpack_size);
+    let mut list = super::lists::new_list(ctx.srv);
     for item in items {
         for value in outputs(ctx, gets, &item.element) {
             list.push(cinnabar_storage::list::End::Tail, &value.unwrap_or_default());

@@ -12,7 +12,7 @@
 
 use cinnabar_protocol::numbers::parse_i64;
 use cinnabar_protocol::Reply;
-use cinnabar_storage::stream::{ConsumerGroup, NodeLimits, TrimTo, ENTRIES_READ_INVALID};
+use cinnabar_storage::stream::{ConsumerGroup, Fields, NodeLimits, TrimTo, ENTRIES_READ_INVALID};
 use cinnabar_storage::{Stream, StreamId, Value};
 
 use super::server::{reply_help, subcommand_syntax_error};
@@ -405,7 +405,7 @@ fn reply_id(r: &mut Reply, id: StreamId) {
     r.bulk(&id.to_bytes());
 }
 
-fn reply_entry(r: &mut Reply, id: StreamId, fields: &[Box<[u8]>]) {
+fn reply_entry(r: &mut Reply, id: StreamId, fields: Fields) {
     r.array(2);
     reply_id(r, id);
     r.array(fields.len());
@@ -580,10 +580,11 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     stream.append(id, fields, limits);
     let mut prop = owned(argv);
     let trimmed = trim_and_rewrite(stream, &args.trim, &mut prop);
+    let id_bytes = id.to_bytes();
+    ctx.client.reply.bulk(&id_bytes);
     if !matches!(args.id, Some((_, true))) {
-        prop[args.id_at] = id.to_bytes();
+        prop[args.id_at] = id_bytes;
     }
-    reply_id(&mut ctx.client.reply, id);
     ctx.mark_dirty(1);
     ctx.notify(notify::STREAM, "xadd", key);
     if trimmed > 0 {
@@ -1119,18 +1120,16 @@ fn read_new(
         body.array(0);
         return;
     };
-    let entries: Vec<(StreamId, Vec<Box<[u8]>>)> =
-        stream.range(start, StreamId::MAX, false, count).into_iter().map(|(id, f)| (id, f.to_vec())).collect();
-    body.array(entries.len());
+    let ids: Vec<StreamId> = stream.range(start, StreamId::MAX, false, count).into_iter().map(|(id, _)| id).collect();
+    body.array(ids.len());
     let mut moved_cursor = false;
-    for (id, fields) in &entries {
-        let id = *id;
+    for id in ids {
         let entries_read = next_entries_read(stream, &stream.groups[g.group], id);
+        reply_entry(body, id, stream.get(id).expect("just listed"));
         let group = stream.groups.get_mut(g.group).expect("checked by the caller");
         group.entries_read = entries_read;
         group.last_id = id;
         moved_cursor = true;
-        reply_entry(body, id, fields);
         if !g.noack {
             group.assign(id, g.consumer, now, 1);
             props.push(xclaim_propagation(key, g.group, group, id));

@@ -8,16 +8,19 @@
 //! entry count and its largest key, so all three are O(log N) descents
 //! (plus O(k) to visit k entries).
 //!
-//! Why not a skiplist like Redis: leaves are plain arrays of 32-byte entries
-//! (8-byte score + inline `SmallBytes` member), 64 to a leaf, so the ordered
-//! index costs ~32–48 bytes per element with one allocation per leaf, where a
-//! skiplist node costs a separate allocation with a backward pointer and
-//! 1.33 levels of (pointer, span) on average (~56–72 bytes with malloc
-//! overhead) plus a separate sds for the member.
+//! Why not a skiplist like Redis: leaves are fixed arrays of 24-byte entries
+//! (8-byte score + `CompactBytes` member, inline up to 14 bytes), 64 to a
+//! leaf in one 1536-byte allocation (an exact jemalloc size class), so the
+//! ordered index costs 24–48 bytes per element, where a skiplist node costs
+//! a separate allocation with a backward pointer and 1.33 levels of
+//! (pointer, span) on average (~56–72 bytes with malloc overhead). A full
+//! leaf splits in half, except when the new entry goes at either end (scores
+//! added in order): then the full leaf stays full, so ordered loads pack
+//! leaves completely.
 
 use std::cmp::Ordering;
 
-use crate::SmallBytes;
+use crate::CompactBytes;
 
 const LEAF_MAX: usize = 64;
 const INNER_MAX: usize = 64;
@@ -28,7 +31,7 @@ const MERGE_BELOW: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub score: f64,
-    pub member: SmallBytes,
+    pub member: CompactBytes,
 }
 
 /// Redis's order: by score (`-0 == +0`), then by member bytes.
@@ -84,8 +87,7 @@ impl Node {
         match self {
             Node::Leaf(v) => {
                 let at = v.partition_point(|x| less(x, e.score, &e.member));
-                v.insert(at, e);
-                (v.len() > LEAF_MAX).then(|| Box::new(Node::Leaf(v.split_off(v.len() / 2))))
+                insert_or_split(v, at, e, LEAF_MAX).map(|right| Box::new(Node::Leaf(right)))
             }
             Node::Inner(children) => {
                 let i = children.iter().position(|c| !less(&c.max, e.score, &e.member)).unwrap_or(children.len() - 1);
@@ -97,8 +99,8 @@ impl Node {
                 let right = c.node.insert(e)?;
                 c.len = c.node.len();
                 c.max = c.node.max().clone();
-                children.insert(i + 1, Node::child_of(right));
-                (children.len() > INNER_MAX).then(|| Box::new(Node::Inner(children.split_off(children.len() / 2))))
+                insert_or_split(children, i + 1, Node::child_of(right), INNER_MAX)
+                    .map(|right| Box::new(Node::Inner(right)))
             }
         }
     }
@@ -135,6 +137,26 @@ impl Node {
             }
         }
     }
+}
+
+/// Inserts `item` at `at` in a node array of capacity `cap`. A full array
+/// splits first and the right part is returned: in half, or, when `item` goes
+/// at either end, leaving the full part whole (ordered loads pack nodes).
+fn insert_or_split<T>(v: &mut Vec<T>, at: usize, item: T, cap: usize) -> Option<Vec<T>> {
+    if v.len() < cap {
+        v.insert(at, item);
+        return None;
+    }
+    let appending = at == v.len();
+    let mid = if at == 0 || appending { at } else { v.len() / 2 };
+    let mut right = Vec::with_capacity(cap);
+    right.extend(v.drain(mid..));
+    if at <= mid && !appending {
+        v.insert(at, item);
+    } else {
+        right.insert(at - mid, item);
+    }
+    Some(right)
 }
 
 /// Merges child `i` into a neighbour when both fit in one node.
@@ -177,11 +199,13 @@ impl ScoreTree {
     }
 
     /// Inserts an entry whose key is not present.
-    pub fn insert(&mut self, score: f64, member: SmallBytes) {
+    pub fn insert(&mut self, score: f64, member: CompactBytes) {
         self.len += 1;
         if let Some(right) = self.root.insert(Entry { score, member }) {
             let left = std::mem::replace(&mut self.root, Box::new(Node::Leaf(Vec::new())));
-            *self.root = Node::Inner(vec![Node::child_of(left), Node::child_of(right)]);
+            let mut children = Vec::with_capacity(INNER_MAX);
+            children.extend([Node::child_of(left), Node::child_of(right)]);
+            *self.root = Node::Inner(children);
         }
     }
 
@@ -198,6 +222,21 @@ impl ScoreTree {
                 _ => return true,
             }
         }
+    }
+
+    /// Bytes of the tree's nodes and arrays (members' own allocations not
+    /// included), for MEMORY USAGE.
+    pub fn node_bytes(&self) -> usize {
+        fn of(node: &Node) -> usize {
+            std::mem::size_of::<Node>()
+                + match node {
+                    Node::Leaf(v) => v.capacity() * std::mem::size_of::<Entry>(),
+                    Node::Inner(c) => {
+                        c.capacity() * std::mem::size_of::<Child>() + c.iter().map(|c| of(&c.node)).sum::<usize>()
+                    }
+                }
+        }
+        of(&self.root)
     }
 
     /// The number of leading entries for which `before(score, member)` holds;
@@ -284,13 +323,32 @@ fn visit_node(node: &Node, start: usize, end: usize, rev: bool, f: &mut dyn FnMu
 mod tests {
     use super::*;
 
+    /// Scores added in ascending or descending order leave every leaf full.
+    #[test]
+    fn ordered_loads_fill_leaves() {
+        for descending in [false, true] {
+            let mut t = ScoreTree::default();
+            let n = LEAF_MAX * 100;
+            for i in 0..n {
+                let k = if descending { n - 1 - i } else { i };
+                t.insert(k as f64, CompactBytes::new(b"m"));
+            }
+            let mut seen = Vec::new();
+            t.visit(0, n, false, &mut |e| seen.push(e.score as usize));
+            assert_eq!(seen, (0..n).collect::<Vec<_>>());
+            let per_entry = t.node_bytes() as f64 / n as f64;
+            // 24 bytes an entry plus node overhead; half-full leaves would take 48+.
+            assert!(per_entry < 28.0, "{per_entry} bytes per entry");
+        }
+    }
+
     #[test]
     fn keeps_order_and_counts_through_splits_and_merges() {
         let mut t = ScoreTree::default();
         let n = 20_000;
         for i in 0..n {
             let k = (i * 7919) % n;
-            t.insert(k as f64, SmallBytes::new(format!("m{k}").as_bytes()));
+            t.insert(k as f64, CompactBytes::new(format!("m{k}").as_bytes()));
         }
         assert_eq!(t.len(), n);
         for r in [0, 1, 63, 64, 4095, n - 1] {
