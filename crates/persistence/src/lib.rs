@@ -6,6 +6,8 @@
 //! Nothing here forks, schedules saves or knows about clients: the server's
 //! persistence drivers do that.
 
+pub mod rdb;
+
 /// The CRC-64 Redis appends to RDB files and DUMP payloads (Jones
 /// polynomial, reflected), from the `crc` crate's catalogue.
 pub const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);

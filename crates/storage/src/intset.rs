@@ -45,6 +45,21 @@ impl IntSet {
         IntSet { buf }
     }
 
+    /// Adopts intset bytes read from a file or a DUMP payload, after checking
+    /// the width, the length and that members are sorted and distinct.
+    pub fn from_bytes(buf: Vec<u8>) -> Option<IntSet> {
+        if buf.len() < HEADER {
+            return None;
+        }
+        let set = IntSet { buf };
+        let width = set.width();
+        if ![2, 4, 8].contains(&width) || set.len().checked_mul(width)?.checked_add(HEADER)? != set.buf.len() {
+            return None;
+        }
+        let sorted = (1..set.len()).all(|i| set.get(i - 1) < set.get(i));
+        sorted.then_some(set)
+    }
+
     /// The intset bytes, exactly as Redis lays them out.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf

@@ -369,6 +369,21 @@ impl List {
         take
     }
 
+    /// The nodes' listpacks head to tail, as RDB stores them.
+    pub fn node_listpacks(&self) -> impl Iterator<Item = &Listpack> + '_ {
+        self.nodes.iter().map(|n| &n.lp)
+    }
+
+    /// Appends a whole node at the tail, as RDB loading rebuilds a list
+    /// node by node. Empty listpacks are skipped.
+    pub fn push_node(&mut self, lp: Listpack) {
+        let count = lp.len();
+        if count > 0 {
+            self.len += count;
+            self.nodes.push_back(Node { lp, count });
+        }
+    }
+
     /// Elements head to tail.
     pub fn iter(&self) -> impl Iterator<Item = LpValue<'_>> + '_ {
         self.nodes.iter().flat_map(|n| n.lp.iter())

@@ -301,6 +301,30 @@ pub struct Stream {
 /// A live entry as scans return it: its ID and alternating fields and values.
 pub type EntryRef<'a> = (StreamId, &'a [Box<[u8]>]);
 
+/// An entry as a node holds it, deleted ones included (what RDB stores).
+#[derive(Clone, Copy, Debug)]
+pub struct StoredEntry<'a> {
+    pub id: StreamId,
+    pub deleted: bool,
+    /// Alternating fields and values.
+    pub fields: &'a [Box<[u8]>],
+}
+
+/// A node as RDB stores it: its key (the first entry's ID), the master
+/// entry's field names, and every entry it holds.
+pub struct NodeRef<'a> {
+    pub master_id: StreamId,
+    pub master_fields: &'a [Box<[u8]>],
+    pub live: usize,
+    node: &'a Node,
+}
+
+impl<'a> NodeRef<'a> {
+    pub fn entries(&self) -> impl Iterator<Item = StoredEntry<'a>> + 'a {
+        self.node.entries.iter().map(|e| StoredEntry { id: e.id, deleted: e.deleted, fields: &e.fields })
+    }
+}
+
 impl Stream {
     pub fn new() -> Self {
         Stream::default()
@@ -388,6 +412,51 @@ impl Stream {
             }
         }
         out
+    }
+
+    /// The nodes in ID order, for RDB writing.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeRef<'_>> + '_ {
+        self.nodes.iter().map(|(id, node)| NodeRef {
+            master_id: *id,
+            master_fields: &node.master_fields,
+            live: node.live,
+            node,
+        })
+    }
+
+    /// Starts a node keyed `master_id` with the master entry's field names,
+    /// as RDB loading rebuilds a stream node by node. Returns false if the
+    /// key does not follow the previous node's entries.
+    pub fn load_node(&mut self, master_id: StreamId, names: &[&[u8]]) -> bool {
+        if self.nodes.last_key_value().is_some_and(|(_, n)| n.last_id() >= master_id) {
+            return false;
+        }
+        let names: Box<[Box<[u8]>]> = names.iter().map(|n| Box::from(*n)).collect();
+        let master_bytes = int_entry_size(names.len() as i64)
+            + names.iter().map(|n| string_entry_size(n)).sum::<usize>()
+            + int_entry_size(0);
+        let node = Node { master_fields: names, master_bytes, entry_bytes: 0, live: 0, entries: Vec::new() };
+        self.nodes.insert(master_id, node);
+        true
+    }
+
+    /// Appends an entry (possibly a deleted one) to the last loaded node.
+    /// Returns false if there is no node or `id` does not grow.
+    pub fn load_entry(&mut self, id: StreamId, deleted: bool, fields: &[&[u8]]) -> bool {
+        let Some(mut tail) = self.nodes.last_entry() else { return false };
+        let master_id = *tail.key();
+        let node = tail.get_mut();
+        if id < master_id || node.entries.last().is_some_and(|e| e.id >= id) {
+            return false;
+        }
+        node.push(master_id, id, fields);
+        if deleted {
+            node.live -= 1;
+            node.entries.last_mut().expect("just pushed").deleted = true;
+        } else {
+            self.length += 1;
+        }
+        true
     }
 
     /// The first entry ID still held, deleted ones included (what Redis
