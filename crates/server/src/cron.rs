@@ -1,6 +1,7 @@
 //! The periodic task (Redis's `serverCron`), run `hz` times a second: active
 //! expiry (timed for the latency monitor), incremental rehashing of the
-//! keyspace, idle-client timeouts, and sampling of rates and memory.
+//! keyspace, idle-client timeouts, sampling of rates and memory, and the
+//! snapshot driver's reaping of BGSAVE children and `save` points.
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,7 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     srv.latency.add_if_needed(srv.config.latency_monitor_threshold, "expire-cycle", expire_ms, srv.now_ms / 1000);
     rehash_databases(srv);
     close_idle_clients(srv);
+    crate::persistence::rdb::cron(srv);
 }
 
 fn rehash_databases(srv: &mut Server) {

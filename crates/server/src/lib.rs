@@ -17,6 +17,7 @@ pub mod latency;
 pub mod lazyfree;
 pub mod log;
 pub mod net;
+pub mod persistence;
 pub mod propagate;
 pub mod server;
 pub mod slowlog;
@@ -81,18 +82,30 @@ async fn serve(config: Config) -> i32 {
         tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
     }
     tokio::task::spawn_local(run_cron(server.clone()));
+    persistence::rdb::load_at_startup(&server).await;
     log_at!(Notice, "Ready to accept connections");
 
     let shutdown = server.borrow().shutdown_requested.clone();
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = sigterm.recv() => log_at!(Warning, "Received SIGTERM scheduling shutdown..."),
-        _ = sigint.recv() => log_at!(Warning, "Received SIGINT scheduling shutdown..."),
-        _ = shutdown.notified() => {}
+    loop {
+        // SHUTDOWN saved (or failed and replied) before notifying; a signal
+        // saves here and, if that fails, the server keeps running as Redis does.
+        let signalled = tokio::select! {
+            _ = sigterm.recv() => { log_at!(Warning, "Received SIGTERM scheduling shutdown..."); true }
+            _ = sigint.recv() => { log_at!(Warning, "Received SIGINT scheduling shutdown..."); true }
+            _ = shutdown.notified() => false,
+        };
+        if !signalled {
+            break;
+        }
+        log_at!(Warning, "User requested shutdown...");
+        if persistence::rdb::shutdown_save(&mut server.borrow_mut(), false, false, false) {
+            break;
+        }
+        log_at!(Warning, "Errors trying to shut down the server. Check the logs for more information.");
     }
-    log_at!(Warning, "User requested shutdown...");
     if !pidfile.is_empty() {
         log_at!(Notice, "Removing the pid file.");
         let _ = std::fs::remove_file(&pidfile);

@@ -63,6 +63,8 @@ pub struct Server {
     pub client_pause_lifted: Rc<tokio::sync::Notify>,
     /// Clients blocked on keys (BLPOP, BLMOVE, ...).
     pub blocking: crate::blocking::Blocking,
+    /// Snapshot state: BGSAVE child, last save status, loading progress.
+    pub rdb: crate::persistence::RdbState,
 }
 
 /// The current unix time in milliseconds.
@@ -117,6 +119,7 @@ impl Server {
             client_pause: ClientPause::default(),
             client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
             blocking: Default::default(),
+            rdb: Default::default(),
         }
     }
 

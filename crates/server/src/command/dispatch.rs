@@ -1,5 +1,6 @@
 //! Running one request: resolve the command, apply the generic checks every
-//! command gets from its table entry (existence, arity, authentication), call
+//! command gets from its table entry (existence, arity, authentication, disk
+//! errors, loading), call
 //! the handler, then account for it (commandstats, errorstats, dirty counter,
 //! propagation, latency histogram, latency monitor, slow log, MONITOR) and
 //! honour CLIENT REPLY and CLIENT PAUSE.
@@ -145,6 +146,12 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     }
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
+    }
+    if command.spec.flags & flags::WRITE != 0 && crate::persistence::rdb::writes_denied(srv) {
+        return Err((Some(id), errors::MISCONF.to_string()));
+    }
+    if srv.rdb.loading.is_some() && command.spec.flags & flags::LOADING == 0 {
+        return Err((Some(id), errors::LOADING.to_string()));
     }
     Ok(id)
 }

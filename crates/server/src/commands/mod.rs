@@ -7,6 +7,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod dump;
 pub mod expire;
 pub mod geo;
 mod geohash;
@@ -21,6 +22,7 @@ pub mod monitor;
 pub mod object;
 #[cfg(test)]
 mod propagation_tests;
+pub mod rdb;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -54,4 +56,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
+    dump::COMMANDS,
+    rdb::COMMANDS,
 ];
