@@ -378,12 +378,14 @@ pub enum LoadFailure {
 }
 
 /// Reads `path` into fresh databases; `Ok(None)` when there is no file.
-/// `loaded_bytes` follows the progress.
+/// `loaded_bytes` follows the progress; `key_delay_us` (the hidden
+/// `key-load-delay`) slows loading down for tests.
 pub fn read_file(
     path: &str,
     opts: &LoadOptions,
     policy: AccessPolicy,
     loaded_bytes: &AtomicU64,
+    key_delay_us: i64,
 ) -> Result<Option<Loaded>, LoadFailure> {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -391,7 +393,12 @@ pub fn read_file(
         Err(e) => return Err(LoadFailure::Io(e)),
     };
     let stamp = move |meta| loaded_stamp(policy, meta);
-    let mut progress = |offset| loaded_bytes.store(offset, Ordering::Relaxed);
+    let mut progress = |offset| {
+        loaded_bytes.store(offset, Ordering::Relaxed);
+        if key_delay_us > 0 {
+            std::thread::sleep(Duration::from_micros(key_delay_us as u64));
+        }
+    };
     match rdb::load_snapshot(BufReader::with_capacity(1 << 16, file), opts, &stamp, &mut progress) {
         Ok(loaded) => Ok(Some(loaded)),
         Err(RdbError::Io(e)) => Err(LoadFailure::Io(e)),
@@ -473,7 +480,7 @@ pub fn reload(srv: &mut Server, nosave: bool, noflush: bool, merge: bool) -> Res
     }
     let opts = load_options(&srv.config, Some(srv.now_ms));
     let progress = AtomicU64::new(0);
-    let loaded = match read_file(&srv.config.dbfilename, &opts, srv.access_policy(), &progress) {
+    let loaded = match read_file(&srv.config.dbfilename, &opts, srv.access_policy(), &progress, 0) {
         Ok(Some(loaded)) => loaded,
         Ok(None) => return Err("ERR Error trying to load the RDB dump"),
         Err(failure) => {
@@ -503,9 +510,10 @@ pub fn reload(srv: &mut Server, nosave: bool, noflush: bool, merge: bool) -> Res
 /// main thread already answers clients with -LOADING, then swapped in.
 /// Exits the process, as Redis does, if the file cannot be loaded.
 pub async fn load_at_startup(server: &std::rc::Rc<std::cell::RefCell<Server>>) {
-    let (path, opts, policy) = {
+    let (path, opts, policy, delay) = {
         let srv = server.borrow();
-        (srv.config.dbfilename.clone(), load_options(&srv.config, Some(unix_ms())), srv.access_policy())
+        let opts = load_options(&srv.config, Some(unix_ms()));
+        (srv.config.dbfilename.clone(), opts, srv.access_policy(), srv.config.key_load_delay)
     };
     let Ok(meta) = std::fs::metadata(&path) else { return };
     let loaded_bytes = Arc::new(AtomicU64::new(0));
@@ -514,7 +522,7 @@ pub async fn load_at_startup(server: &std::rc::Rc<std::cell::RefCell<Server>>) {
     let started = Instant::now();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name("rdb-load".into()).spawn(move || {
-        let _ = tx.send(read_file(&path, &opts, policy, &loaded_bytes));
+        let _ = tx.send(read_file(&path, &opts, policy, &loaded_bytes, delay));
     });
     let result = match spawned {
         Ok(_) => rx.await.unwrap_or_else(|_| Err(LoadFailure::Io(std::io::Error::other("loader thread died")))),
