@@ -92,16 +92,21 @@ async fn serve(config: Config) -> i32 {
     loop {
         // SHUTDOWN saved (or failed and replied) before notifying; a signal
         // saves here and, if that fails, the server keeps running as Redis does.
-        let signalled = tokio::select! {
-            _ = sigterm.recv() => { log_at!(Warning, "Received SIGTERM scheduling shutdown..."); true }
-            _ = sigint.recv() => { log_at!(Warning, "Received SIGINT scheduling shutdown..."); true }
-            _ = shutdown.notified() => false,
+        let signal_flags = tokio::select! {
+            _ = sigterm.recv() => {
+                log_at!(Warning, "Received SIGTERM scheduling shutdown...");
+                server.borrow().config.shutdown_on_sigterm.clone()
+            }
+            _ = sigint.recv() => {
+                log_at!(Warning, "Received SIGINT scheduling shutdown...");
+                server.borrow().config.shutdown_on_sigint.clone()
+            }
+            _ = shutdown.notified() => break,
         };
-        if !signalled {
-            break;
-        }
         log_at!(Warning, "User requested shutdown...");
-        if persistence::rdb::shutdown_save(&mut server.borrow_mut(), false, false, false) {
+        let flag = |name: &str| signal_flags.split_whitespace().any(|w| w.eq_ignore_ascii_case(name));
+        let (save, nosave, force) = (flag("save"), flag("nosave"), flag("force"));
+        if persistence::rdb::shutdown_save(&mut server.borrow_mut(), save, nosave, force) {
             break;
         }
         log_at!(Warning, "Errors trying to shut down the server. Check the logs for more information.");

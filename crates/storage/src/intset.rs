@@ -185,6 +185,24 @@ mod tests {
 
     /// The intset redis-server 7.0 holds for `SADD s 5 -3 70000` (its DUMP payload).
     #[test]
+    fn from_bytes_checks_width_length_and_order() {
+        let mut s = IntSet::new();
+        for v in [5, -3, 70000] {
+            s.insert(v);
+        }
+        let bytes = s.as_bytes().to_vec();
+        assert_eq!(IntSet::from_bytes(bytes.clone()), Some(s));
+        assert!(IntSet::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_none());
+        let mut unsorted = bytes.clone();
+        unsorted[8..12].copy_from_slice(&bytes[12..16]);
+        unsorted[12..16].copy_from_slice(&bytes[8..12]);
+        assert!(IntSet::from_bytes(unsorted).is_none());
+        let mut bad_width = bytes;
+        bad_width[0] = 3;
+        assert!(IntSet::from_bytes(bad_width).is_none());
+    }
+
+    #[test]
     fn matches_redis_dump() {
         let mut s = IntSet::new();
         for v in [5, -3, 70000] {

@@ -516,6 +516,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn from_bytes_accepts_only_well_formed_listpacks() {
+        let mut lp = Listpack::new();
+        for v in [&b"a"[..], b"12", &[b'x'; 100], &[b'y'; 5000]] {
+            lp.push_back(LpInput::Bytes(v));
+        }
+        let bytes = lp.as_bytes().to_vec();
+        assert_eq!(Listpack::from_bytes(bytes.clone()).as_ref(), Some(&lp));
+        for cut in 0..bytes.len() {
+            assert!(Listpack::from_bytes(bytes[..cut].to_vec()).is_none(), "cut at {cut}");
+        }
+        let mut wrong_count = bytes.clone();
+        wrong_count[4] = 3;
+        assert!(Listpack::from_bytes(wrong_count).is_none());
+        let mut bad_encoding = bytes;
+        bad_encoding[HEADER] = 0xF5;
+        assert!(Listpack::from_bytes(bad_encoding).is_none());
+    }
+
     fn model_bytes(lp: &Listpack) -> Vec<Vec<u8>> {
         lp.iter().map(|v| v.to_vec()).collect()
     }
