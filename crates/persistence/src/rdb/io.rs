@@ -32,20 +32,20 @@ pub struct RdbWriter<W: Write> {
     out: W,
     buf: Vec<u8>,
     crc: Option<crc::Digest<'static, u64>>,
-    compress: bool,
-    written: u64,
+    /// The LZF compressor, when `rdbcompression` allows it.
+    lzf: Option<Box<lzf::Compressor>>,
 }
 
 impl<W: Write> RdbWriter<W> {
     /// `checksum` false leaves the CRC at zero (`rdbchecksum no`);
     /// `compress` allows LZF for strings over 20 bytes (`rdbcompression`).
     pub fn new(out: W, compress: bool, checksum: bool) -> Self {
-        RdbWriter { out, buf: Vec::with_capacity(CHUNK), crc: checksum.then(|| CRC64.digest()), compress, written: 0 }
-    }
-
-    /// Bytes written so far (buffered ones included).
-    pub fn written(&self) -> u64 {
-        self.written + self.buf.len() as u64
+        RdbWriter {
+            out,
+            buf: Vec::with_capacity(CHUNK),
+            crc: checksum.then(|| CRC64.digest()),
+            lzf: compress.then(Box::default),
+        }
     }
 
     pub fn raw(&mut self, bytes: &[u8]) -> Result<(), RdbError> {
@@ -54,7 +54,6 @@ impl<W: Write> RdbWriter<W> {
         }
         if bytes.len() >= CHUNK {
             self.digest(bytes);
-            self.written += bytes.len() as u64;
             return self.out.write_all(bytes).map_err(RdbError::Io);
         }
         self.buf.extend_from_slice(bytes);
@@ -70,7 +69,6 @@ impl<W: Write> RdbWriter<W> {
     fn flush_buf(&mut self) -> Result<(), RdbError> {
         let buf = std::mem::take(&mut self.buf);
         self.digest(&buf);
-        self.written += buf.len() as u64;
         let result = self.out.write_all(&buf).map_err(RdbError::Io);
         self.buf = buf;
         self.buf.clear();
@@ -134,8 +132,8 @@ impl<W: Write> RdbWriter<W> {
                 }
             }
         }
-        if self.compress && s.len() > 20 {
-            let packed = lzf::compress(s);
+        if let Some(lzf) = self.lzf.as_mut().filter(|_| s.len() > 20) {
+            let packed = lzf.compress(s);
             if !packed.is_empty() && packed.len() <= s.len() - 4 {
                 self.byte((LEN_ENCVAL << 6) | ENC_LZF)?;
                 self.len(packed.len() as u64)?;

@@ -383,6 +383,10 @@ fn load_stream<R: Read>(r: &mut RdbReader<R>, rdb_type: u8) -> Result<Stream, Rd
     if length != s.len() {
         return Err(RdbError::corrupt("Stream length inconsistent with rax entries"));
     }
+    let last_held = s.nodes().last().and_then(|n| n.entries().last()).map(|e| e.id);
+    if last_held.is_some_and(|id| id > s.last_id) {
+        return Err(RdbError::corrupt("Stream last ID is below an entry it holds"));
+    }
     for _ in 0..r.count()? {
         let name = r.string()?;
         let last_id = load_id(r)?;

@@ -351,7 +351,9 @@ pub fn shutdown_save(srv: &mut Server, save_flag: bool, nosave: bool, force: boo
         log_at!(Warning, "There is a child saving an .rdb. Killing it!");
         kill_child(srv);
     }
-    if (srv.config.save.is_empty() || nosave) && !save_flag {
+    // Saving while the start-up load runs would replace the dump with part
+    // of it: Redis never saves then.
+    if (srv.config.save.is_empty() || nosave) && !save_flag || srv.rdb.loading.is_some() {
         return true;
     }
     log_at!(Notice, "Saving the final RDB snapshot before exiting.");
