@@ -46,7 +46,7 @@ impl Compressor {
         let mut out = Vec::with_capacity(input.len() + input.len() / MAX_LITERALS + 1);
         let base = self.base;
         // Stored values are base + position + 1, so anything <= base is empty.
-        let mut remember = |table: &mut [u64], at: usize| table[hash3(&input[at..])] = base + at as u64 + 1;
+        let remember = |table: &mut [u64], at: usize| table[hash3(&input[at..])] = base + at as u64 + 1;
         let mut run = LiteralRun::start(&mut out);
         let mut pos = 0;
         while pos + 2 < input.len() {

@@ -232,14 +232,76 @@ fn zset_from_pairs<'a>(mut elements: impl Iterator<Item = &'a [u8]>, opts: &Load
     Ok(z.finish())
 }
 
+/// An element of an adopted listpack as a set key, for duplicate checks
+/// that allocate nothing.
+#[derive(PartialEq, Eq, Hash)]
+enum ElementKey<'a> {
+    Str(&'a [u8]),
+    Int(i64),
+}
+
+impl<'a> From<LpValue<'a>> for ElementKey<'a> {
+    fn from(v: LpValue<'a>) -> Self {
+        match v {
+            LpValue::Str(s) => ElementKey::Str(s),
+            LpValue::Int(i) => ElementKey::Int(i),
+        }
+    }
+}
+
+/// Bytes of an element in its string form.
+fn element_len(v: LpValue) -> usize {
+    match v {
+        LpValue::Str(s) => s.len(),
+        LpValue::Int(i) => cinnabar_storage::StrValue::Int(i).len(),
+    }
+}
+
+/// Checks a pair listpack (hash or sorted set) to adopt as it is: an even
+/// count, distinct keys, `check_value` accepting each value. Returns
+/// whether it fits the listpack limits (`max_entries` pairs, elements of
+/// at most `max_len` bytes; sorted sets limit only members).
+fn check_pairs(
+    lp: &Listpack,
+    max_entries: usize,
+    max_len: usize,
+    values_limited: bool,
+    check_value: impl Fn(LpValue) -> bool,
+    what: &str,
+) -> Result<bool, RdbError> {
+    let bad = || RdbError::corrupt(format!("{what} integrity check failed."));
+    let mut keys = HashSet::new();
+    let mut fits = true;
+    let mut it = lp.iter();
+    while let Some(key) = it.next() {
+        let value = it.next().ok_or_else(bad)?;
+        if !check_value(value) || !keys.insert(ElementKey::from(key)) {
+            return Err(bad());
+        }
+        fits &= element_len(key) <= max_len && (!values_limited || element_len(value) <= max_len);
+    }
+    Ok(fits && keys.len() <= max_entries)
+}
+
+fn valid_score(v: LpValue) -> bool {
+    match v {
+        LpValue::Int(_) => true,
+        LpValue::Str(s) => parse_f64(s).is_some_and(|f| !f.is_nan()),
+    }
+}
+
+fn owned_elements(lp: &Listpack) -> Vec<Vec<u8>> {
+    lp.iter().map(|e| e.to_vec()).collect()
+}
+
 fn load_zset_listpack<R: Read>(r: &mut RdbReader<R>, opts: &LoadOptions) -> Result<Zset, RdbError> {
     let lp = listpack(r.string()?, "Zset listpack")?;
-    let elements: Vec<Vec<u8>> = lp.iter().map(|e| e.to_vec()).collect();
-    let fits = elements.len() / 2 <= opts.zset.max_entries
-        && elements.iter().step_by(2).all(|m| m.len() <= opts.zset.max_value);
-    let checked = zset_from_pairs(elements.iter().map(|e| e.as_slice()), opts)?;
+    let fits = check_pairs(&lp, opts.zset.max_entries, opts.zset.max_value, false, valid_score, "Zset listpack")?;
     // The blob is Redis's own listpack: keep it when it fits, as Redis does.
-    Ok(if fits && elements.len() % 2 == 0 { Zset::Listpack(lp) } else { checked })
+    if fits {
+        return Ok(Zset::Listpack(lp));
+    }
+    zset_from_pairs(owned_elements(&lp).iter().map(|e| e.as_slice()), opts)
 }
 
 /// Builds a hash field by field in the encoding Redis would end with.
@@ -274,20 +336,12 @@ fn hash_from_pairs<'a>(mut elements: impl Iterator<Item = &'a [u8]>, opts: &Load
 
 fn load_hash_listpack<R: Read>(r: &mut RdbReader<R>, opts: &LoadOptions) -> Result<Hash, RdbError> {
     let lp = listpack(r.string()?, "Hash listpack")?;
-    let elements: Vec<Vec<u8>> = lp.iter().map(|e| e.to_vec()).collect();
-    if elements.len() % 2 != 0 {
-        return Err(RdbError::corrupt("Hash listpack integrity check failed."));
+    let limits = opts.hash;
+    let fits = check_pairs(&lp, limits.max_listpack_entries, limits.max_listpack_value, true, |_| true, "Hash listpack")?;
+    if fits {
+        return Ok(Hash::Listpack(lp));
     }
-    let fits = elements.len() / 2 <= opts.hash.max_listpack_entries
-        && elements.iter().all(|e| e.len() <= opts.hash.max_listpack_value);
-    if !fits {
-        return hash_from_pairs(elements.iter().map(|e| e.as_slice()), opts);
-    }
-    let mut fields = HashSet::with_capacity(elements.len() / 2);
-    if !elements.iter().step_by(2).all(|f| fields.insert(f.as_slice())) {
-        return Err(RdbError::corrupt("Hash with dup elements"));
-    }
-    Ok(Hash::Listpack(lp))
+    hash_from_pairs(owned_elements(&lp).iter().map(|e| e.as_slice()), opts)
 }
 
 fn stream_id_from_key(key: &[u8]) -> Option<StreamId> {
@@ -442,6 +496,9 @@ fn load_group<R: Read>(r: &mut RdbReader<R>, mut group: ConsumerGroup) -> Result
     Ok(group)
 }
 
+/// The largest RESIZEDB hint acted on (tables grow past it as keys arrive).
+const RESIZE_HINT_MAX: u64 = 1 << 22;
+
 /// Per-key state set by the opcodes before a key.
 #[derive(Default)]
 struct KeyPrefix {
@@ -488,8 +545,10 @@ pub fn load_snapshot<R: Read>(
                 }
             }
             opcodes::RESIZEDB => {
-                r.len()?;
-                r.len()?;
+                // A hint: capped, so a corrupt size cannot allocate much.
+                let keys = r.len()?.min(RESIZE_HINT_MAX) as usize;
+                let expires = r.len()?.min(RESIZE_HINT_MAX) as usize;
+                loaded.dbs[db].expand(keys, expires);
             }
             opcodes::AUX => {
                 let key = r.string()?;
@@ -517,10 +576,11 @@ pub fn load_snapshot<R: Read>(
                     continue;
                 }
                 let target = &mut loaded.dbs[db];
-                if target.contains(&key) {
+                let before = target.len();
+                target.set(&key, Entry::new(value, stamp(prefix.access)), false);
+                if target.len() == before {
                     return Err(RdbError::corrupt("Duplicated key found in RDB file"));
                 }
-                target.set(&key, Entry::new(value, stamp(prefix.access)), false);
                 if let Some(at) = prefix.expire_at {
                     target.set_expire(&key, at);
                 }
