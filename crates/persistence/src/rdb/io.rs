@@ -79,7 +79,7 @@ impl<W: Write> RdbWriter<W> {
         self.raw(&[b])
     }
 
-    pub fn len(&mut self, len: u64) -> Result<(), RdbError> {
+    pub fn length(&mut self, len: u64) -> Result<(), RdbError> {
         if len < 1 << 6 {
             self.byte((LEN_6BIT << 6) | len as u8)
         } else if len < 1 << 14 {
@@ -115,7 +115,7 @@ impl<W: Write> RdbWriter<W> {
         if !self.encoded_int(v)? {
             let mut digits = Vec::with_capacity(20);
             cinnabar_protocol::numbers::push_i64(&mut digits, v);
-            self.len(digits.len() as u64)?;
+            self.length(digits.len() as u64)?;
             self.raw(&digits)?;
         }
         Ok(())
@@ -136,12 +136,12 @@ impl<W: Write> RdbWriter<W> {
             let packed = lzf.compress(s);
             if !packed.is_empty() && packed.len() <= s.len() - 4 {
                 self.byte((LEN_ENCVAL << 6) | ENC_LZF)?;
-                self.len(packed.len() as u64)?;
-                self.len(s.len() as u64)?;
+                self.length(packed.len() as u64)?;
+                self.length(s.len() as u64)?;
                 return self.raw(&packed);
             }
         }
-        self.len(s.len() as u64)?;
+        self.length(s.len() as u64)?;
         self.raw(s)
     }
 
@@ -262,13 +262,13 @@ impl<R: Read> RdbReader<R> {
         })
     }
 
-    pub fn len(&mut self) -> Result<u64, RdbError> {
+    pub fn length(&mut self) -> Result<u64, RdbError> {
         self.len_or_encoding()?.map_err(|_| RdbError::corrupt("Unexpected string encoding where a length was due"))
     }
 
     /// A length that counts things to be read: bounded by `usize`.
     pub fn count(&mut self) -> Result<usize, RdbError> {
-        usize::try_from(self.len()?).map_err(|_| RdbError::corrupt("Length out of range"))
+        usize::try_from(self.length()?).map_err(|_| RdbError::corrupt("Length out of range"))
     }
 
     /// A string in any of its encodings, as bytes (integers in decimal).
@@ -276,8 +276,8 @@ impl<R: Read> RdbReader<R> {
         match self.len_or_encoding()? {
             Ok(len) => self.bytes(len),
             Err(ENC_LZF) => {
-                let packed_len = self.len()?;
-                let len = self.len()?;
+                let packed_len = self.length()?;
+                let len = self.length()?;
                 if len == 0 {
                     return Err(RdbError::corrupt("Invalid LZF compressed string"));
                 }
@@ -368,9 +368,9 @@ mod tests {
     #[test]
     fn lengths_round_trip_in_their_smallest_form() {
         for (v, size) in [(0u64, 1), (63, 1), (64, 2), (16383, 2), (16384, 5), (u32::MAX as u64, 5), (1 << 40, 9)] {
-            let bytes = encoded(|w| w.len(v).unwrap());
+            let bytes = encoded(|w| w.length(v).unwrap());
             assert_eq!(bytes.len(), size, "{v}");
-            assert_eq!(RdbReader::new(&bytes[..]).len().unwrap(), v);
+            assert_eq!(RdbReader::new(&bytes[..]).length().unwrap(), v);
         }
     }
 

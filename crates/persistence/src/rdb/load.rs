@@ -145,7 +145,7 @@ fn listpack(blob: Vec<u8>, what: &str) -> Result<Listpack, RdbError> {
 fn load_quicklist<R: Read>(r: &mut RdbReader<R>, rdb_type: u8, opts: &LoadOptions) -> Result<List, RdbError> {
     let mut list = List::new(opts.list_fill);
     for _ in 0..r.count()? {
-        let container = if rdb_type == types::LIST_QUICKLIST_2 { r.len()? } else { QUICKLIST_NODE_PACKED };
+        let container = if rdb_type == types::LIST_QUICKLIST_2 { r.length()? } else { QUICKLIST_NODE_PACKED };
         let blob = r.string()?;
         match container {
             QUICKLIST_NODE_PLAIN => list.push(End::Tail, &blob),
@@ -337,7 +337,8 @@ fn hash_from_pairs<'a>(mut elements: impl Iterator<Item = &'a [u8]>, opts: &Load
 fn load_hash_listpack<R: Read>(r: &mut RdbReader<R>, opts: &LoadOptions) -> Result<Hash, RdbError> {
     let lp = listpack(r.string()?, "Hash listpack")?;
     let limits = opts.hash;
-    let fits = check_pairs(&lp, limits.max_listpack_entries, limits.max_listpack_value, true, |_| true, "Hash listpack")?;
+    let fits =
+        check_pairs(&lp, limits.max_listpack_entries, limits.max_listpack_value, true, |_| true, "Hash listpack")?;
     if fits {
         return Ok(Hash::Listpack(lp));
     }
@@ -352,7 +353,7 @@ fn stream_id_from_key(key: &[u8]) -> Option<StreamId> {
 }
 
 fn load_id<R: Read>(r: &mut RdbReader<R>) -> Result<StreamId, RdbError> {
-    Ok(StreamId::new(r.len()?, r.len()?))
+    Ok(StreamId::new(r.length()?, r.length()?))
 }
 
 fn bad_stream_listpack() -> RdbError {
@@ -362,11 +363,13 @@ fn bad_stream_listpack() -> RdbError {
 /// Replays one node listpack (see `save::stream_node_listpack`) into `s`.
 pub(crate) fn load_stream_node(s: &mut Stream, master_id: StreamId, lp: &Listpack) -> Result<(), RdbError> {
     let mut it = lp.iter();
-    let int = |it: &mut dyn Iterator<Item = LpValue>| it.next().and_then(|v| v.as_i64()).ok_or_else(bad_stream_listpack);
+    let int =
+        |it: &mut dyn Iterator<Item = LpValue>| it.next().and_then(|v| v.as_i64()).ok_or_else(bad_stream_listpack);
     let live = int(&mut it)?;
     let deleted = int(&mut it)?;
     let num_names = usize::try_from(int(&mut it)?).map_err(|_| bad_stream_listpack())?;
-    let names: Vec<Vec<u8>> = (0..num_names).map(|_| it.next().map(|v| v.to_vec())).collect::<Option<_>>().ok_or_else(bad_stream_listpack)?;
+    let names: Vec<Vec<u8>> =
+        (0..num_names).map(|_| it.next().map(|v| v.to_vec())).collect::<Option<_>>().ok_or_else(bad_stream_listpack)?;
     if int(&mut it)? != 0 {
         return Err(bad_stream_listpack());
     }
@@ -424,12 +427,12 @@ fn load_stream<R: Read>(r: &mut RdbReader<R>, rdb_type: u8) -> Result<Stream, Rd
         }
         load_stream_node(&mut s, master_id, &lp)?;
     }
-    let length = r.len()?;
+    let length = r.length()?;
     s.last_id = load_id(r)?;
     if rdb_type == types::STREAM_LISTPACKS_2 {
         s.first_id = load_id(r)?;
         s.max_deleted_entry_id = load_id(r)?;
-        s.entries_added = r.len()?;
+        s.entries_added = r.length()?;
     } else {
         s.first_id = s.edge_entry(false).map_or(StreamId::MIN, |(id, _)| id);
         s.entries_added = length;
@@ -445,7 +448,7 @@ fn load_stream<R: Read>(r: &mut RdbReader<R>, rdb_type: u8) -> Result<Stream, Rd
         let name = r.string()?;
         let last_id = load_id(r)?;
         let entries_read = if rdb_type == types::STREAM_LISTPACKS_2 {
-            r.len()? as i64
+            r.length()? as i64
         } else {
             s.entries_read_up_to(last_id).map_or(cinnabar_storage::stream::ENTRIES_READ_INVALID, |n| n as i64)
         };
@@ -461,7 +464,7 @@ fn load_group<R: Read>(r: &mut RdbReader<R>, mut group: ConsumerGroup) -> Result
     for _ in 0..r.count()? {
         let id = stream_id_from_key(&r.raw::<16>()?).expect("16 bytes");
         let delivery_time = r.millis()?;
-        let delivery_count = r.len()?;
+        let delivery_count = r.length()?;
         let pending = PendingEntry { consumer: Box::default(), delivery_time, delivery_count };
         if group.pel.insert(id, pending).is_some() {
             return Err(RdbError::corrupt("Duplicated global PEL entry loading stream consumer group"));
@@ -521,7 +524,7 @@ pub fn load_snapshot<R: Read>(
         return Err(RdbError::corrupt("Wrong signature trying to load DB from file"));
     }
     let version = std::str::from_utf8(&header[5..]).ok().and_then(|v| v.parse::<u16>().ok()).unwrap_or(0);
-    if version < 1 || version > RDB_VERSION {
+    if !(1..=RDB_VERSION).contains(&version) {
         return Err(RdbError::corrupt(format!("Can't handle RDB format version {version}")));
     }
     let mut loaded = Loaded { dbs: (0..opts.databases).map(|_| Db::new()).collect(), ..Loaded::default() };
@@ -533,7 +536,7 @@ pub fn load_snapshot<R: Read>(
             opcodes::EXPIRETIME => prefix.expire_at = Some(r.seconds()? * 1000),
             opcodes::EXPIRETIME_MS => prefix.expire_at = Some(r.millis()?),
             opcodes::FREQ => prefix.access = Some(AccessMeta::Freq(r.byte()?)),
-            opcodes::IDLE => prefix.access = Some(AccessMeta::IdleSeconds(r.len()?)),
+            opcodes::IDLE => prefix.access = Some(AccessMeta::IdleSeconds(r.length()?)),
             opcodes::EOF => break,
             opcodes::SELECTDB => {
                 db = r.count()?;
@@ -546,8 +549,8 @@ pub fn load_snapshot<R: Read>(
             }
             opcodes::RESIZEDB => {
                 // A hint: capped, so a corrupt size cannot allocate much.
-                let keys = r.len()?.min(RESIZE_HINT_MAX) as usize;
-                let expires = r.len()?.min(RESIZE_HINT_MAX) as usize;
+                let keys = r.length()?.min(RESIZE_HINT_MAX) as usize;
+                let expires = r.length()?.min(RESIZE_HINT_MAX) as usize;
                 loaded.dbs[db].expand(keys, expires);
             }
             opcodes::AUX => {

@@ -71,9 +71,9 @@ pub fn save_value<W: Write>(w: &mut RdbWriter<W>, value: &Value) -> Result<(), R
         Value::Str(StrValue::Int(i)) => w.int_string(*i),
         Value::Str(s) => w.string(&s.as_bytes()),
         Value::List(list) => {
-            w.len(list.node_count() as u64)?;
+            w.length(list.node_count() as u64)?;
             for lp in list.node_listpacks() {
-                w.len(QUICKLIST_NODE_PACKED)?;
+                w.length(QUICKLIST_NODE_PACKED)?;
                 w.string(lp.as_bytes())?;
             }
             Ok(())
@@ -81,7 +81,7 @@ pub fn save_value<W: Write>(w: &mut RdbWriter<W>, value: &Value) -> Result<(), R
         Value::Set(set) => match &**set {
             Set::Ints(ints) => w.string(ints.as_bytes()),
             table => {
-                w.len(table.len() as u64)?;
+                w.length(table.len() as u64)?;
                 table.iter().try_for_each(|m| save_element(w, m))
             }
         },
@@ -92,7 +92,7 @@ pub fn save_value<W: Write>(w: &mut RdbWriter<W>, value: &Value) -> Result<(), R
         Value::Hash(h) => match &**h {
             Hash::Listpack(lp) => w.string(lp.as_bytes()),
             table => {
-                w.len(table.len() as u64)?;
+                w.length(table.len() as u64)?;
                 table.iter().try_for_each(|(f, v)| {
                     save_element(w, f)?;
                     save_element(w, v)
@@ -113,7 +113,7 @@ fn save_element<W: Write>(w: &mut RdbWriter<W>, e: LpValue) -> Result<(), RdbErr
 /// ZSET_2: members with binary scores, highest first (Redis walks its
 /// skiplist from the tail so loading inserts at the head).
 fn save_skiplist<W: Write>(w: &mut RdbWriter<W>, z: &Zset) -> Result<(), RdbError> {
-    w.len(z.len() as u64)?;
+    w.length(z.len() as u64)?;
     let mut result = Ok(());
     z.visit(0, usize::MAX, true, &mut |member, score| {
         if result.is_ok() {
@@ -178,37 +178,37 @@ pub(crate) fn stream_node_listpack(node: &NodeRef) -> Listpack {
 }
 
 fn save_id<W: Write>(w: &mut RdbWriter<W>, id: StreamId) -> Result<(), RdbError> {
-    w.len(id.ms)?;
-    w.len(id.seq)
+    w.length(id.ms)?;
+    w.length(id.seq)
 }
 
 fn save_stream<W: Write>(w: &mut RdbWriter<W>, s: &Stream) -> Result<(), RdbError> {
-    w.len(s.node_count() as u64)?;
+    w.length(s.node_count() as u64)?;
     for node in s.nodes() {
         w.string(&stream_id_key(node.master_id))?;
         w.string(stream_node_listpack(&node).as_bytes())?;
     }
-    w.len(s.len())?;
+    w.length(s.len())?;
     save_id(w, s.last_id)?;
     save_id(w, s.first_id)?;
     save_id(w, s.max_deleted_entry_id)?;
-    w.len(s.entries_added)?;
-    w.len(s.groups.len() as u64)?;
+    w.length(s.entries_added)?;
+    w.length(s.groups.len() as u64)?;
     for (name, group) in &s.groups {
         w.string(name)?;
         save_id(w, group.last_id)?;
-        w.len(group.entries_read as u64)?;
-        w.len(group.pel.len() as u64)?;
+        w.length(group.entries_read as u64)?;
+        w.length(group.pel.len() as u64)?;
         for (id, pending) in &group.pel {
             w.raw(&stream_id_key(*id))?;
             w.millis(pending.delivery_time)?;
-            w.len(pending.delivery_count)?;
+            w.length(pending.delivery_count)?;
         }
-        w.len(group.consumers.len() as u64)?;
+        w.length(group.consumers.len() as u64)?;
         for (name, consumer) in &group.consumers {
             w.string(name)?;
             w.millis(consumer.seen_time)?;
-            w.len(consumer.pel.len() as u64)?;
+            w.length(consumer.pel.len() as u64)?;
             for id in &consumer.pel {
                 w.raw(&stream_id_key(*id))?;
             }
@@ -252,7 +252,7 @@ fn save_key<W: Write>(
     match access {
         Some(AccessMeta::IdleSeconds(idle)) => {
             w.byte(opcodes::IDLE)?;
-            w.len(idle)?;
+            w.length(idle)?;
         }
         Some(AccessMeta::Freq(freq)) => w.raw(&[opcodes::FREQ, freq])?,
         None => {}
@@ -287,10 +287,10 @@ pub fn save_snapshot<W: Write>(
             continue;
         }
         w.byte(opcodes::SELECTDB)?;
-        w.len(index as u64)?;
+        w.length(index as u64)?;
         w.byte(opcodes::RESIZEDB)?;
-        w.len(db.len() as u64)?;
-        w.len(db.expires_len() as u64)?;
+        w.length(db.len() as u64)?;
+        w.length(db.expires_len() as u64)?;
         for (key, entry) in db.iter() {
             save_key(&mut w, key, entry, db.expire_at(key), access(entry))?;
             after_key();

@@ -140,7 +140,11 @@ impl Child {
         if r != self.pid {
             return None;
         }
-        Some(if libc::WIFSIGNALED(status) { Exit::Signal(libc::WTERMSIG(status)) } else { Exit::Code(libc::WEXITSTATUS(status)) })
+        Some(if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Code(libc::WEXITSTATUS(status))
+        })
     }
 
     /// Kills the child with SIGUSR1 (Redis's way of saying "not an error")

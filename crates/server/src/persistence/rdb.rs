@@ -239,8 +239,13 @@ pub fn bgsave(srv: &mut Server) -> bool {
     let threshold = srv.config.latency_monitor_threshold;
     srv.latency.add_if_needed(threshold, "fork", fork_usec / 1000, srv.now_ms / 1000);
     log_at!(Notice, "Background saving started by pid {}", child.pid);
-    srv.rdb.child =
-        Some(BgsaveChild { child, started_unix: unix_now(), keys_total, info: fork::ChildInfo::default(), cow_peak: 0 });
+    srv.rdb.child = Some(BgsaveChild {
+        child,
+        started_unix: unix_now(),
+        keys_total,
+        info: fork::ChildInfo::default(),
+        cow_peak: 0,
+    });
     set_resize_allowed(srv, false);
     true
 }
@@ -272,9 +277,12 @@ pub fn cron(srv: &mut Server) {
     }
     let now = unix_now();
     let may_retry = now - srv.rdb.last_bgsave_try > BGSAVE_RETRY_DELAY || srv.rdb.last_bgsave_ok;
-    let due = srv.config.save.iter().copied().find(|&(seconds, changes)| {
-        srv.dirty >= changes as u64 && now - srv.last_save > seconds && may_retry
-    });
+    let due = srv
+        .config
+        .save
+        .iter()
+        .copied()
+        .find(|&(seconds, changes)| srv.dirty >= changes as u64 && now - srv.last_save > seconds && may_retry);
     if let Some((seconds, changes)) = due {
         log_at!(Notice, "{changes} changes in {seconds} seconds. Saving...");
         bgsave(srv);
@@ -375,7 +383,11 @@ pub enum LoadFailure {
     /// "Fatal error loading the DB: Invalid argument".
     Format(String),
     /// Corrupt or truncated data, at about `offset`.
-    Corrupt { msg: String, offset: u64, eof: bool },
+    Corrupt {
+        msg: String,
+        offset: u64,
+        eof: bool,
+    },
     Io(std::io::Error),
 }
 
@@ -490,9 +502,8 @@ pub fn reload(srv: &mut Server, nosave: bool, noflush: bool, merge: bool) -> Res
             return Err("ERR Error trying to load the RDB dump");
         }
     };
-    let clash = noflush
-        && !merge
-        && loaded.dbs.iter().zip(&srv.dbs).any(|(new, old)| new.iter().any(|(k, _)| old.contains(k)));
+    let clash =
+        noflush && !merge && loaded.dbs.iter().zip(&srv.dbs).any(|(new, old)| new.iter().any(|(k, _)| old.contains(k)));
     if clash {
         log_at!(Warning, "RDB has duplicated key in a DEBUG RELOAD NOFLUSH");
         return Err("ERR Error trying to load the RDB dump");
