@@ -443,3 +443,19 @@ fn debug_reload_keeps_the_dataset() {
     assert!(lastsave >= started, "{lastsave} < {started}");
     assert!(server.log().contains("DB reloaded by DEBUG RELOAD"));
 }
+
+#[test]
+fn save_points_start_a_bgsave_from_the_cron() {
+    let server = ServerProcess::cinnabar(&["--save", "1 2"]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "a", "1"]);
+    raw.cmd(&["SET", "b", "2"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("Background saving terminated with success") {
+        assert!(Instant::now() < deadline, "no save point fired: {}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.log().contains("2 changes in 1 seconds. Saving..."), "{}", server.log());
+    assert_eq!(info_field(&mut raw, "persistence", "rdb_changes_since_last_save"), "0");
+    assert!(server.dir.path().join("dump.rdb").exists());
+}

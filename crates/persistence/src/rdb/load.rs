@@ -18,7 +18,7 @@ use cinnabar_storage::intset::IntSet;
 use cinnabar_storage::list::End;
 use cinnabar_storage::listpack::{Listpack, LpValue};
 use cinnabar_storage::set::Set;
-use cinnabar_storage::stream::{ConsumerGroup, PendingEntry, Stream, StreamId};
+use cinnabar_storage::stream::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamId};
 use cinnabar_storage::zset::Added;
 use cinnabar_storage::{Db, Entry, List, StrValue, Value, Zset, ZsetLimits};
 
@@ -470,30 +470,30 @@ fn load_group<R: Read>(r: &mut RdbReader<R>, mut group: ConsumerGroup) -> Result
             return Err(RdbError::corrupt("Duplicated global PEL entry loading stream consumer group"));
         }
     }
+    // Every group PEL entry must belong to exactly one consumer.
+    let mut owned_ids = HashSet::new();
     for _ in 0..r.count()? {
         let name = r.string()?.into_boxed_slice();
+        if group.consumers.contains_key(&name) {
+            return Err(RdbError::corrupt("Duplicate stream consumer detected."));
+        }
         let seen_time = r.millis()?;
-        let mut owned = Vec::new();
+        let mut consumer = Consumer { seen_time, ..Consumer::default() };
         for _ in 0..r.count()? {
             let id = stream_id_from_key(&r.raw::<16>()?).expect("16 bytes");
             let pending = group
                 .pel
                 .get_mut(&id)
                 .ok_or_else(|| RdbError::corrupt("Consumer entry not found in group global PEL"))?;
-            if !pending.consumer.is_empty() {
+            if !owned_ids.insert(id) {
                 return Err(RdbError::corrupt("Duplicated consumer PEL entry loading a stream consumer group"));
             }
             pending.consumer = name.clone();
-            owned.push(id);
+            consumer.pel.insert(id);
         }
-        let consumer = group.consumers.entry(name).or_default();
-        if !consumer.pel.is_empty() || consumer.seen_time != 0 {
-            return Err(RdbError::corrupt("Duplicate stream consumer detected."));
-        }
-        consumer.seen_time = seen_time;
-        consumer.pel.extend(owned);
+        group.consumers.insert(name, consumer);
     }
-    if group.pel.values().any(|p| p.consumer.is_empty()) {
+    if owned_ids.len() != group.pel.len() {
         return Err(RdbError::corrupt("Stream CG PEL entry without consumer"));
     }
     Ok(group)
