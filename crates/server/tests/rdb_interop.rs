@@ -459,3 +459,24 @@ fn save_points_start_a_bgsave_from_the_cron() {
     assert_eq!(info_field(&mut raw, "persistence", "rdb_changes_since_last_save"), "0");
     assert!(server.dir.path().join("dump.rdb").exists());
 }
+
+#[test]
+fn a_bgsave_child_outliving_its_parent_finishes_the_dump_and_frees_the_port() {
+    let mut server = ServerProcess::cinnabar(&["--save", "", "--rdb-key-save-delay", "3000"]);
+    let mut raw = server.raw();
+    for i in 0..300 {
+        raw.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(raw.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+    // The child closed the inherited listening socket: the port is free.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", server.port)).is_ok());
+    let dump = server.dir.path().join("dump.rdb");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dump.exists() {
+        assert!(Instant::now() < deadline, "the orphaned child never renamed its dump");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check_rdb(&dump);
+}

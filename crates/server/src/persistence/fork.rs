@@ -95,7 +95,7 @@ pub fn spawn(
     if pid == 0 {
         // SAFETY: we are the single-threaded child; these calls only affect it.
         unsafe {
-            libc::close(fds[0]);
+            close_inherited_descriptors(fds[1]);
             libc::prctl(libc::PR_SET_NAME, title.as_ptr());
         }
         crate::log::set_role('C');
@@ -118,6 +118,21 @@ pub fn spawn(
         return Err(err);
     }
     Ok(Child { pid, info_fd: fds[0], fork_time })
+}
+
+/// Closes every descriptor above stderr except `keep` (the info pipe), so
+/// the child does not hold the listening sockets, client connections or the
+/// event loop's descriptors (a port stays free if the parent dies first).
+///
+/// # Safety
+/// Only for a freshly forked child that uses no descriptor it inherited.
+unsafe fn close_inherited_descriptors(keep: libc::c_int) {
+    let ranges = [(3, keep - 1), (keep + 1, libc::c_int::MAX)];
+    for (first, last) in ranges.into_iter().filter(|(a, b)| a <= b) {
+        // close_range needs Linux 5.9; on older kernels descriptors stay
+        // open, which is harmless apart from holding sockets a little longer.
+        libc::syscall(libc::SYS_close_range, first as libc::c_uint, last as libc::c_uint, 0 as libc::c_uint);
+    }
 }
 
 /// Sum of Private_Dirty over this process's mappings (Redis's
