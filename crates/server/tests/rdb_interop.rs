@@ -480,3 +480,28 @@ fn a_bgsave_child_outliving_its_parent_finishes_the_dump_and_frees_the_port() {
     }
     check_rdb(&dump);
 }
+
+/// Saves a key restored with `option value` on `from` and returns
+/// `OBJECT <query>` of that key once `to` has loaded the dump.
+fn access_meta_after_transfer(from: Kind, to: Kind, policy: &str, option: &str, value: &str, query: &str) -> i64 {
+    let args = ["--save", "", "--maxmemory-policy", policy];
+    let source = ServerProcess::start(from, &args);
+    let mut con = source.client();
+    cmd(&mut con, &["SET", "src", "v"]);
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query(&mut con).unwrap();
+    let _: () = redis::cmd("RESTORE").arg("k").arg(0).arg(&payload).arg(option).arg(value).query(&mut con).unwrap();
+    assert_eq!(text(&mut con, &["SAVE"]), "OK");
+    let dir = source.dir.path().to_str().unwrap();
+    let target = ServerProcess::start(to, &[&args[..], &["--dir", dir]].concat());
+    let reply = text(&mut target.client(), &["OBJECT", query, "k"]);
+    reply.parse().unwrap()
+}
+
+#[test]
+fn lfu_counters_and_lru_idle_times_travel_in_the_dump() {
+    for (from, to) in [(Kind::Cinnabar, Kind::Redis), (Kind::Redis, Kind::Cinnabar)] {
+        assert_eq!(access_meta_after_transfer(from, to, "allkeys-lfu", "FREQ", "100", "FREQ"), 100);
+        let idle = access_meta_after_transfer(from, to, "allkeys-lru", "IDLETIME", "1000", "IDLETIME");
+        assert!((1000..1010).contains(&idle), "{from:?} -> {to:?}: idle {idle}");
+    }
+}
