@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use cinnabar_storage::lzf;
 
 use super::RdbError;
-use crate::CRC64;
+use crate::{Crc64Digest, CRC64};
 
 const LEN_6BIT: u8 = 0;
 const LEN_14BIT: u8 = 1;
@@ -31,7 +31,7 @@ const CHUNK: usize = 64 * 1024;
 pub struct RdbWriter<W: Write> {
     out: W,
     buf: Vec<u8>,
-    crc: Option<crc::Digest<'static, u64>>,
+    crc: Option<Crc64Digest>,
     /// The LZF compressor, when `rdbcompression` allows it.
     lzf: Option<Box<lzf::Compressor>>,
 }
@@ -169,7 +169,7 @@ pub struct RdbReader<R: Read> {
     buf: Box<[u8]>,
     pos: usize,
     end: usize,
-    crc: crc::Digest<'static, u64>,
+    crc: Crc64Digest,
     /// Bytes consumed before `buf` (for error offsets and progress).
     consumed_before: u64,
 }

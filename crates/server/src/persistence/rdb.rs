@@ -9,7 +9,6 @@
 //! with), so another driver could hand it any consistent view.
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -413,7 +412,8 @@ pub fn read_file(
             std::thread::sleep(Duration::from_micros(key_delay_us as u64));
         }
     };
-    match rdb::load_snapshot(BufReader::with_capacity(1 << 16, file), opts, &stamp, &mut progress) {
+    // The reader buffers by itself.
+    match rdb::load_snapshot(file, opts, &stamp, &mut progress) {
         Ok(loaded) => Ok(Some(loaded)),
         Err(RdbError::Io(e)) => Err(LoadFailure::Io(e)),
         Err(RdbError::Corrupt(msg)) if msg.starts_with("Wrong signature") || msg.starts_with("Can't handle") => {
