@@ -462,7 +462,8 @@ fn save_points_start_a_bgsave_from_the_cron() {
 
 #[test]
 fn a_bgsave_child_outliving_its_parent_finishes_the_dump_and_frees_the_port() {
-    let mut server = ServerProcess::cinnabar(&["--save", "", "--rdb-key-save-delay", "3000"]);
+    // 300 keys at 10 ms each: the child runs for about 3 seconds.
+    let mut server = ServerProcess::cinnabar(&["--save", "", "--rdb-key-save-delay", "10000"]);
     let mut raw = server.raw();
     for i in 0..300 {
         raw.cmd(&["SET", &format!("k{i}"), "v"]);
@@ -470,8 +471,14 @@ fn a_bgsave_child_outliving_its_parent_finishes_the_dump_and_frees_the_port() {
     assert_eq!(raw.cmd(&["BGSAVE"]), "+Background saving started\r\n");
     server.signal("KILL");
     server.wait_exit(Duration::from_secs(10));
-    // The child closed the inherited listening socket: the port is free.
-    assert!(std::net::TcpListener::bind(("127.0.0.1", server.port)).is_ok());
+    // The child closes the inherited listening socket as soon as it starts
+    // (allow it a moment to be scheduled): the port is free long before
+    // the child is done.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while std::net::TcpListener::bind(("127.0.0.1", server.port)).is_err() {
+        assert!(Instant::now() < deadline, "the child still holds the listening port");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let dump = server.dir.path().join("dump.rdb");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !dump.exists() {

@@ -78,11 +78,6 @@ impl RdbError {
     pub fn corrupt(msg: impl Into<String>) -> RdbError {
         RdbError::Corrupt(msg.into())
     }
-
-    /// True for errors in the data rather than in reading it.
-    pub fn is_corruption(&self) -> bool {
-        !matches!(self, RdbError::Io(_))
-    }
 }
 
 impl std::fmt::Display for RdbError {

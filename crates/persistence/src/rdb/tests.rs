@@ -163,3 +163,32 @@ proptest! {
         let _ = load_snapshot(&flipped[..], &unchecked, &|_| 0, &mut |_| {});
     }
 }
+
+#[test]
+fn replication_aux_fields_are_written_when_given() {
+    let aux = Aux {
+        redis_ver: "7.0.15".into(),
+        ctime: 1,
+        used_mem: 2,
+        repl: Some((3, "a".repeat(40), 12345)),
+        aof_base: true,
+    };
+    let opts = SaveOptions { compress: false, checksum: false };
+    let bytes = save_snapshot(Vec::new(), opts, &aux, &[], &[], &|_| None, &mut || {}).unwrap();
+    let loaded = load(&bytes).unwrap();
+    assert!(loaded.checksum_disabled);
+    let fields: Vec<&[u8]> = loaded.aux.iter().map(|(k, _)| k.as_slice()).collect();
+    let expected: [&[u8]; 8] = [
+        b"redis-ver",
+        b"redis-bits",
+        b"ctime",
+        b"used-mem",
+        b"repl-stream-db",
+        b"repl-id",
+        b"repl-offset",
+        b"aof-base",
+    ];
+    assert_eq!(fields, expected);
+    assert_eq!(loaded.aux_field("repl-offset"), Some(&b"12345"[..]));
+    assert_eq!(loaded.aux_field("aof-base"), Some(&b"1"[..]));
+}

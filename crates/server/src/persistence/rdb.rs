@@ -467,7 +467,15 @@ fn install(srv: &mut Server, loaded: Loaded, merge: bool) {
     log_aux_fields(&loaded);
     srv.rdb.last_load_keys_loaded = loaded.keys_loaded;
     srv.rdb.last_load_keys_expired = loaded.keys_expired;
-    log_at!(Notice, "Done loading RDB, keys loaded: {}, keys expired: {}.", loaded.keys_loaded, loaded.keys_expired);
+    let (keys, expired, skipped) = (loaded.keys_loaded, loaded.keys_expired, loaded.empty_keys_skipped);
+    if skipped > 0 {
+        log_at!(
+            Warning,
+            "Done loading RDB, keys loaded: {keys}, keys expired: {expired}, empty keys skipped: {skipped}."
+        );
+    } else {
+        log_at!(Notice, "Done loading RDB, keys loaded: {keys}, keys expired: {expired}.");
+    }
     if !loaded.functions.is_empty() {
         srv.rdb.function_libraries = loaded.functions;
     }
