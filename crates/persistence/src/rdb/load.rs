@@ -440,6 +440,9 @@ fn load_stream<R: Read>(r: &mut RdbReader<R>, rdb_type: u8) -> Result<Stream, Rd
     if length != s.len() {
         return Err(RdbError::corrupt("Stream length inconsistent with rax entries"));
     }
+    if s.entries_added < length {
+        return Err(RdbError::corrupt("Stream entries added is below its length"));
+    }
     let last_held = s.nodes().last().and_then(|n| n.entries().last()).map(|e| e.id);
     if last_held.is_some_and(|id| id > s.last_id) {
         return Err(RdbError::corrupt("Stream last ID is below an entry it holds"));

@@ -145,8 +145,36 @@ fn wrong_checksum_is_refused() {
     assert!(matches!(load(&bytes), Err(RdbError::Corrupt(m)) if m.contains("checksum")));
 }
 
+/// DUMP payloads of every sample value, for the RESTORE fuzzing below.
+fn sample_payloads() -> &'static [Vec<u8>] {
+    static PAYLOADS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    PAYLOADS.get_or_init(|| sample_dbs()[0].iter().map(|(_, e)| dump::dump_value(&e.value, true)).collect())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A RESTORE payload's checksum is no protection (anyone can compute
+    /// it): decoding any body of any type must fail cleanly, never panic.
+    #[test]
+    fn arbitrary_restore_bodies_never_panic(rdb_type in 0u8..24, body in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut payload = vec![rdb_type];
+        payload.extend_from_slice(&body);
+        payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = crate::CRC64.checksum(&payload);
+        payload.extend_from_slice(&crc.to_le_bytes());
+        prop_assert!(dump::payload_is_valid(&payload));
+        let _ = dump::restore_value(&payload, &opts());
+    }
+
+    #[test]
+    fn flipped_restore_payloads_never_panic(which in 0usize..100, flip in 0usize..100_000, bit in 0u8..8) {
+        let payloads = sample_payloads();
+        let mut payload = payloads[which % payloads.len()].clone();
+        let body = payload.len() - 10;
+        payload[flip % body] ^= 1 << bit;
+        let _ = dump::restore_value(&payload, &opts());
+    }
 
     #[test]
     fn truncated_or_flipped_files_fail_cleanly(cut in 0usize..100_000, flip in 0usize..100_000, bit in 0u8..8) {
