@@ -432,3 +432,23 @@ fn blocking_sorted_set_pops_served_at_once_propagate_their_non_blocking_form() {
     );
     assert_eq!(lines, ["SELECT 0", "ZADD z 1 a 2 b 3 c", "ZPOPMIN z", "ZPOPMAX z", "ZPOPMIN z 9"]);
 }
+
+#[test]
+fn restore_propagates_an_absolute_ttl_and_an_expired_restore_as_del() {
+    let mut harness = Harness::new(defaults);
+    let value = cinnabar_storage::Value::Str(cinnabar_storage::StrValue::from_bytes(b"v"));
+    let payload = cinnabar_persistence::rdb::dump::dump_value(&value, true);
+    for argv in [
+        vec![&b"RESTORE"[..], b"dst", b"5000", &payload],
+        vec![&b"RESTORE"[..], b"dst", b"1", &payload, b"REPLACE", b"ABSTTL"],
+    ] {
+        dispatch::execute(&mut harness.srv, &mut harness.client, &argv);
+    }
+    let lines = harness.lines();
+    let parts: Vec<&str> = lines[1].split(' ').collect();
+    assert_eq!((parts[0], parts[1], *parts.last().unwrap()), ("RESTORE", "dst", "ABSTTL"), "{lines:?}");
+    let at: i64 = parts[2].parse().expect("absolute ms");
+    let now = crate::server::unix_ms();
+    assert!((now..=now + 5_000).contains(&at), "{lines:?}");
+    assert_eq!(lines[2], "DEL dst");
+}
