@@ -7,10 +7,16 @@
 //! persistence drivers do that.
 
 pub mod aof;
+pub mod rdb;
 
 /// The CRC-64 Redis appends to RDB files and DUMP payloads (Jones
-/// polynomial, reflected), from the `crc` crate's catalogue.
-pub const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+/// polynomial, reflected), from the `crc` crate's catalogue, computed with
+/// its slice-by-16 tables (several times faster than byte at a time on a
+/// multi-gigabyte snapshot).
+pub const CRC64: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
+
+/// A running CRC-64 (see `CRC64`).
+pub type Crc64Digest = crc::Digest<'static, u64, crc::Table<16>>;
 
 #[cfg(test)]
 mod tests {

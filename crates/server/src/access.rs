@@ -55,6 +55,22 @@ impl AccessPolicy {
         (self.minutes() << 8) | counter
     }
 
+    /// An LFU stamp holding `counter`, as of now (a key loaded with a FREQ).
+    pub fn with_counter(&self, counter: u8) -> u32 {
+        (self.minutes() << 8) | u32::from(counter)
+    }
+
+    /// An LRU stamp `idle_secs` in the past (a key loaded with an IDLE).
+    pub fn idle_for(&self, idle_secs: u64) -> u32 {
+        let idle = (idle_secs % u64::from(LRU_CLOCK_MAX + 1)) as u32;
+        let now = self.lru_clock();
+        if idle <= now {
+            now - idle
+        } else {
+            LRU_CLOCK_MAX - (idle - now)
+        }
+    }
+
     /// The LFU counter in `stamp` after the decay due since it was written
     /// (Redis's `LFUDecrAndReturn`).
     pub fn lfu_counter(&self, stamp: u32) -> u32 {

@@ -1,7 +1,8 @@
 //! The periodic task (Redis's `serverCron`), run `hz` times a second: active
 //! expiry (timed for the latency monitor), incremental rehashing of the
 //! keyspace, idle-client timeouts, sampling of rates and memory, and the
-//! AOF's periodic flush and rewrite checks.
+//! AOF's periodic flush and rewrite checks, and the snapshot driver's
+//! reaping of BGSAVE children and `save` points.
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,7 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     rehash_databases(srv);
     close_idle_clients(srv);
     crate::persistence::aof::cron(srv);
+    crate::persistence::rdb::cron(srv);
 }
 
 fn rehash_databases(srv: &mut Server) {

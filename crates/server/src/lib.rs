@@ -91,18 +91,38 @@ async fn serve(config: Config) -> i32 {
         tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
     }
     tokio::task::spawn_local(run_cron(server.clone()));
+    // With the AOF on, it alone holds the dataset (as Redis: the RDB is ignored).
+    if !server.borrow().config.appendonly {
+        persistence::rdb::load_at_startup(&server).await;
+    }
     log_at!(Notice, "Ready to accept connections");
 
     let shutdown = server.borrow().shutdown_requested.clone();
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = sigterm.recv() => log_at!(Warning, "Received SIGTERM scheduling shutdown..."),
-        _ = sigint.recv() => log_at!(Warning, "Received SIGINT scheduling shutdown..."),
-        _ = shutdown.notified() => {}
+    loop {
+        // SHUTDOWN saved (or failed and replied) before notifying; a signal
+        // saves here and, if that fails, the server keeps running as Redis does.
+        let signal_flags = tokio::select! {
+            _ = sigterm.recv() => {
+                log_at!(Warning, "Received SIGTERM scheduling shutdown...");
+                server.borrow().config.shutdown_on_sigterm.clone()
+            }
+            _ = sigint.recv() => {
+                log_at!(Warning, "Received SIGINT scheduling shutdown...");
+                server.borrow().config.shutdown_on_sigint.clone()
+            }
+            _ = shutdown.notified() => break,
+        };
+        log_at!(Warning, "User requested shutdown...");
+        let flag = |name: &str| signal_flags.split_whitespace().any(|w| w.eq_ignore_ascii_case(name));
+        let (save, nosave, force) = (flag("save"), flag("nosave"), flag("force"));
+        if persistence::rdb::shutdown_save(&mut server.borrow_mut(), save, nosave, force) {
+            break;
+        }
+        log_at!(Warning, "Errors trying to shut down the server. Check the logs for more information.");
     }
-    log_at!(Warning, "User requested shutdown...");
     persistence::aof::shutdown(&mut server.borrow_mut());
     if !pidfile.is_empty() {
         log_at!(Notice, "Removing the pid file.");

@@ -75,6 +75,8 @@ pub struct Server {
     pub loading: bool,
     /// Lua scripts and functions.
     pub scripting: crate::scripting::Scripting,
+    /// Snapshot state: BGSAVE child, last save status, loading progress.
+    pub rdb: crate::persistence::RdbState,
 }
 
 /// The current unix time in milliseconds.
@@ -135,6 +137,7 @@ impl Server {
             aof: Default::default(),
             loading: false,
             scripting: Default::default(),
+            rdb: Default::default(),
         }
     }
 

@@ -142,5 +142,6 @@ corpus!(
     transactions,
     scripting,
     functions,
-    lua_libs
+    lua_libs,
+    rdb
 );

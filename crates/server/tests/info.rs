@@ -259,6 +259,8 @@ fn shutdown_exits_cleanly_and_removes_the_pidfile() {
     let pidfile = server.dir.path().join("server.pid");
     assert!(pidfile.exists());
     let mut conn = server.raw();
+    // A non-empty directory where the dump should go makes the save fail.
+    std::fs::create_dir_all(server.dir.path().join("dump.rdb").join("blocker")).unwrap();
     assert_eq!(conn.cmd(&["SHUTDOWN", "SAVE"]), "-ERR Errors trying to SHUTDOWN. Check logs.\r\n");
     conn.send_command(&[b"SHUTDOWN", b"NOSAVE"]);
     assert!(conn.read_to_close().is_empty(), "SHUTDOWN sends no reply");

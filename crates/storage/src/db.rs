@@ -148,6 +148,12 @@ impl Db {
         a || b
     }
 
+    /// Sizes the empty key and expiry tables for what is about to be added.
+    pub fn expand(&mut self, keys: usize, expires: usize) {
+        self.keys.expand(keys);
+        self.expires.expand(expires);
+    }
+
     /// Discourages resizing while a forked child shares memory pages.
     pub fn allow_resize(&mut self, allowed: bool) {
         self.keys.resize_allowed = allowed;

@@ -359,6 +359,14 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         std::mem::take(self)
     }
 
+    /// Sizes an empty table for `n` entries at once (Redis's `dictExpand`,
+    /// which RDB loading uses so a million keys are not rehashed twenty times).
+    pub fn expand(&mut self, n: usize) {
+        if self.is_empty() && !self.is_rehashing() {
+            self.resize_to(n);
+        }
+    }
+
     fn grow_if_needed(&mut self) {
         if self.is_rehashing() {
             return;

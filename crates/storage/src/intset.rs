@@ -45,6 +45,21 @@ impl IntSet {
         IntSet { buf }
     }
 
+    /// Adopts intset bytes read from a file or a DUMP payload, after checking
+    /// the width, the length and that members are sorted and distinct.
+    pub fn from_bytes(buf: Vec<u8>) -> Option<IntSet> {
+        if buf.len() < HEADER {
+            return None;
+        }
+        let set = IntSet { buf };
+        let width = set.width();
+        if ![2, 4, 8].contains(&width) || set.len().checked_mul(width)?.checked_add(HEADER)? != set.buf.len() {
+            return None;
+        }
+        let sorted = (1..set.len()).all(|i| set.get(i - 1) < set.get(i));
+        sorted.then_some(set)
+    }
+
     /// The intset bytes, exactly as Redis lays them out.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
@@ -169,6 +184,24 @@ mod tests {
     use std::collections::BTreeSet;
 
     /// The intset redis-server 7.0 holds for `SADD s 5 -3 70000` (its DUMP payload).
+    #[test]
+    fn from_bytes_checks_width_length_and_order() {
+        let mut s = IntSet::new();
+        for v in [5, -3, 70000] {
+            s.insert(v);
+        }
+        let bytes = s.as_bytes().to_vec();
+        assert_eq!(IntSet::from_bytes(bytes.clone()), Some(s));
+        assert!(IntSet::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_none());
+        let mut unsorted = bytes.clone();
+        unsorted[8..12].copy_from_slice(&bytes[12..16]);
+        unsorted[12..16].copy_from_slice(&bytes[8..12]);
+        assert!(IntSet::from_bytes(unsorted).is_none());
+        let mut bad_width = bytes;
+        bad_width[0] = 3;
+        assert!(IntSet::from_bytes(bad_width).is_none());
+    }
+
     #[test]
     fn matches_redis_dump() {
         let mut s = IntSet::new();

@@ -561,6 +561,23 @@ impl List {
         take
     }
 
+    /// The nodes' listpacks head to tail, as RDB stores them.
+    pub fn node_listpacks(&self) -> impl Iterator<Item = &Listpack> + '_ {
+        self.note_read();
+        self.nodes.iter().map(|n| n.lp())
+    }
+
+    /// Appends a whole node at the tail, as RDB loading rebuilds a list
+    /// node by node. Empty listpacks are skipped.
+    pub fn push_node(&mut self, lp: Listpack) {
+        let count = lp.len();
+        if count > 0 {
+            self.len += count;
+            self.nodes.push_back(Node { body: Body::Raw(lp), count, incompressible: false });
+            self.recompress(false);
+        }
+    }
+
     /// Elements head to tail.
     pub fn iter(&self) -> impl Iterator<Item = LpValue<'_>> + '_ {
         self.note_read();

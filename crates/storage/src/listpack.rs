@@ -106,6 +106,14 @@ impl Listpack {
         Listpack { buf }
     }
 
+    /// Adopts listpack bytes read from a file or a DUMP payload, after
+    /// checking every entry (encoding, bounds, backlen), the element count and
+    /// the terminator, so that nothing built on it can read out of bounds.
+    pub fn from_bytes(buf: Vec<u8>) -> Option<Listpack> {
+        validate(&buf)?;
+        Some(Listpack { buf })
+    }
+
     /// The listpack bytes, exactly as Redis lays them out.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
@@ -411,6 +419,46 @@ fn decode_entry(buf: &[u8], pos: Pos) -> (LpValue<'_>, usize) {
     }
 }
 
+/// Size of the encoding and data of the entry at `pos`, if it lies within
+/// `buf` and has a known encoding.
+fn checked_entry_len(buf: &[u8], pos: Pos) -> Option<usize> {
+    let b = *buf.get(pos)?;
+    let at = |i: usize| buf.get(pos + i).copied().map(usize::from);
+    let len = match b {
+        0x00..=0x7F => 1,
+        0x80..=0xBF => 1 + usize::from(b & 0x3F),
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 2 + ((usize::from(b & 0x0F) << 8) | at(1)?),
+        0xF0 => 5 + (at(1)? | at(2)? << 8 | at(3)? << 16 | at(4)? << 24),
+        0xF1 => 3,
+        0xF2 => 4,
+        0xF3 => 5,
+        0xF4 => 9,
+        _ => return None,
+    };
+    (pos.checked_add(len)? <= buf.len()).then_some(len)
+}
+
+/// Checks a whole listpack; see `Listpack::from_bytes`.
+fn validate(buf: &[u8]) -> Option<()> {
+    if buf.len() < HEADER + 1 || u32::from_le_bytes(buf[..4].try_into().ok()?) as usize != buf.len() {
+        return None;
+    }
+    let stored = u16::from_le_bytes([buf[4], buf[5]]);
+    let (mut pos, mut count) = (HEADER, 0usize);
+    while buf[pos] != EOF {
+        let len = checked_entry_len(buf, pos)?;
+        let back = backlen_size(len);
+        let end = pos + len + back;
+        if end >= buf.len() || decode_backlen(buf, end - 1) != (len, back) {
+            return None;
+        }
+        pos = end;
+        count += 1;
+    }
+    (pos == buf.len() - 1 && (stored == COUNT_UNKNOWN || usize::from(stored) == count)).then_some(())
+}
+
 /// Bytes an element takes in a listpack: encoding, data and backlen. Lets
 /// structures that mirror Redis's listpack sizes (stream nodes) compute them
 /// without encoding.
@@ -473,6 +521,25 @@ fn decode_backlen(buf: &[u8], end: usize) -> (usize, usize) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn from_bytes_accepts_only_well_formed_listpacks() {
+        let mut lp = Listpack::new();
+        for v in [&b"a"[..], b"12", &[b'x'; 100], &[b'y'; 5000]] {
+            lp.push_back(LpInput::Bytes(v));
+        }
+        let bytes = lp.as_bytes().to_vec();
+        assert_eq!(Listpack::from_bytes(bytes.clone()).as_ref(), Some(&lp));
+        for cut in 0..bytes.len() {
+            assert!(Listpack::from_bytes(bytes[..cut].to_vec()).is_none(), "cut at {cut}");
+        }
+        let mut wrong_count = bytes.clone();
+        wrong_count[4] = 3;
+        assert!(Listpack::from_bytes(wrong_count).is_none());
+        let mut bad_encoding = bytes;
+        bad_encoding[HEADER] = 0xF5;
+        assert!(Listpack::from_bytes(bad_encoding).is_none());
+    }
 
     fn model_bytes(lp: &Listpack) -> Vec<Vec<u8>> {
         lp.iter().map(|v| v.to_vec()).collect()

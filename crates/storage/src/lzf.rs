@@ -17,32 +17,63 @@ const HASH_BITS: u32 = 14;
 /// Compresses `input`. The result may be longer than the input for data that
 /// does not compress; callers keep the original then, as Redis does.
 pub fn compress(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len() + input.len() / MAX_LITERALS + 1);
-    let mut table = vec![0usize; 1 << HASH_BITS]; // position + 1; 0 = empty
-    let mut run = LiteralRun::start(&mut out);
-    let mut pos = 0;
-    while pos + 2 < input.len() {
-        let slot = hash3(&input[pos..]);
-        let candidate = table[slot];
-        table[slot] = pos + 1;
-        if let Some(len) = match_at(input, candidate, pos) {
-            run.finish(&mut out);
-            push_back_reference(&mut out, pos - (candidate - 1) - 1, len);
-            for skipped in pos + 1..(pos + len).min(input.len().saturating_sub(2)) {
-                table[hash3(&input[skipped..])] = skipped + 1;
+    Compressor::new().compress(input)
+}
+
+/// A compressor whose hash table is reused across calls: compressing many
+/// small strings (an RDB save) then costs no table allocation or clearing
+/// per string. Table entries hold positions on a running counter that
+/// grows with every call, so entries from earlier calls read as empty.
+pub struct Compressor {
+    table: Vec<u64>,
+    /// The counter value at the start of the current input.
+    base: u64,
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Compressor {
+    pub fn new() -> Self {
+        Compressor { table: vec![0; 1 << HASH_BITS], base: 0 }
+    }
+
+    /// Compresses `input`; see `compress`.
+    pub fn compress(&mut self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len() + input.len() / MAX_LITERALS + 1);
+        let base = self.base;
+        // Stored values are base + position + 1, so anything <= base is empty.
+        let remember = |table: &mut [u64], at: usize| table[hash3(&input[at..])] = base + at as u64 + 1;
+        let mut run = LiteralRun::start(&mut out);
+        let mut pos = 0;
+        while pos + 2 < input.len() {
+            let slot = hash3(&input[pos..]);
+            let stored = self.table[slot];
+            let candidate = if stored > base { (stored - base) as usize } else { 0 };
+            remember(&mut self.table, pos);
+            if let Some(len) = match_at(input, candidate, pos) {
+                run.finish(&mut out);
+                push_back_reference(&mut out, pos - (candidate - 1) - 1, len);
+                for skipped in pos + 1..(pos + len).min(input.len().saturating_sub(2)) {
+                    remember(&mut self.table, skipped);
+                }
+                pos += len;
+                run = LiteralRun::start(&mut out);
+            } else {
+                run.push(&mut out, input[pos]);
+                pos += 1;
             }
-            pos += len;
-            run = LiteralRun::start(&mut out);
-        } else {
-            run.push(&mut out, input[pos]);
-            pos += 1;
         }
+        for &byte in &input[pos..] {
+            run.push(&mut out, byte);
+        }
+        run.finish(&mut out);
+        self.base += input.len() as u64 + 1;
+        out
     }
-    for &byte in &input[pos..] {
-        run.push(&mut out, byte);
-    }
-    run.finish(&mut out);
-    out
 }
 
 /// Decompresses `input`, which must expand to exactly `expanded_len` bytes.
@@ -164,6 +195,16 @@ mod tests {
         // literals, a 26-byte reference one byte back, two literals.
         let packed = [0x01, b'a', b'a', 0xe0, 0x11, 0x00, 0x01, b'a', b'a'];
         assert_eq!(decompress(&packed, 30).unwrap(), vec![b'a'; 30]);
+    }
+
+    #[test]
+    fn a_reused_compressor_matches_a_fresh_one() {
+        let mut reused = Compressor::new();
+        for input in [&b"abcabcabcabcabcabc"[..], b"xyz", &[7u8; 5000], b"abcabcabcabcabcabc"] {
+            let packed = reused.compress(input);
+            assert_eq!(packed, compress(input));
+            assert_eq!(decompress(&packed, input.len()).as_deref(), Some(input));
+        }
     }
 
     #[test]

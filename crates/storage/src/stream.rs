@@ -223,7 +223,11 @@ struct Node {
 
 impl Node {
     fn new(fields: &[&[u8]]) -> Node {
-        let names: Box<[Box<[u8]>]> = fields.iter().step_by(2).map(|f| Box::from(*f)).collect();
+        Node::with_master_fields(fields.iter().step_by(2).map(|f| Box::from(*f)).collect())
+    }
+
+    /// An empty node whose master entry has these field names.
+    fn with_master_fields(names: Box<[Box<[u8]>]>) -> Node {
         let master_bytes = int_entry_size(names.len() as i64)
             + names.iter().map(|n| string_entry_size(n)).sum::<usize>()
             + int_entry_size(0);
@@ -433,6 +437,30 @@ pub struct Stream {
 /// A live entry as scans return it: its ID and alternating fields and values.
 pub type EntryRef<'a> = (StreamId, Fields<'a>);
 
+/// An entry as a node holds it, deleted ones included (what RDB stores).
+#[derive(Clone, Copy, Debug)]
+pub struct StoredEntry<'a> {
+    pub id: StreamId,
+    pub deleted: bool,
+    /// Alternating fields and values.
+    pub fields: Fields<'a>,
+}
+
+/// A node as RDB stores it: its key (the first entry's ID), the master
+/// entry's field names, and every entry it holds.
+pub struct NodeRef<'a> {
+    pub master_id: StreamId,
+    pub master_fields: &'a [Box<[u8]>],
+    pub live: usize,
+    node: &'a Node,
+}
+
+impl<'a> NodeRef<'a> {
+    pub fn entries(&self) -> impl Iterator<Item = StoredEntry<'a>> + 'a {
+        self.node.entries.iter().map(|e| StoredEntry { id: e.id, deleted: e.deleted, fields: Fields::of(self.node, e) })
+    }
+}
+
 impl Stream {
     pub fn new() -> Self {
         Stream::default()
@@ -523,6 +551,47 @@ impl Stream {
             }
         }
         out
+    }
+
+    /// The nodes in ID order, for RDB writing.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeRef<'_>> + '_ {
+        self.nodes.iter().map(|(id, node)| NodeRef {
+            master_id: *id,
+            master_fields: &node.master_fields,
+            live: node.live,
+            node,
+        })
+    }
+
+    /// Starts a node keyed `master_id` with the master entry's field names,
+    /// as RDB loading rebuilds a stream node by node. Returns false if the
+    /// key does not follow the previous node's entries.
+    pub fn load_node(&mut self, master_id: StreamId, names: &[&[u8]]) -> bool {
+        if self.nodes.last_key_value().is_some_and(|(_, n)| n.last_id() >= master_id) {
+            return false;
+        }
+        let node = Node::with_master_fields(names.iter().map(|n| Box::from(*n)).collect());
+        self.nodes.insert(master_id, node);
+        true
+    }
+
+    /// Appends an entry (possibly a deleted one) to the last loaded node.
+    /// Returns false if there is no node or `id` does not grow.
+    pub fn load_entry(&mut self, id: StreamId, deleted: bool, fields: &[&[u8]]) -> bool {
+        let Some(mut tail) = self.nodes.last_entry() else { return false };
+        let master_id = *tail.key();
+        let node = tail.get_mut();
+        if id < master_id || node.entries.last().is_some_and(|e| e.id >= id) {
+            return false;
+        }
+        node.push(master_id, id, fields);
+        if deleted {
+            node.live -= 1;
+            node.entries.last_mut().expect("just pushed").deleted = true;
+        } else {
+            self.length += 1;
+        }
+        true
     }
 
     /// The first entry ID still held, deleted ones included (what Redis

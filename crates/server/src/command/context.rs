@@ -41,6 +41,13 @@ pub mod errors {
     pub const DB_INDEX: &str = "ERR DB index is out of range";
     pub const OUT_OF_RANGE: &str = "ERR index out of range";
     pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+    pub const MISCONF: &str =
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist \
+                               to disk. Commands that may modify the data set are disabled, because this instance is \
+                               configured to report errors during writes if RDB snapshotting fails \
+                               (stop-writes-on-bgsave-error option). Please check the Redis logs for details about \
+                               the RDB error.";
 }
 
 /// Whether the running command may block its client.

@@ -1,9 +1,9 @@
 //! Running one request: resolve the command, apply the generic checks every
 //! command gets from its table entry (existence, arity, authentication, what
-//! MULTI refuses), queue it inside MULTI or call the handler, then account for
-//! it (commandstats, errorstats, dirty counter, propagation, modified keys for
-//! WATCH, latency histogram, latency monitor, slow log, MONITOR) and honour
-//! CLIENT REPLY and CLIENT PAUSE.
+//! MULTI refuses, disk errors, loading), queue it inside MULTI or call the
+//! handler, then account for it (commandstats, errorstats, dirty counter,
+//! propagation, modified keys for WATCH, latency histogram, latency monitor,
+//! slow log, MONITOR) and honour CLIENT REPLY and CLIENT PAUSE.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
@@ -172,9 +172,16 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
         return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
     if command.spec.flags & flags::WRITE != 0 {
+        // As Redis: a failed snapshot is reported before a failed AOF write.
+        if crate::persistence::rdb::writes_denied(srv) {
+            return Err((Some(id), errors::MISCONF.to_string()));
+        }
         if let Some(refusal) = crate::persistence::aof::write_refusal(srv) {
             return Err((Some(id), refusal));
         }
+    }
+    if srv.rdb.loading.is_some() && command.spec.flags & flags::LOADING == 0 {
+        return Err((Some(id), errors::LOADING.to_string()));
     }
     Ok(id)
 }

@@ -2,7 +2,8 @@
 //! DIGEST and DIGEST-VALUE (Redis's dataset digest, so datasets can be
 //! compared across servers), PROTOCOL (one reply of each RESP type),
 //! SET-ACTIVE-EXPIRE, PAUSE-CRON, QUICKLIST-PACKED-THRESHOLD, HTSTATS, ERROR,
-//! LOG, and LOADAOF (the reload itself is in `persistence::aof`).
+//! LOG, LOADAOF (the reload itself is in `persistence::aof`) and RELOAD (a
+//! save and load round trip through the RDB driver).
 //!
 //! DEBUG is reachable only when `enable-debug-command` allows it (checked by
 //! the dispatcher through the PROTECTED flag). Nothing here is propagated:
@@ -13,7 +14,7 @@ use cinnabar_storage::{Entry, Hash, Set, SmallBytes, StrValue, StreamId, TableSt
 use sha1::{Digest, Sha1};
 
 use crate::command::context::errors;
-use crate::command::{doc_flags, flags::*, CmdResult, CommandSpec, Ctx};
+use crate::command::{doc_flags, flags::*, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::commands::server::reply_help;
 use crate::log::log_at;
 
@@ -53,6 +54,7 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         }
         (b"quicklist-packed-threshold", 3) => quicklist_packed_threshold(ctx, argv[2])?,
         (b"htstats", 3) => htstats(ctx, argv[2])?,
+        (b"reload", _) => reload(ctx, &argv[2..])?,
         // Sent as a reply, not raised: Redis does not count it as a failed call.
         (b"error", 3) => ctx.reply().error(&String::from_utf8_lossy(argv[2])),
         (b"log", 3) => {
@@ -98,6 +100,10 @@ fn help(ctx: &mut Ctx, name: &[u8]) {
             "    Reply with a sample of a RESP type: string|integer|double|bignum|null|",
             "    array|set|map|attrib|push|verbatim|true|false.",
             "QUICKLIST-PACKED-THRESHOLD <size>",
+            "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+            "    Save the dataset to the RDB file, empty it and load the file back. NOSAVE",
+            "    skips the save, NOFLUSH keeps the current keys, and MERGE lets loaded keys",
+            "    replace them.",
             "    Set the size above which list elements are stored on their own.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Turn the active expiry of keys in the background off or on.",
@@ -105,6 +111,23 @@ fn help(ctx: &mut Ctx, name: &[u8]) {
             "    Block the server for <seconds> (a decimal number).",
         ],
     );
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: a save and load round trip.
+fn reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
+    let (mut merge, mut noflush, mut nosave) = (false, false, false);
+    for opt in opts {
+        let slot = match opt.to_ascii_lowercase().as_slice() {
+            b"merge" => &mut merge,
+            b"noflush" => &mut noflush,
+            b"nosave" => &mut nosave,
+            _ => return Err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into()),
+        };
+        *slot = true;
+    }
+    crate::persistence::rdb::reload(ctx.srv, nosave, noflush, merge)?;
+    ctx.reply().ok();
+    Ok(())
 }
 
 /// C's `atoi`: optional blanks and sign, then digits; 0 when there are none.

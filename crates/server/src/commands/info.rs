@@ -301,26 +301,32 @@ fn allocator_name() -> String {
 
 fn persistence_section(out: &mut String, ctx: &mut Ctx) {
     let srv = &*ctx.srv;
+    let rdb = &srv.rdb;
+    let now = crate::server::unix_ms() / 1000;
+    let child = rdb.child.as_ref();
+    let info = child.map(|c| c.info).unwrap_or_default();
+    let keys_total = child.map_or(0, |c| c.keys_total);
+    let fork_perc = if keys_total > 0 { info.keys_processed as f64 * 100.0 / keys_total as f64 } else { 0.0 };
     out.push_str("# Persistence\r\n");
     fields!(out,
-        "loading" => 0,
+        "loading" => i32::from(rdb.loading.is_some() || srv.loading),
         "async_loading" => 0,
-        "current_cow_peak" => 0,
-        "current_cow_size" => 0,
-        "current_cow_size_age" => 0,
-        "current_fork_perc" => "0.00",
-        "current_save_keys_processed" => 0,
-        "current_save_keys_total" => 0,
+        "current_cow_peak" => child.map_or(0, |c| c.cow_peak),
+        "current_cow_size" => info.cow_bytes,
+        "current_cow_size_age" => info.cow_updated.map_or(0, |t| t.elapsed().as_secs()),
+        "current_fork_perc" => format!("{fork_perc:.2}"),
+        "current_save_keys_processed" => info.keys_processed,
+        "current_save_keys_total" => keys_total,
         "rdb_changes_since_last_save" => srv.dirty,
-        "rdb_bgsave_in_progress" => 0,
+        "rdb_bgsave_in_progress" => i32::from(child.is_some()),
         "rdb_last_save_time" => srv.last_save,
-        "rdb_last_bgsave_status" => "ok",
-        "rdb_last_bgsave_time_sec" => -1,
-        "rdb_current_bgsave_time_sec" => -1,
-        "rdb_saves" => 0,
-        "rdb_last_cow_size" => 0,
-        "rdb_last_load_keys_expired" => 0,
-        "rdb_last_load_keys_loaded" => 0,
+        "rdb_last_bgsave_status" => if rdb.last_bgsave_ok { "ok" } else { "err" },
+        "rdb_last_bgsave_time_sec" => rdb.last_bgsave_time_sec,
+        "rdb_current_bgsave_time_sec" => child.map_or(-1, |c| now - c.started_unix),
+        "rdb_saves" => rdb.saves,
+        "rdb_last_cow_size" => rdb.last_cow_size,
+        "rdb_last_load_keys_expired" => rdb.last_load_keys_expired,
+        "rdb_last_load_keys_loaded" => rdb.last_load_keys_loaded,
     );
     let (aof_fields, aof_enabled_fields) = crate::persistence::aof::info_fields(srv);
     for (name, value) in aof_fields {
@@ -333,6 +339,21 @@ fn persistence_section(out: &mut String, ctx: &mut Ctx) {
     );
     for (name, value) in aof_enabled_fields {
         out.push_str(&format!("{name}:{value}\r\n"));
+    }
+    if let Some(loading) = &rdb.loading {
+        let loaded = loading.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        let total = loading.total_bytes;
+        let perc = if total > 0 { loaded as f64 * 100.0 / total as f64 } else { 0.0 };
+        let elapsed = now - loading.start_unix;
+        let eta = if elapsed == 0 { 1 } else { elapsed * total.saturating_sub(loaded) as i64 / (loaded as i64 + 1) };
+        fields!(out,
+            "loading_start_time" => loading.start_unix,
+            "loading_total_bytes" => total,
+            "loading_rdb_used_mem" => 0,
+            "loading_loaded_bytes" => loaded,
+            "loading_loaded_perc" => format!("{perc:.2}"),
+            "loading_eta_seconds" => eta,
+        );
     }
 }
 
@@ -369,8 +390,8 @@ fn stats_section(out: &mut String, ctx: &mut Ctx) {
         "pubsub_channels" => ctx.srv.pubsub.active(crate::pubsub::Kind::Channel),
         "pubsub_patterns" => ctx.srv.pubsub.active(crate::pubsub::Kind::Pattern),
         "pubsubshard_channels" => ctx.srv.pubsub.active(crate::pubsub::Kind::Shard),
-        "latest_fork_usec" => 0,
-        "total_forks" => 0,
+        "latest_fork_usec" => ctx.srv.rdb.latest_fork_usec,
+        "total_forks" => ctx.srv.rdb.total_forks,
         "migrate_cached_sockets" => 0,
         "slave_expires_tracked_keys" => 0,
         "active_defrag_hits" => 0,

@@ -512,6 +512,7 @@ fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lazy = flush_is_async(ctx, argv)?;
     let removed: u64 = (0..ctx.srv.dbs.len()).map(|db| empty_db(ctx.srv, db, lazy)).sum();
+    crate::persistence::rdb::reset_after_flushall(ctx.srv);
     // Redis counts the flush itself as one more change.
     ctx.mark_dirty(removed + 1);
     ctx.force_propagation();

@@ -7,6 +7,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod dump;
 pub mod expire;
 pub mod functions;
 pub mod geo;
@@ -23,6 +24,7 @@ pub mod object;
 #[cfg(test)]
 mod propagation_tests;
 pub mod pubsub;
+pub mod rdb;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -62,4 +64,6 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     transactions::COMMANDS,
     scripting::COMMANDS,
     functions::COMMANDS,
+    dump::COMMANDS,
+    rdb::COMMANDS,
 ];

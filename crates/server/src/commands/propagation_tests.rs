@@ -486,3 +486,23 @@ fn scripts_propagate_their_effects_wrapped_once() {
     // scripts: a single write bare, several in MULTI/EXEC, the script never.
     assert_eq!(lines, ["SELECT 0", "set a 1", "MULTI", "set a 1", "SELECT 3", "set b 2", "EXEC", "SELECT 0", "incr x"]);
 }
+
+#[test]
+fn restore_propagates_an_absolute_ttl_and_an_expired_restore_as_del() {
+    let mut harness = Harness::new(defaults);
+    let value = cinnabar_storage::Value::Str(cinnabar_storage::StrValue::from_bytes(b"v"));
+    let payload = cinnabar_persistence::rdb::dump::dump_value(&value, true);
+    for argv in [
+        vec![&b"RESTORE"[..], b"dst", b"5000", &payload],
+        vec![&b"RESTORE"[..], b"dst", b"1", &payload, b"REPLACE", b"ABSTTL"],
+    ] {
+        dispatch::execute(&mut harness.srv, &mut harness.client, &argv);
+    }
+    let lines = harness.lines();
+    let parts: Vec<&str> = lines[1].split(' ').collect();
+    assert_eq!((parts[0], parts[1], *parts.last().unwrap()), ("RESTORE", "dst", "ABSTTL"), "{lines:?}");
+    let at: i64 = parts[2].parse().expect("absolute ms");
+    let now = crate::server::unix_ms();
+    assert!((now..=now + 5_000).contains(&at), "{lines:?}");
+    assert_eq!(lines[2], "DEL dst");
+}

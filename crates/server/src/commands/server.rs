@@ -279,15 +279,10 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         // With no replicas to wait for, a shutdown never stays in progress.
         return Err("ERR No shutdown in progress.".into());
     }
-    // There are no save points without persistence, so only an explicit SAVE
-    // asks for a save, and there is nothing to save with yet: fail the way a
-    // failed save does, unless FORCE says to exit anyway.
-    if f.save {
-        log_at!(Warning, "Error trying to save the DB: this server has no persistence yet.");
-        if !f.force {
-            log_at!(Warning, "Errors trying to shut down the server. Check the logs for more information.");
-            return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
-        }
+    log_at!(Warning, "User requested shutdown...");
+    if !crate::persistence::rdb::shutdown_save(ctx.srv, f.save, f.nosave, f.force) {
+        log_at!(Warning, "Errors trying to shut down the server. Check the logs for more information.");
+        return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
     }
     ctx.srv.shutdown_requested.notify_one();
     // Run nothing more from this client: the process is exiting.
