@@ -67,6 +67,8 @@ pub struct Server {
     pub pubsub: crate::pubsub::Registry,
     /// Keys clients WATCH, and which clients saw theirs change.
     pub watches: crate::watch::Watches,
+    /// Client-side caching: tracked keys, BCAST prefixes, tracking clients.
+    pub tracking: crate::tracking::Tracking,
 }
 
 /// The current unix time in milliseconds.
@@ -123,6 +125,7 @@ impl Server {
             blocking: Default::default(),
             pubsub: Default::default(),
             watches: Default::default(),
+            tracking: Default::default(),
         }
     }
 
@@ -145,6 +148,7 @@ impl Server {
         self.monitors.retain(|&m| m != id);
         self.blocking.forget(id);
         self.watches.unwatch(id);
+        self.tracking.disable(id);
     }
 
     /// True while new clients must AUTH before other commands.
@@ -203,9 +207,12 @@ impl Server {
     }
 
     /// Notes that `key` of `db` changed (Redis's `signalModifiedKey`): the
-    /// clients that WATCH it will see their EXEC fail. Free when nobody
-    /// watches anything.
+    /// clients that WATCH it will see their EXEC fail, and the clients that
+    /// track it get an invalidation. Free when nobody watches or tracks.
     pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
+        if !self.tracking.is_empty() {
+            crate::tracking::invalidate_key(self, key, true);
+        }
         if self.watches.is_empty() {
             return;
         }
