@@ -331,11 +331,11 @@ fn call(
     Called::Done
 }
 
-/// Reports to WATCH the keys a run that changed the dataset wrote, as its
+/// Reports to WATCH and tracking the keys a run that changed the dataset wrote, as its
 /// key specs tell, unless its handler reports them itself.
 fn signal_written_keys(srv: &mut Server, id: CommandId, db: usize, argv: &[&[u8]]) {
     let spec = srv.commands.get(id).spec;
-    if srv.watches.is_empty() || spec.modified_keys != ModifiedKeys::WrittenKeySpecs {
+    if (srv.watches.is_empty() && srv.tracking.is_empty()) || spec.modified_keys != ModifiedKeys::WrittenKeySpecs {
         return;
     }
     let mut found = Vec::new();
