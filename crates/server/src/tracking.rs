@@ -143,10 +143,13 @@ impl Tracking {
 
     /// Turns tracking on for `id` (or changes its options), listening to
     /// `prefixes` in BCAST mode (all keys if none is given). The caller
-    /// checked the options are compatible.
+    /// checked the options are compatible. A pending CLIENT CACHING and the
+    /// prefixes already listened to stay.
     pub fn enable(&mut self, id: ClientId, mut mode: Mode, prefixes: &[&[u8]]) {
-        let old_prefixes = self.clients.remove(&id).map(|m| m.prefixes).unwrap_or_default();
-        mode.prefixes = old_prefixes;
+        if let Some(old) = self.clients.remove(&id) {
+            mode.prefixes = old.prefixes;
+            mode.caching = old.caching;
+        }
         if mode.bcast {
             let wanted: Vec<&[u8]> = if prefixes.is_empty() { vec![b""] } else { prefixes.to_vec() };
             for prefix in wanted {

@@ -138,5 +138,6 @@ corpus!(
     geo,
     sort,
     pubsub,
+    tracking,
     transactions
 );
