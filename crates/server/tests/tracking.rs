@@ -158,3 +158,37 @@ fn optin_and_optout_follow_client_caching() {
         log
     });
 }
+
+#[test]
+fn table_limit_invalidates_tracked_keys() {
+    same_on_both(|server| {
+        let mut reader = resp3(server);
+        let mut log = vec![reader.cmd(&["CLIENT", "TRACKING", "on"])];
+        log.push(reader.cmd(&["MGET", "a", "b", "c"]));
+        log.push(reader.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "1"]));
+        // Which keys go is random. The cron or the next command drops them,
+        // so two invalidations of one key each come before PING's reply.
+        reader.send_command(&[b"PING"]);
+        for _ in 0..2 {
+            let push = text(reader.read_reply());
+            log.push(push.starts_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n").to_string());
+        }
+        log.push(text(reader.read_reply()));
+        let info = reader.cmd(&["INFO", "stats"]);
+        log.extend(info.lines().filter(|l| l.starts_with("tracking_total_keys")).map(str::to_string));
+        log
+    });
+}
+
+#[test]
+fn reset_turns_tracking_off() {
+    same_on_both(|server| {
+        let mut conn = resp3(server);
+        let mut log = vec![conn.cmd(&["CLIENT", "TRACKING", "on", "BCAST"])];
+        log.push(conn.cmd(&["RESET"]));
+        log.push(conn.cmd(&["CLIENT", "TRACKINGINFO"]));
+        let info = conn.cmd(&["INFO"]);
+        log.extend(info.lines().filter(|l| l.starts_with("tracking_")).map(str::to_string));
+        log
+    });
+}

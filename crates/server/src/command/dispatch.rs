@@ -32,8 +32,11 @@ pub enum Outcome {
 /// Executes one parsed request for `client`.
 pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome {
     srv.refresh_time();
-    crate::tracking::limit_table(srv);
     srv.tracking.current = Some(client.id);
+    // Keys dropped to respect tracking-table-max-keys are invalidated before
+    // the command runs, its client's included.
+    crate::tracking::limit_table(srv);
+    crate::tracking::flush_pending(srv, client);
     let outcome = execute_tracked(srv, client, argv);
     srv.tracking.current = None;
     outcome
