@@ -48,7 +48,13 @@ impl Mode {
     /// True if the keys read by the command being run are remembered:
     /// always, except OPTIN without CACHING YES and OPTOUT after CACHING NO.
     fn remembers_reads(&self) -> bool {
-        !self.bcast && !((self.optin && !self.caching) || (self.optout && self.caching))
+        if self.bcast {
+            false
+        } else if self.optin {
+            self.caching
+        } else {
+            !(self.optout && self.caching)
+        }
     }
 
     /// CLIENT TRACKINGINFO's flags, in Redis's order.
@@ -243,7 +249,12 @@ enum Sent {
 
 /// Borrows client `id`: `current` if it is that one, else from the registry.
 /// None if it is gone or borrowed (running a command).
-fn with_client<R>(srv: &Server, current: Option<&mut Client>, id: ClientId, f: impl FnOnce(&mut Client) -> R) -> Option<R> {
+fn with_client<R>(
+    srv: &Server,
+    current: Option<&mut Client>,
+    id: ClientId,
+    f: impl FnOnce(&mut Client) -> R,
+) -> Option<R> {
     if let Some(current) = current.filter(|c| c.id == id) {
         return Some(f(current));
     }
@@ -383,18 +394,21 @@ pub fn broadcast(srv: &mut Server, mut current: Option<&mut Client>) {
     if srv.tracking.prefixes.values().all(|p| p.changed.is_empty()) {
         return;
     }
-    let batches: Vec<(BTreeSet<ClientId>, BTreeMap<Vec<u8>, Option<ClientId>>)> = srv
+    let batches: Vec<Prefix> = srv
         .tracking
         .prefixes
         .values_mut()
         .filter(|p| !p.changed.is_empty())
-        .map(|p| (p.clients.clone(), std::mem::take(&mut p.changed)))
+        .map(|p| Prefix { clients: p.clients.clone(), changed: std::mem::take(&mut p.changed) })
         .collect();
-    for (clients, changed) in batches {
+    for Prefix { clients, changed } in batches {
         for client in clients {
             let noloop = srv.tracking.clients.get(&client).is_some_and(|m| m.noloop);
-            let keys: Vec<&[u8]> =
-                changed.iter().filter(|(_, writer)| !noloop || **writer != Some(client)).map(|(k, _)| k.as_slice()).collect();
+            let keys: Vec<&[u8]> = changed
+                .iter()
+                .filter(|(_, writer)| !noloop || **writer != Some(client))
+                .map(|(k, _)| k.as_slice())
+                .collect();
             if keys.is_empty() {
                 continue;
             }

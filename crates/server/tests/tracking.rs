@@ -115,7 +115,8 @@ fn bcast_prefixes_and_noloop() {
     same_on_both(|server| {
         let mut listener = resp3(server);
         let mut writer = server.raw();
-        let mut log = vec![listener.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "p:", "PREFIX", "q", "NOLOOP"])];
+        let mut log =
+            vec![listener.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "p:", "PREFIX", "q", "NOLOOP"])];
         // One push per prefix, keys in order.
         log.push(writer.cmd(&["MSET", "p:2", "a", "p:1", "b", "q", "c", "z", "d"]));
         log.push(text(listener.read_reply()));
