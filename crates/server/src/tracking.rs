@@ -378,12 +378,7 @@ pub fn flush_pending(srv: &mut Server, client: &mut Client) {
         return;
     }
     for (tracker, payload) in std::mem::take(&mut srv.tracking.pending) {
-        // A client that is gone by now is owed nothing.
-        if let Sent::BrokenRedirect = send(srv, Some(client), tracker, &payload) {
-            if let Some(mode) = srv.tracking.clients.get_mut(&tracker) {
-                mode.broken_redirect = true;
-            }
-        }
+        send_or_defer(srv, Some(client), tracker, payload);
     }
 }
 
