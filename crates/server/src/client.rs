@@ -223,6 +223,18 @@ impl Client {
             self.reply.raw(frame);
         }
     }
+
+    /// Writes a push (Pub/Sub message, invalidation) made while another
+    /// client's command runs, and wakes this client's connection to send it.
+    /// A client being closed for its output takes no more.
+    pub fn deliver_push(&mut self, srv: &crate::server::Server, frame: &[u8]) {
+        if self.close_asap {
+            return;
+        }
+        self.reply.raw(frame);
+        self.enforce_output_limit(srv);
+        self.wake.notify_one();
+    }
 }
 
 /// What CLIENT PAUSE stops: nothing, commands that may write, or everything.
@@ -296,7 +308,7 @@ impl Client {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
              qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} \
-             events={} cmd={} user=default redir=-1 resp={}",
+             events={} cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -304,7 +316,7 @@ impl Client {
             String::from_utf8_lossy(self.name.as_deref().unwrap_or_default()),
             now_s - self.created_ms / 1000,
             now_s - self.last_interaction_ms / 1000,
-            self.flags_text(srv.watches.is_touched(self.id)),
+            self.flags_text(srv.watches.is_touched(self.id), srv.tracking.mode(self.id)),
             self.db,
             subs.channel_count(),
             subs.pattern_count(),
@@ -322,13 +334,15 @@ impl Client {
             tot_mem,
             events,
             cmd,
+            srv.tracking.mode(self.id).map_or(-1, |m| m.redirect as i64),
             if self.reply.is_resp3() { 3 } else { 2 },
         )
     }
 
     /// CLIENT LIST `flags=`: one letter per state, `N` for none.
-    /// `watch_touched`: a key it watches changed (its EXEC will fail).
-    fn flags_text(&self, watch_touched: bool) -> String {
+    /// `watch_touched`: a key it watches changed (its EXEC will fail);
+    /// `tracking`: its client-side caching mode, if on.
+    fn flags_text(&self, watch_touched: bool, tracking: Option<&crate::tracking::Mode>) -> String {
         let mut flags = String::new();
         if self.monitor {
             flags.push('O');
@@ -341,6 +355,15 @@ impl Client {
         }
         if self.postponed || self.blocked {
             flags.push('b');
+        }
+        if let Some(mode) = tracking {
+            flags.push('t');
+            if mode.broken_redirect {
+                flags.push('R');
+            }
+            if mode.bcast {
+                flags.push('B');
+            }
         }
         if watch_touched {
             flags.push('d');

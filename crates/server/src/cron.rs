@@ -37,9 +37,12 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     if srv.blocking.has_ready() {
         crate::blocking::serve_ready_keys(srv);
     }
+    // Keys expired by the cycle reach BCAST clients now (Redis's beforeSleep).
+    crate::tracking::broadcast(srv, None);
     let expire_ms = expire_started.elapsed().as_millis() as u64;
     srv.latency.add_if_needed(srv.config.latency_monitor_threshold, "expire-cycle", expire_ms, srv.now_ms / 1000);
     rehash_databases(srv);
+    crate::tracking::limit_table(srv);
     close_idle_clients(srv);
     crate::persistence::aof::cron(srv);
     crate::persistence::rdb::cron(srv);

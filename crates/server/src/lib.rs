@@ -25,6 +25,7 @@ pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod stats;
+pub mod tracking;
 pub mod watch;
 
 use std::cell::RefCell;

@@ -243,6 +243,8 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
                 crate::blocking::expire_if_due(&mut srv, &mut c);
             }
             process_input(&mut srv, &mut c, &mut parser, &mut input);
+            // BCAST invalidations of this batch of input (Redis's beforeSleep).
+            crate::tracking::broadcast(&mut srv, Some(&mut c));
             c.enforce_output_limit(&srv);
             if !srv.scripting.accepted_while_busy.is_empty() {
                 spawn_accepted_while_busy(&mut srv, &server);

@@ -275,14 +275,8 @@ impl Receivers<'_> {
         }
         let Some(client) = self.srv.clients.get(&id) else { return };
         let Ok(mut client) = client.try_borrow_mut() else { return };
-        // A client being closed for its output takes no more.
-        if client.close_asap {
-            return;
-        }
         let resp = client.reply.resp;
-        client.reply.raw(frame.bytes(resp));
-        client.enforce_output_limit(self.srv);
-        client.wake.notify_one();
+        client.deliver_push(self.srv, frame.bytes(resp));
     }
 }
 

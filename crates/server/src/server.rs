@@ -77,6 +77,8 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     /// Snapshot state: BGSAVE child, last save status, loading progress.
     pub rdb: crate::persistence::RdbState,
+    /// Client-side caching: tracked keys, BCAST prefixes, tracking clients.
+    pub tracking: crate::tracking::Tracking,
 }
 
 /// The current unix time in milliseconds.
@@ -138,6 +140,7 @@ impl Server {
             loading: false,
             scripting: Default::default(),
             rdb: Default::default(),
+            tracking: Default::default(),
         }
     }
 
@@ -160,6 +163,7 @@ impl Server {
         self.monitors.retain(|&m| m != id);
         self.blocking.forget(id);
         self.watches.unwatch(id);
+        self.tracking.disable(id);
     }
 
     /// True while new clients must AUTH before other commands.
@@ -220,9 +224,12 @@ impl Server {
     }
 
     /// Notes that `key` of `db` changed (Redis's `signalModifiedKey`): the
-    /// clients that WATCH it will see their EXEC fail. Free when nobody
-    /// watches anything.
+    /// clients that WATCH it will see their EXEC fail, and the clients that
+    /// track it get an invalidation. Free when nobody watches or tracks.
     pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
+        if !self.tracking.is_empty() {
+            crate::tracking::invalidate_key(self, key, true);
+        }
         if self.watches.is_empty() {
             return;
         }

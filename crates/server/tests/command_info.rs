@@ -134,11 +134,7 @@ const INTENTIONAL_EXTENSIONS: &[&str] = &[
 /// add each. A container's subcommand list is compared without them; once one
 /// is in our table (or Redis turns out not to have it) the test fails until
 /// the entry is removed here.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    ("client|caching", "client-side caching"),
-    ("client|tracking", "client-side caching"),
-    ("client|trackinginfo", "client-side caching"),
-];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// Differences in a container's subcommand names once the intentional
 /// extensions and known gaps are set aside, plus any stale list entry.

@@ -139,6 +139,7 @@ corpus!(
     geo,
     sort,
     pubsub,
+    tracking,
     transactions,
     scripting,
     functions,

@@ -32,6 +32,18 @@ pub enum Outcome {
 /// Executes one parsed request for `client`.
 pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome {
     srv.refresh_time();
+    srv.tracking.current = Some(client.id);
+    // Keys dropped to respect tracking-table-max-keys are invalidated before
+    // the command runs, its client's included.
+    crate::tracking::limit_table(srv);
+    crate::tracking::flush_pending(srv, client);
+    let outcome = execute_tracked(srv, client, argv);
+    srv.tracking.current = None;
+    outcome
+}
+
+/// `execute` while the tracking registry knows `client` runs the command.
+fn execute_tracked(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome {
     if is_cross_protocol_attack(argv[0]) {
         warn_cross_protocol_attack(srv.now_ms);
         client.close_asap = true;
@@ -56,6 +68,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
     }
     let reply_mark = client.reply.len();
     let mut outcome = Outcome::Done;
+    let checked_id = checked.as_ref().ok().copied();
 
     match checked {
         Ok(id) if transactions::queues(srv, client, id) => transactions::queue(srv, client, id, argv),
@@ -75,6 +88,12 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Outcome
         }
     }
 
+    // Invalidations owed to the client follow its reply, and survive its
+    // CLIENT REPLY OFF/SKIP.
+    crate::tracking::flush_pending(srv, client);
+    let keeps_caching =
+        client.multi.is_some() || checked_id.is_some_and(|id| crate::commands::client::keeps_tracking_caching(srv, id));
+    srv.tracking.end_command(client.id, keeps_caching);
     // A blocked command replies when served or released, and its CLIENT
     // REPLY OFF/SKIP applies then (Redis resets a blocked client on unblock).
     if outcome != Outcome::Blocked {
@@ -94,7 +113,10 @@ pub fn serve_blocked(srv: &mut Server, client: &mut Client, argv: &[&[u8]], key:
     let Some(id) = client.last_command_id else { return false };
     srv.refresh_time();
     let reply_mark = client.reply.len();
+    srv.tracking.current = Some(client.id);
     let done = call(srv, client, id, argv, BlockMode::Serving(key.to_vec()), blocked_run_us) == Called::Done;
+    crate::tracking::flush_pending(srv, client);
+    srv.tracking.current = None;
     if done {
         settle_reply_mode(client, reply_mark);
     }
@@ -296,6 +318,7 @@ fn call(
     if dirty > 0 {
         signal_written_keys(srv, id, client.db, argv);
     }
+    remember_tracked_reads(srv, id, client.id, argv);
     let elapsed = started.elapsed();
 
     // A served blocked command was shown to monitors when it first ran.
@@ -329,11 +352,11 @@ fn call(
     Called::Done
 }
 
-/// Reports to WATCH the keys a run that changed the dataset wrote, as its
+/// Reports to WATCH and tracking the keys a run that changed the dataset wrote, as its
 /// key specs tell, unless its handler reports them itself.
 fn signal_written_keys(srv: &mut Server, id: CommandId, db: usize, argv: &[&[u8]]) {
     let spec = srv.commands.get(id).spec;
-    if srv.watches.is_empty() || spec.modified_keys != ModifiedKeys::WrittenKeySpecs {
+    if (srv.watches.is_empty() && srv.tracking.is_empty()) || spec.modified_keys != ModifiedKeys::WrittenKeySpecs {
         return;
     }
     let mut found = Vec::new();
@@ -349,6 +372,19 @@ fn signal_written_keys(srv: &mut Server, id: CommandId, db: usize, argv: &[&[u8]
             srv.signal_modified_key(db, argv[key.pos]);
         }
     }
+}
+
+/// Remembers, for a client with tracking on, the keys a read-only command
+/// read (Redis records them after the command ran, even if it failed).
+/// Pub/Sub commands name shard channels, not keys.
+fn remember_tracked_reads(srv: &mut Server, id: CommandId, client: crate::client::ClientId, argv: &[&[u8]]) {
+    let spec = srv.commands.get(id).spec;
+    if srv.tracking.mode(client).is_none() || spec.flags & flags::READONLY == 0 || spec.flags & flags::PUBSUB != 0 {
+        return;
+    }
+    let mut found = Vec::new();
+    keys::command_keys(spec, argv, &mut found);
+    srv.tracking.remember_reads(client, found.iter().map(|k| argv[k.pos]));
 }
 
 /// Registers `client` as blocked on the keys its command asked for.

@@ -87,6 +87,17 @@ const KILL_ARGS: &[Arg] = &[Arg::one_of(
     ],
 )];
 
+/// COMMAND DOCS arguments of CLIENT TRACKING.
+const TRACKING_ARGS: &[Arg] = &[
+    Arg::one_of("status", &[Arg::pure_token("on", "ON"), Arg::pure_token("off", "OFF")]),
+    Arg::integer("client-id").token("REDIRECT").optional(),
+    Arg::string("prefix").token("PREFIX").optional().multiple().multiple_token(),
+    Arg::pure_token("bcast", "BCAST").optional(),
+    Arg::pure_token("optin", "OPTIN").optional(),
+    Arg::pure_token("optout", "OPTOUT").optional(),
+    Arg::pure_token("noloop", "NOLOOP").optional(),
+];
+
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "client",
     arity: -2,
@@ -172,7 +183,17 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
             ..sub("setinfo", 4, PLAIN_FLAGS | SENTINEL, setinfo, "7.2.0", "Record the client library's name or version")
         },
+        CommandSpec {
+            complexity: "O(1). Some options may introduce additional complexity.",
+            args: TRACKING_ARGS,
+            ..sub("tracking", -3, PLAIN_FLAGS, tracking, "6.0.0", "Turn client-side caching invalidations on or off")
+        },
+        CommandSpec {
+            args: &[Arg::one_of("mode", &[Arg::pure_token("yes", "YES"), Arg::pure_token("no", "NO")])],
+            ..sub("caching", 3, PLAIN_FLAGS, caching, "6.0.0", "Track, or not, the keys of the next command")
+        },
         sub("getredir", 2, PLAIN_FLAGS, getredir, "6.0.0", "Where tracking invalidations are redirected"),
+        sub("trackinginfo", 2, PLAIN_FLAGS, trackinginfo, "6.2.0", "Describe this connection's tracking mode"),
         sub("help", 2, LOADING | STALE, help, "5.0.0", "Describe the CLIENT subcommands"),
     ],
     ..CommandSpec::DEFAULT
@@ -492,9 +513,153 @@ fn setinfo(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Without client-side caching no client tracks, so there is no redirection.
+/// True if command `id` leaves a CLIENT CACHING in force for the next
+/// command: any CLIENT subcommand does (Redis resets it after the others).
+pub fn keeps_tracking_caching(srv: &crate::server::Server, id: crate::command::CommandId) -> bool {
+    let parent = srv.commands.get(id).parent.unwrap_or(id);
+    srv.commands.get(parent).spec.name == COMMANDS[0].name
+}
+
+/// CLIENT TRACKING's options once parsed.
+struct TrackingRequest<'a> {
+    mode: crate::tracking::Mode,
+    prefixes: Vec<&'a [u8]>,
+}
+
+/// Parses CLIENT TRACKING's options, in Redis's order of checks.
+fn parse_tracking<'a>(ctx: &Ctx, argv: &[&'a [u8]]) -> Result<TrackingRequest<'a>, String> {
+    let mut request = TrackingRequest { mode: Default::default(), prefixes: Vec::new() };
+    let mut i = 3;
+    while i < argv.len() {
+        let has_value = i + 1 < argv.len();
+        match argv[i].to_ascii_lowercase().as_slice() {
+            b"redirect" if has_value => {
+                i += 1;
+                if request.mode.redirect != 0 {
+                    return Err("ERR A client can only redirect to a single other client".into());
+                }
+                let target = parse_i64(argv[i]).ok_or(errors::NOT_INTEGER)?;
+                if target <= 0 || !ctx.srv.clients.contains_key(&(target as u64)) {
+                    return Err("ERR The client ID you want redirect to does not exist".into());
+                }
+                request.mode.redirect = target as u64;
+            }
+            b"prefix" if has_value => {
+                i += 1;
+                request.prefixes.push(argv[i]);
+            }
+            b"bcast" => request.mode.bcast = true,
+            b"optin" => request.mode.optin = true,
+            b"optout" => request.mode.optout = true,
+            b"noloop" => request.mode.noloop = true,
+            _ => return Err(errors::SYNTAX.into()),
+        }
+        i += 1;
+    }
+    Ok(request)
+}
+
+/// Why tracking cannot be turned on with `new` options given the current
+/// mode, as Redis checks.
+fn tracking_refusal(ctx: &Ctx, request: &TrackingRequest) -> Option<String> {
+    let new = &request.mode;
+    if !new.bcast && !request.prefixes.is_empty() {
+        return Some("ERR PREFIX option requires BCAST mode to be enabled".into());
+    }
+    let old = ctx.srv.tracking.mode(ctx.client.id);
+    if old.is_some_and(|old| old.bcast != new.bcast) {
+        return Some(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then \
+             re-enabling it with a different mode."
+                .into(),
+        );
+    }
+    if new.bcast && (new.optin || new.optout) {
+        return Some("ERR OPTIN and OPTOUT are not compatible with BCAST".into());
+    }
+    if new.optin && new.optout {
+        return Some("ERR You can't specify both OPTIN mode and OPTOUT mode".into());
+    }
+    if old.is_some_and(|old| (new.optin && old.optout) || (new.optout && old.optin)) {
+        return Some(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then \
+             re-enabling it with a different mode."
+                .into(),
+        );
+    }
+    if new.bcast {
+        return ctx.srv.tracking.prefix_collision(ctx.client.id, &request.prefixes);
+    }
+    None
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
+/// [OPTOUT] [NOLOOP].
+fn tracking(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let request = parse_tracking(ctx, argv)?;
+    match argv[2].to_ascii_lowercase().as_slice() {
+        b"on" => {
+            if let Some(refusal) = tracking_refusal(ctx, &request) {
+                return Err(refusal.into());
+            }
+            let id = ctx.client.id;
+            ctx.srv.tracking.enable(id, request.mode, &request.prefixes);
+        }
+        b"off" => ctx.srv.tracking.disable(ctx.client.id),
+        _ => return Err(errors::SYNTAX.into()),
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's reads are tracked, in
+/// OPTIN (YES) or OPTOUT (NO) mode.
+fn caching(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    let Some(mode) = ctx.srv.tracking.mode_mut(id) else {
+        return Err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT \
+                    mode enabled"
+            .into());
+    };
+    match argv[2].to_ascii_lowercase().as_slice() {
+        b"yes" if mode.optin => mode.caching = true,
+        b"yes" => return Err("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.".into()),
+        b"no" if mode.optout => mode.caching = true,
+        b"no" => return Err("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.".into()),
+        _ => return Err(errors::SYNTAX.into()),
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+/// The client receiving this one's invalidations: 0 for itself, -1 when
+/// tracking is off.
+fn redirect_of(ctx: &Ctx) -> i64 {
+    ctx.srv.tracking.mode(ctx.client.id).map_or(-1, |m| m.redirect as i64)
+}
+
 fn getredir(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    ctx.reply().int(-1);
+    let redirect = redirect_of(ctx);
+    ctx.reply().int(redirect);
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect and prefixes.
+fn trackinginfo(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+    let redirect = redirect_of(ctx);
+    let mode = ctx.srv.tracking.mode(ctx.client.id).cloned();
+    let flags = mode.as_ref().map_or(vec!["off"], |m| m.flag_names());
+    let prefixes = mode.map(|m| m.prefixes).unwrap_or_default();
+    let reply = ctx.reply();
+    reply.map(3);
+    reply.bulk(b"flags");
+    reply.set(flags.len());
+    flags.iter().for_each(|f| reply.bulk_str(f));
+    reply.bulk(b"redirect");
+    reply.int(redirect);
+    reply.bulk(b"prefixes");
+    reply.array(prefixes.len());
+    prefixes.iter().for_each(|p| reply.bulk(p));
     Ok(())
 }
 

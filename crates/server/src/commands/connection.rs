@@ -253,6 +253,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     monitor::stop_monitoring(ctx.srv, ctx.client);
     ctx.srv.pubsub.forget(ctx.client);
+    ctx.srv.tracking.disable(ctx.client.id);
     transactions::end_transaction(ctx.srv, ctx.client);
     ctx.client.db = 0;
     ctx.client.reply.resp = RespVersion::Resp2;

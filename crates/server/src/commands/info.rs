@@ -200,7 +200,7 @@ fn clients_section(out: &mut String, ctx: &mut Ctx) {
         "client_recent_max_input_buffer" => max_input,
         "client_recent_max_output_buffer" => max_output,
         "blocked_clients" => blocked_clients(srv),
-        "tracking_clients" => 0,
+        "tracking_clients" => srv.tracking.client_count(),
         "clients_in_timeout_table" => srv.blocking.with_deadline(),
     );
 }
@@ -400,9 +400,9 @@ fn stats_section(out: &mut String, ctx: &mut Ctx) {
         "active_defrag_key_misses" => 0,
         "total_active_defrag_time" => 0,
         "current_active_defrag_time" => 0,
-        "tracking_total_keys" => 0,
-        "tracking_total_items" => 0,
-        "tracking_total_prefixes" => 0,
+        "tracking_total_keys" => ctx.srv.tracking.key_count(),
+        "tracking_total_items" => ctx.srv.tracking.item_count(),
+        "tracking_total_prefixes" => ctx.srv.tracking.prefix_count(),
         "unexpected_error_replies" => s.unexpected_error_replies,
         "total_error_replies" => s.total_error_replies,
         "dump_payload_sanitizations" => 0,

@@ -503,6 +503,7 @@ fn signal_swapped_keys(srv: &mut Server, db: usize, held_streams: &[Vec<u8>]) {
 fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lazy = flush_is_async(ctx, argv)?;
     let removed = empty_db(ctx.srv, ctx.client.db, lazy);
+    crate::tracking::invalidate_all(ctx.srv);
     ctx.mark_dirty(removed);
     ctx.force_propagation();
     ctx.reply().ok();
@@ -513,6 +514,7 @@ fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let lazy = flush_is_async(ctx, argv)?;
     let removed: u64 = (0..ctx.srv.dbs.len()).map(|db| empty_db(ctx.srv, db, lazy)).sum();
     crate::persistence::rdb::reset_after_flushall(ctx.srv);
+    crate::tracking::invalidate_all(ctx.srv);
     // Redis counts the flush itself as one more change.
     ctx.mark_dirty(removed + 1);
     ctx.force_propagation();
