@@ -37,6 +37,9 @@ pub struct Client {
     pub reply: Reply,
     pub reply_mode: ReplyMode,
     pub authenticated: bool,
+    /// The ACL user its commands are checked against; None for internal
+    /// clients, which may run anything (as in Redis).
+    pub user: Option<crate::acl::UserRef>,
     /// Creation time and last command time, unix milliseconds.
     pub created_ms: i64,
     pub last_interaction_ms: i64,
@@ -77,6 +80,7 @@ impl Client {
             reply: Reply::new(RespVersion::Resp2),
             reply_mode: ReplyMode::On,
             authenticated: false,
+            user: None,
             created_ms: now_ms,
             last_interaction_ms: now_ms,
             last_command_id: None,
@@ -163,15 +167,28 @@ impl Client {
     /// order. `argv_mem` is the size of the arguments of the command it is
     /// running now (non-zero only for the caller).
     pub fn info_line(&self, now_ms: i64, commands: &crate::command::CommandTable, argv_mem: usize) -> String {
+        self.info_line_running(now_ms, commands, self.last_command_id, argv_mem)
+    }
+
+    /// `info_line` showing `running` as its command (`cmd=`): ACL LOG
+    /// describes a client with the command it was refused.
+    pub fn info_line_running(
+        &self,
+        now_ms: i64,
+        commands: &crate::command::CommandTable,
+        running: Option<crate::command::CommandId>,
+        argv_mem: usize,
+    ) -> String {
         let now_s = now_ms / 1000;
-        let cmd = self.last_command_id.map_or("NULL", |id| commands.get(id).fullname.as_str());
+        let cmd = running.map_or("NULL", |id| commands.get(id).fullname.as_str());
+        let user = self.user.as_ref().map_or_else(|| "(superuser)".to_string(), |u| u.borrow().name_lossy());
         let pending_output = self.reply.len();
         let events = if pending_output > 0 { "rw" } else { "r" };
         let tot_mem = CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + pending_output + argv_mem;
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
              qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} \
-             events={} cmd={} user=default redir=-1 resp={}",
+             events={} cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -190,6 +207,7 @@ impl Client {
             tot_mem,
             events,
             cmd,
+            user,
             if self.reply.is_resp3() { 3 } else { 2 },
         )
     }

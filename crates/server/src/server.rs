@@ -63,6 +63,8 @@ pub struct Server {
     pub client_pause_lifted: Rc<tokio::sync::Notify>,
     /// Clients blocked on keys (BLPOP, BLMOVE, ...).
     pub blocking: crate::blocking::Blocking,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 /// The current unix time in milliseconds.
@@ -87,6 +89,7 @@ impl Server {
         for (from, to) in &config.renamed_commands {
             commands.rename(from, to);
         }
+        let acl = crate::acl::Acl::new(&commands);
         let stats = Stats::default();
         let lazyfree = LazyFree::start(stats.lazyfree.clone());
         Server {
@@ -117,6 +120,7 @@ impl Server {
             client_pause: ClientPause::default(),
             client_pause_lifted: Rc::new(tokio::sync::Notify::new()),
             blocking: Default::default(),
+            acl,
         }
     }
 
@@ -125,6 +129,7 @@ impl Server {
         let id = self.next_client_id;
         self.next_client_id += 1;
         let mut client = Client::new(id, addr, laddr, fd, unix_ms());
+        client.user = Some(self.acl.default_user.clone());
         client.authenticated = !self.auth_required_by_default();
         let client = Rc::new(RefCell::new(client));
         self.clients.insert(id, client.clone());
@@ -138,9 +143,10 @@ impl Server {
         self.blocking.forget(id);
     }
 
-    /// True while new clients must AUTH before other commands.
+    /// True while new clients must AUTH before other commands: the default
+    /// user has a password or is off.
     pub fn auth_required_by_default(&self) -> bool {
-        !self.config.requirepass.is_empty()
+        self.acl.auth_required()
     }
 
     pub fn refresh_time(&mut self) {

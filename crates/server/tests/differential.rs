@@ -126,5 +126,6 @@ corpus!(
     lists,
     zsets,
     geo,
-    sort
+    sort,
+    acl
 );

@@ -146,6 +146,7 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
+    crate::acl::check_command(srv, client, id, argv, crate::acl::Context::Toplevel).map_err(|e| (Some(id), e))?;
     Ok(id)
 }
 

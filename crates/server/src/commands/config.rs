@@ -190,6 +190,12 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             return Err(set_failed(entry, &reason));
         }
     }
+    // The default user's password is `requirepass` (the ACL registry is not
+    // part of `Config`, so its apply step happens here).
+    if chosen.iter().any(|(d, _)| d.name == "requirepass") {
+        let password = ctx.srv.config.requirepass.clone();
+        ctx.srv.acl.set_default_password(&password, &ctx.srv.commands);
+    }
     ctx.reply().ok();
     Ok(())
 }

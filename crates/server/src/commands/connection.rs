@@ -1,11 +1,11 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
 //!
-//! Authentication follows `requirepass` semantics for the `default` user
-//! (Redis's behaviour without ACL users): the default user has that password,
-//! or no password at all when it is empty.
+//! AUTH and HELLO AUTH authenticate against the ACL users (`crate::acl`);
+//! `requirepass` is the `default` user's password.
 
 use crate::client::ReplyMode;
 use crate::command::context::errors;
+use crate::acl::{self as users, user_flags};
 use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use crate::commands::{client, monitor};
 use cinnabar_protocol::numbers::parse_i64;
@@ -143,18 +143,15 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// True if `user`/`password` are valid credentials.
-fn credentials_valid(ctx: &Ctx, user: &[u8], password: &[u8]) -> bool {
-    let requirepass = ctx.srv.config.requirepass.as_bytes();
-    user == b"default" && (requirepass.is_empty() || password == requirepass)
-}
-
-/// Authenticates the client, or fails with WRONGPASS.
-fn authenticate(ctx: &mut Ctx, user: &[u8], password: &[u8]) -> CmdResult {
-    if !credentials_valid(ctx, user, password) {
+/// Authenticates the client as `user`, or fails with WRONGPASS (logged in
+/// ACL LOG, attributed to the command as sent: AUTH or HELLO).
+fn authenticate(ctx: &mut Ctx, command_name: &[u8], user: &[u8], password: &[u8]) -> CmdResult {
+    let Some(found) = ctx.srv.acl.authenticate(user, password) else {
+        users::log_failed_auth(ctx.srv, ctx.client, ctx.cmd, command_name, user);
         return Err(WRONGPASS.into());
-    }
+    };
     ctx.client.authenticated = true;
+    ctx.client.user = Some(found);
     Ok(())
 }
 
@@ -165,7 +162,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.redacted.extend(1..argv.len());
     let (user, password) = match argv {
         [_, password] => {
-            if ctx.srv.config.requirepass.is_empty() {
+            if ctx.srv.acl.default_user.borrow().has(user_flags::NOPASS) {
                 return Err("ERR AUTH <password> called without any password configured for the default user. \
                             Are you sure your configuration is correct?"
                     .into());
@@ -175,7 +172,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         [_, user, password] => (*user, *password),
         _ => unreachable!("arity allows two or three arguments"),
     };
-    authenticate(ctx, user, password)?;
+    authenticate(ctx, argv[0], user, password)?;
     ctx.reply().ok();
     Ok(())
 }
@@ -198,7 +195,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let option = argv[j];
         if option.eq_ignore_ascii_case(b"auth") && more >= 2 {
             ctx.redacted.extend([j + 1, j + 2]);
-            authenticate(ctx, argv[j + 1], argv[j + 2])?;
+            authenticate(ctx, argv[0], argv[j + 1], argv[j + 2])?;
             j += 3;
         } else if option.eq_ignore_ascii_case(b"setname") && more >= 1 {
             client::set_name(ctx, argv[j + 1])?;
@@ -242,6 +239,7 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     monitor::stop_monitoring(ctx.srv, ctx.client);
     ctx.client.db = 0;
     ctx.client.reply.resp = RespVersion::Resp2;
+    ctx.client.user = Some(ctx.srv.acl.default_user.clone());
     ctx.client.authenticated = !ctx.srv.auth_required_by_default();
     ctx.client.name = None;
     // A RESET whose own reply is being skipped (CLIENT REPLY SKIP) stays silent.

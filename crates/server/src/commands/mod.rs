@@ -1,6 +1,7 @@
 //! The command families, one file each. A family exports `COMMANDS`, its table
 //! entries; `FAMILIES` lists them all for the command table.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod client;
 pub mod command;
@@ -54,4 +55,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     geo::COMMANDS,
     sort::COMMANDS,
+    acl::COMMANDS,
 ];
