@@ -480,15 +480,17 @@ pub fn log_denial(srv: &Server, client: &Client, denial: Denial, context: Contex
         Denial::Channel(_) => log::Reason::Channel,
     };
     let username = client.user.as_ref().map(|u| u.borrow().name.clone()).unwrap_or_default();
-    record(srv, client, reason, context, object, username, Some(id));
+    record(srv, client, reason, context, object, username, id, argv);
 }
 
 /// Adds a failed authentication to ACL LOG: the object is the command
 /// (AUTH or HELLO) as sent, the username the one tried.
-pub fn log_failed_auth(srv: &Server, client: &Client, id: CommandId, command_name: &[u8], username: &[u8]) {
-    record(srv, client, log::Reason::Auth, Context::Toplevel, command_name.to_vec(), username.to_vec(), Some(id));
+pub fn log_failed_auth(srv: &Server, client: &Client, id: CommandId, argv: &[&[u8]], username: &[u8]) {
+    let (object, username) = (argv[0].to_vec(), username.to_vec());
+    record(srv, client, log::Reason::Auth, Context::Toplevel, object, username, id, argv);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn record(
     srv: &Server,
     client: &Client,
@@ -496,9 +498,11 @@ fn record(
     context: Context,
     object: Vec<u8>,
     username: Vec<u8>,
-    running: Option<CommandId>,
+    running: CommandId,
+    argv: &[&[u8]],
 ) {
-    let client_info = client.info_line_running(srv.now_ms, &srv.commands, running, 0);
+    let argv_mem = crate::commands::client::argv_mem(argv);
+    let client_info = client.info_line_running(srv.now_ms, &srv.commands, Some(running), argv_mem);
     let entry = log::Entry { count: 1, reason, context, object, username, time_ms: srv.now_ms, client_info };
     srv.acl.log.borrow_mut().add(entry, srv.config.acllog_max_len.max(0) as usize);
 }

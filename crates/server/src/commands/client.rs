@@ -230,7 +230,8 @@ fn line_of(ctx: &Ctx, other: &Client, argv_mem: usize) -> String {
     other.info_line(ctx.srv.now_ms, &ctx.srv.commands, argv_mem)
 }
 
-fn argv_mem(argv: &[&[u8]]) -> usize {
+/// The size of a request's arguments, as CLIENT LIST `argv-mem` counts it.
+pub fn argv_mem(argv: &[&[u8]]) -> usize {
     argv.iter().map(|a| a.len()).sum()
 }
 

@@ -145,9 +145,9 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 
 /// Authenticates the client as `user`, or fails with WRONGPASS (logged in
 /// ACL LOG, attributed to the command as sent: AUTH or HELLO).
-fn authenticate(ctx: &mut Ctx, command_name: &[u8], user: &[u8], password: &[u8]) -> CmdResult {
+fn authenticate(ctx: &mut Ctx, argv: &[&[u8]], user: &[u8], password: &[u8]) -> CmdResult {
     let Some(found) = ctx.srv.acl.authenticate(user, password) else {
-        users::log_failed_auth(ctx.srv, ctx.client, ctx.cmd, command_name, user);
+        users::log_failed_auth(ctx.srv, ctx.client, ctx.cmd, argv, user);
         return Err(WRONGPASS.into());
     };
     ctx.client.authenticated = true;
@@ -172,7 +172,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         [_, user, password] => (*user, *password),
         _ => unreachable!("arity allows two or three arguments"),
     };
-    authenticate(ctx, argv[0], user, password)?;
+    authenticate(ctx, argv, user, password)?;
     ctx.reply().ok();
     Ok(())
 }
@@ -195,7 +195,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let option = argv[j];
         if option.eq_ignore_ascii_case(b"auth") && more >= 2 {
             ctx.redacted.extend([j + 1, j + 2]);
-            authenticate(ctx, argv[0], argv[j + 1], argv[j + 2])?;
+            authenticate(ctx, argv, argv[j + 1], argv[j + 2])?;
             j += 3;
         } else if option.eq_ignore_ascii_case(b"setname") && more >= 1 {
             client::set_name(ctx, argv[j + 1])?;
