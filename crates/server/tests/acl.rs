@@ -121,8 +121,13 @@ fn acl_log_entries_match_redis() {
     same_replies(&servers, denials);
     for server in &servers {
         let mut conn = server.client();
-        let entries: Vec<Vec<redis::Value>> =
-            redis::cmd("ACL").arg("LOG").query::<Vec<redis::Value>>(&mut conn).unwrap().into_iter().map(fields).collect();
+        let entries: Vec<Vec<redis::Value>> = redis::cmd("ACL")
+            .arg("LOG")
+            .query::<Vec<redis::Value>>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(fields)
+            .collect();
         let summary: Vec<String> = entries.iter().map(|e| summarize(e)).collect();
         assert_eq!(
             summary,
@@ -248,8 +253,9 @@ fn aclfile_load_and_save_round_trip_like_redis() {
     for path in &paths {
         std::fs::write(path, "user dave on +nosuch\nuser eve on bogus\nnotauser x\nuser dave on\n").unwrap();
     }
-    let replies =
-        same_replies_with(&servers, &[&["ACL", "LOAD"], &["ACL", "USERS"]], |i, reply| reply.replace(&paths[i], "PATH"));
+    let replies = same_replies_with(&servers, &[&["ACL", "LOAD"], &["ACL", "USERS"]], |i, reply| {
+        reply.replace(&paths[i], "PATH")
+    });
     assert!(replies[0].starts_with("-ERR PATH:1: Error in applying operation '+nosuch'"), "{}", replies[0]);
 }
 
@@ -257,7 +263,8 @@ fn aclfile_load_and_save_round_trip_like_redis() {
 fn user_directives_define_users_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("redis.conf");
-    std::fs::write(&conf, "user default on >topsecret ~* &* +@all\nuser ops on nopass (~x +get) -@all +info\n").unwrap();
+    std::fs::write(&conf, "user default on >topsecret ~* &* +@all\nuser ops on nopass (~x +get) -@all +info\n")
+        .unwrap();
     let conf = conf.display().to_string();
     let servers = [
         ServerProcess::start_with_file(Kind::Cinnabar, Some(&conf), &[]),

@@ -11,9 +11,8 @@ use crate::log::log_at;
 /// Reads `path` into users by name. Errors are the whole text ACL LOAD
 /// replies with (without `ERR `).
 pub fn load(path: &str, commands: &CommandTable, pubsub_all: bool) -> Result<BTreeMap<Vec<u8>, User>, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!("Error loading ACLs, opening file '{path}': {}", crate::config::strerror(&e))
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("Error loading ACLs, opening file '{path}': {}", crate::config::strerror(&e)))?;
     let mut users = BTreeMap::new();
     let mut errors = String::new();
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -24,9 +23,7 @@ pub fn load(path: &str, commands: &CommandTable, pubsub_all: bool) -> Result<BTr
         let linenum = i + 1;
         let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
         if words[0] != b"user" || words.len() < 2 {
-            errors.push_str(&format!(
-                "{path}:{linenum} should start with user keyword followed by the username. "
-            ));
+            errors.push_str(&format!("{path}:{linenum} should start with user keyword followed by the username. "));
             continue;
         }
         let name = words[1];
@@ -89,21 +86,19 @@ pub fn render(acl: &Acl, commands: &CommandTable) -> String {
 }
 
 /// Writes every user to `path` through a temporary file, so a crash never
-/// leaves half a file.
-pub fn save(path: &str, acl: &Acl, commands: &CommandTable, now_ms: i64) -> Result<(), ()> {
+/// leaves half a file. The error is the line to log.
+pub fn save(path: &str, acl: &Acl, commands: &CommandTable, now_ms: i64) -> Result<(), String> {
     let temp = format!("{path}.tmp-{}-{now_ms}", std::process::id());
-    let written = std::fs::write(&temp, render(acl, commands)).map_err(|e| {
-        log_at!(Warning, "Writing ACL file for ACL SAVE: {}", crate::config::strerror(&e));
-    });
-    let renamed = written.and_then(|()| {
-        std::fs::rename(&temp, path).map_err(|e| {
-            log_at!(Warning, "Renaming ACL file for ACL SAVE: {}", crate::config::strerror(&e));
-        })
-    });
-    if renamed.is_err() {
+    let saved = std::fs::write(&temp, render(acl, commands))
+        .map_err(|e| format!("Writing ACL file for ACL SAVE: {}", crate::config::strerror(&e)))
+        .and_then(|()| {
+            std::fs::rename(&temp, path)
+                .map_err(|e| format!("Renaming ACL file for ACL SAVE: {}", crate::config::strerror(&e)))
+        });
+    if saved.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
-    renamed
+    saved
 }
 
 /// Start-up: `requirepass`, then the `user` directives or the ACL file (not
@@ -129,7 +124,12 @@ pub fn load_at_startup(acl: &mut Acl, config: &crate::config::Config, commands: 
 }
 
 /// One `user <name> <rules...>` config directive (`words` without `user`).
-fn load_configured_user(acl: &mut Acl, words: &[String], commands: &CommandTable, pubsub_all: bool) -> Result<(), String> {
+fn load_configured_user(
+    acl: &mut Acl,
+    words: &[String],
+    commands: &CommandTable,
+    pubsub_all: bool,
+) -> Result<(), String> {
     let name = words[0].as_bytes();
     if rules::has_spaces(name) {
         return Err("Spaces not allowed in ACL usernames".into());

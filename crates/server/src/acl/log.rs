@@ -157,6 +157,9 @@ mod tests {
         for (i, object) in ["a", "b", "c"].iter().enumerate() {
             log.add(entry(object, i as i64), 2);
         }
-        assert_eq!(log.entries.iter().map(|e| e.object.clone()).collect::<Vec<_>>(), vec![b"c".to_vec(), b"b".to_vec()]);
+        assert_eq!(
+            log.entries.iter().map(|e| e.object.clone()).collect::<Vec<_>>(),
+            vec![b"c".to_vec(), b"b".to_vec()]
+        );
     }
 }

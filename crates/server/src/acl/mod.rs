@@ -10,7 +10,9 @@
 //! - `permission` + `log_denial`: the same check for commands a script runs
 //!   (the caller words its own error, see `Denial::reason`);
 //! - `check_channel`: whether a user may use a Pub/Sub channel (PUBLISH,
-//!   SUBSCRIBE, PSUBSCRIBE with `is_pattern`).
+//!   SUBSCRIBE, PSUBSCRIBE with `is_pattern`), e.g. to drop subscribers
+//!   whose channels ACL SETUSER revoked. Commands that name channels declare
+//!   `CommandSpec::get_channels`, and `check_command` then checks them.
 //!
 //! The checks only read users; changing users (ACL SETUSER/DELUSER/LOAD) goes
 //! through `Acl` and disconnects clients where Redis does.
@@ -145,6 +147,13 @@ impl Selector {
                 if !self.allows_key(argv[key.pos], key.flags) {
                     return Err(Denial::Key(key.pos));
                 }
+            }
+        }
+        if let (false, Some(get_channels)) = (self.all_channels, spec.get_channels) {
+            let mut channels = Vec::new();
+            get_channels(argv, &mut channels);
+            if let Some(refused) = channels.iter().find(|c| !self.allows_channel(argv[c.pos], c.is_pattern)) {
+                return Err(Denial::Channel(refused.pos));
             }
         }
         Ok(())
@@ -529,5 +538,105 @@ pub fn disconnect_users(srv: &mut Server, caller: &mut Client, users: &[UserRef]
         client.kill();
         drop(client);
         srv.remove_client(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::keys::ChannelRef;
+    use crate::command::{CommandSpec, KeySpec};
+
+    fn publish_channels(_argv: &[&[u8]], out: &mut Vec<ChannelRef>) {
+        out.push(ChannelRef { pos: 1, is_pattern: false });
+    }
+
+    fn psubscribe_channels(argv: &[&[u8]], out: &mut Vec<ChannelRef>) {
+        out.extend((1..argv.len()).map(|pos| ChannelRef { pos, is_pattern: true }));
+    }
+
+    static FAMILY: &[CommandSpec] = &[
+        CommandSpec {
+            name: "get",
+            arity: 2,
+            key_specs: &[KeySpec::single(1, key_flags::RO | key_flags::ACCESS)],
+            ..CommandSpec::DEFAULT
+        },
+        CommandSpec {
+            name: "copy",
+            arity: 3,
+            key_specs: &[
+                KeySpec::single(1, key_flags::RO | key_flags::ACCESS),
+                KeySpec::single(2, key_flags::OW | key_flags::UPDATE),
+            ],
+            ..CommandSpec::DEFAULT
+        },
+        CommandSpec { name: "publish", arity: 3, get_channels: Some(publish_channels), ..CommandSpec::DEFAULT },
+        CommandSpec { name: "psubscribe", arity: -2, get_channels: Some(psubscribe_channels), ..CommandSpec::DEFAULT },
+        CommandSpec { name: "select", arity: 2, ..CommandSpec::DEFAULT },
+    ];
+
+    fn run(user: &User, commands: &CommandTable, request: &str) -> Result<(), Denial> {
+        let argv: Vec<&[u8]> = request.split(' ').map(str::as_bytes).collect();
+        user.may_run(commands, commands.resolve(&argv).expect("known command"), &argv)
+    }
+
+    fn user(commands: &CommandTable, rules: &[&str]) -> User {
+        let args: Vec<&[u8]> = rules.iter().map(|r| r.as_bytes()).collect();
+        rules::set_user(None, b"u", &args, commands, false).expect("valid rules")
+    }
+
+    #[test]
+    fn keys_need_the_permission_their_spec_asks_for() {
+        let commands = CommandTable::new(&[FAMILY]);
+        let u = user(&commands, &["+@all", "%R~r*", "%W~w*", "~both"]);
+        assert_eq!(run(&u, &commands, "get r1"), Ok(()));
+        assert_eq!(run(&u, &commands, "get w1"), Err(Denial::Key(1)));
+        assert_eq!(run(&u, &commands, "copy r1 w1"), Ok(()));
+        assert_eq!(run(&u, &commands, "copy w1 r1"), Err(Denial::Key(1)));
+        assert_eq!(run(&u, &commands, "copy both both"), Ok(()));
+    }
+
+    #[test]
+    fn channels_are_matched_or_compared_literally_for_patterns() {
+        let commands = CommandTable::new(&[FAMILY]);
+        let u = user(&commands, &["+@all", "&news.*"]);
+        assert_eq!(run(&u, &commands, "publish news.1 hi"), Ok(()));
+        assert_eq!(run(&u, &commands, "publish other hi"), Err(Denial::Channel(1)));
+        assert_eq!(run(&u, &commands, "psubscribe news.*"), Ok(()));
+        assert_eq!(run(&u, &commands, "psubscribe news.* news.1"), Err(Denial::Channel(2)));
+        assert!(check_channel(&u, b"news.x", false));
+        assert!(!check_channel(&u, b"news.?", true));
+    }
+
+    #[test]
+    fn the_worst_denial_of_all_selectors_is_reported() {
+        let commands = CommandTable::new(&[FAMILY]);
+        let u = user(&commands, &["+get", "~a", "(+copy ~b)"]);
+        assert_eq!(run(&u, &commands, "get a"), Ok(()));
+        assert_eq!(run(&u, &commands, "copy b b"), Ok(()));
+        assert_eq!(run(&u, &commands, "copy b a"), Err(Denial::Key(2)));
+        assert_eq!(run(&u, &commands, "publish c m"), Err(Denial::Command));
+    }
+
+    #[test]
+    fn first_arguments_open_a_blocked_command() {
+        let commands = CommandTable::new(&[FAMILY]);
+        let u = user(&commands, &["-@all", "+select|0"]);
+        assert_eq!(run(&u, &commands, "select 0"), Ok(()));
+        assert_eq!(run(&u, &commands, "select 1"), Err(Denial::Command));
+    }
+
+    #[test]
+    fn passwords_are_checked_against_their_hashes() {
+        let commands = CommandTable::new(&[FAMILY]);
+        let mut acl = Acl::new(&commands);
+        acl.put(user(&commands, &["on", ">secret"]));
+        assert!(acl.authenticate(b"u", b"secret").is_some());
+        assert!(acl.authenticate(b"u", b"wrong").is_none());
+        assert!(!acl.auth_required());
+        acl.set_default_password("pw", &commands);
+        assert!(acl.auth_required());
+        assert!(acl.authenticate(b"default", b"pw").is_some());
     }
 }

@@ -509,7 +509,10 @@ mod tests {
         assert_eq!(hash_password(b"p1"), "f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a");
         let user = user_with(&[">p1", ">p1", "#f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a"]);
         assert_eq!(user.unwrap().passwords.len(), 1);
-        assert_eq!(user_with(&["#abc"]).unwrap_err(), format!("Error in ACL SETUSER modifier '#abc': {}", RuleError::BadHash.message()));
+        assert_eq!(
+            user_with(&["#abc"]).unwrap_err(),
+            format!("Error in ACL SETUSER modifier '#abc': {}", RuleError::BadHash.message())
+        );
     }
 
     #[test]

@@ -24,6 +24,18 @@ pub struct KeyRef {
 /// `argv` (the full request, `argv[0]` being the command name) to `out`.
 pub type GetKeysFn = fn(argv: &[&[u8]], out: &mut Vec<KeyRef>);
 
+/// A Pub/Sub channel among a request's arguments: its position, and whether
+/// it is a pattern (PSUBSCRIBE), which ACL matches literally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelRef {
+    pub pos: usize,
+    pub is_pattern: bool,
+}
+
+/// A command's channel finder: appends the channels `argv` publishes or
+/// subscribes to (not those it leaves) to `out`.
+pub type GetChannelsFn = fn(argv: &[&[u8]], out: &mut Vec<ChannelRef>);
+
 /// How `keys_from_specs` treats specs it cannot follow to the end.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SearchOptions {

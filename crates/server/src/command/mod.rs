@@ -344,6 +344,9 @@ pub struct CommandSpec {
     /// Command-specific key finding (Redis's `getkeys_proc`), for commands
     /// whose key specs cannot tell: variable flags, incomplete or unknown specs.
     pub get_keys: Option<keys::GetKeysFn>,
+    /// The Pub/Sub channels a request publishes or subscribes to (Redis's
+    /// `getChannelsFromCommand`), which ACL channel patterns must allow.
+    pub get_channels: Option<keys::GetChannelsFn>,
     /// COMMAND DOCS extras: `doc_flags::*`, deprecation, and version history
     /// as (version, change) pairs.
     pub doc_flags: u32,
@@ -370,6 +373,7 @@ impl CommandSpec {
         summary: "",
         complexity: "",
         get_keys: None,
+        get_channels: None,
         doc_flags: 0,
         deprecated_since: "",
         replaced_by: "",

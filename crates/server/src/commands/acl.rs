@@ -9,11 +9,13 @@ use crate::command::context::errors;
 use crate::command::table::effective_acl_categories;
 use crate::command::{acl as category, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use crate::commands::server::{reply_help, subcommand_syntax_error};
+use crate::log::log_at;
 use cinnabar_protocol::numbers::parse_i64;
 
 const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 const PER_USER: &str = "O(N). Where N is the number of configured users.";
-const SELECTORS_HISTORY: &str = "Added selectors and changed the format of key and channel patterns from a list to their rule representation.";
+const SELECTORS_HISTORY: &str =
+    "Added selectors and changed the format of key and channel patterns from a list to their rule representation.";
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "acl",
@@ -64,12 +66,12 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         args: &[Arg::string("username")],
         ..sub("getuser", 3, ADMIN_FLAGS, getuser)
     },
+    CommandSpec { summary: "List the ACL subcommands", complexity: "O(1)", ..sub("help", 2, LOADING | STALE, help) },
     CommandSpec {
-        summary: "List the ACL subcommands",
-        complexity: "O(1)",
-        ..sub("help", 2, LOADING | STALE, help)
+        summary: "List every user as ACL file rules",
+        complexity: PER_USER,
+        ..sub("list", 2, ADMIN_FLAGS, list)
     },
-    CommandSpec { summary: "List every user as ACL file rules", complexity: PER_USER, ..sub("list", 2, ADMIN_FLAGS, list) },
     CommandSpec {
         summary: "Replace the users with those of the ACL file",
         complexity: PER_USER,
@@ -89,7 +91,10 @@ static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         summary: "Create a user or change its rules",
         complexity: "O(N). Where N is the number of rules provided.",
-        history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and key based permissions.")],
+        history: &[
+            ("6.2.0", "Added Pub/Sub channel patterns."),
+            ("7.0.0", "Added selectors and key based permissions."),
+        ],
         args: &[Arg::string("username"), Arg::string("rule").optional().multiple()],
         ..sub("setuser", -3, ADMIN_FLAGS, setuser)
     },
@@ -214,7 +219,8 @@ fn load(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let path = aclfile(ctx)?;
-    file::save(&path, &ctx.srv.acl, &ctx.srv.commands, ctx.srv.now_ms).map_err(|()| {
+    file::save(&path, &ctx.srv.acl, &ctx.srv.commands, ctx.srv.now_ms).map_err(|reason| {
+        log_at!(Warning, "{}", reason);
         "ERR There was an error trying to save the ACLs. Please check the server logs for more information"
     })?;
     ctx.reply().ok();

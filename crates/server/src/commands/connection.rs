@@ -3,9 +3,9 @@
 //! AUTH and HELLO AUTH authenticate against the ACL users (`crate::acl`);
 //! `requirepass` is the `default` user's password.
 
+use crate::acl::{self as users, user_flags};
 use crate::client::ReplyMode;
 use crate::command::context::errors;
-use crate::acl::{self as users, user_flags};
 use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use crate::commands::{client, monitor};
 use cinnabar_protocol::numbers::parse_i64;
