@@ -315,3 +315,34 @@ fn requirepass_is_the_default_users_password() {
     );
     same_replies(&servers, &[&["PING"], &["AUTH", "x"]]);
 }
+
+#[test]
+fn config_rewrite_writes_the_users_like_redis() {
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let confs: Vec<String> = dirs.iter().map(|d| d.path().join("redis.conf").display().to_string()).collect();
+    let servers: Vec<ServerProcess> = [Kind::Cinnabar, Kind::Redis]
+        .iter()
+        .zip(&confs)
+        .map(|(&kind, conf)| {
+            std::fs::write(conf, "user old on nopass +@all ~*\nuser default on nopass ~* &* +@all\n").unwrap();
+            ServerProcess::start_with_file(kind, Some(conf), &[])
+        })
+        .collect();
+    let servers: [ServerProcess; 2] = servers.try_into().unwrap_or_else(|_| unreachable!());
+    same_replies(
+        &servers,
+        &[
+            &["ACL", "DELUSER", "old"],
+            &["ACL", "SETUSER", "new", "on", ">n", "%R~r*", "+@read"],
+            &["CONFIG", "REWRITE"],
+        ],
+    );
+    let users: Vec<Vec<String>> = confs
+        .iter()
+        .map(|c| {
+            std::fs::read_to_string(c).unwrap().lines().filter(|l| l.starts_with("user ")).map(String::from).collect()
+        })
+        .collect();
+    assert_eq!(users[0], users[1]);
+    assert_eq!(users[0].len(), 2, "{:?}", users[0]);
+}

@@ -231,7 +231,13 @@ fn rewrite(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     if path.is_empty() {
         return Err("ERR The server is running without a config file".into());
     }
-    match config::rewrite_file(&path, &ctx.srv.config) {
+    // Users go to the config file unless an ACL file keeps them.
+    let users: Vec<String> = if ctx.srv.config.aclfile.is_empty() {
+        crate::acl::file::render(&ctx.srv.acl, &ctx.srv.commands).lines().map(str::to_string).collect()
+    } else {
+        Vec::new()
+    };
+    match config::rewrite_file(&path, &ctx.srv.config, &users) {
         Ok(()) => {
             log_at!(Warning, "CONFIG REWRITE executed with success.");
             ctx.reply().ok();
