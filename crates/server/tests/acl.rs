@@ -346,3 +346,21 @@ fn config_rewrite_writes_the_users_like_redis() {
     assert_eq!(users[0], users[1]);
     assert_eq!(users[0].len(), 2, "{:?}", users[0]);
 }
+
+#[test]
+fn client_kill_user_kills_that_users_connections() {
+    let servers = both(&[]);
+    same_replies(&servers, &[&["ACL", "SETUSER", "k", "on", "nopass", "+@all", "~*"]]);
+    let mut victims: Vec<RawConn> = Vec::new();
+    for server in &servers {
+        for _ in 0..2 {
+            let mut conn = server.raw();
+            assert_eq!(conn.cmd(&["AUTH", "k", "x"]), "+OK\r\n");
+            victims.push(conn);
+        }
+    }
+    same_replies(&servers, &[&["CLIENT", "KILL", "USER", "k"], &["CLIENT", "KILL", "USER", "nosuch"]]);
+    for conn in &mut victims {
+        assert!(closed(conn));
+    }
+}
