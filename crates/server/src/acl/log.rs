@@ -91,14 +91,6 @@ impl AclLog {
         self.entries.clear();
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Writes the newest `count` entries as ACL LOG replies them.
     pub fn write(&self, reply: &mut Reply, count: usize, now_ms: i64) {
         let count = count.min(self.entries.len());
@@ -145,10 +137,10 @@ mod tests {
         log.add(entry("get", 0), 10);
         log.add(entry("set", 1), 10);
         log.add(entry("get", 2), 10);
-        assert_eq!(log.len(), 2);
+        assert_eq!(log.entries.len(), 2);
         assert_eq!(log.entries[0].count, 2);
         log.add(entry("get", 70_000), 10);
-        assert_eq!(log.len(), 3);
+        assert_eq!(log.entries.len(), 3);
     }
 
     #[test]

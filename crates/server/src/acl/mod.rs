@@ -6,9 +6,10 @@
 //! as rules), `log` (ACL LOG), `file` (the `aclfile`: load and save).
 //!
 //! Entry points for other subsystems:
-//! - `check_command`: dispatch's check for a client's own command;
-//! - `permission` + `log_denial`: the same check for commands a script runs
-//!   (the caller words its own error, see `Denial::reason`);
+//! - `check_command`: dispatch's check for a client's own command (a
+//!   MULTI queue or EXEC passes `Context::Multi`);
+//! - `check_and_log`: the same check for commands a script runs (the caller
+//!   words its own error, see `Denial::reason`);
 //! - `check_channel`: whether a user may use a Pub/Sub channel (PUBLISH,
 //!   SUBSCRIBE, PSUBSCRIBE with `is_pattern`), e.g. to drop subscribers
 //!   whose channels ACL SETUSER revoked. Commands that name channels declare
@@ -358,14 +359,6 @@ impl Acl {
         self.users.values()
     }
 
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
-
     /// Stores `user` under its name: an existing user is updated in place
     /// (its clients see the change), a new one is added.
     pub fn put(&mut self, user: User) {
@@ -448,26 +441,33 @@ pub fn check_command(
     argv: &[&[u8]],
     context: Context,
 ) -> Result<(), String> {
+    check_and_log(srv, client, id, argv, context).map_err(|denial| denial.noperm_error(&srv.commands.get(id).fullname))
+}
+
+/// The same check, leaving the error's wording to the caller: a script runs
+/// each command it calls through this with the script caller's client and
+/// `Context::Lua`, and words its error with `Denial::reason`.
+pub fn check_and_log(
+    srv: &Server,
+    client: &Client,
+    id: CommandId,
+    argv: &[&[u8]],
+    context: Context,
+) -> Result<(), Denial> {
     // Internal clients without a user may run anything, as in Redis.
     let Some(user) = &client.user else { return Ok(()) };
-    let denial = {
+    let verdict = {
         let user = user.borrow();
+        // The default user's case: one flag test.
         if user.unrestricted() {
             return Ok(());
         }
-        match permission(&user, &srv.commands, id, argv) {
-            Ok(()) => return Ok(()),
-            Err(denial) => denial,
-        }
+        user.may_run(&srv.commands, id, argv)
     };
-    log_denial(srv, client, denial, context, id, argv);
-    Err(denial.noperm_error(&srv.commands.get(id).fullname))
-}
-
-/// Whether `user` may run the request (no logging): for scripts, which
-/// check each command they call with the script caller's user.
-pub fn permission(user: &User, commands: &CommandTable, id: CommandId, argv: &[&[u8]]) -> Result<(), Denial> {
-    user.may_run(commands, id, argv)
+    if let Err(denial) = verdict {
+        log_denial(srv, client, denial, context, id, argv);
+    }
+    verdict
 }
 
 /// Whether `user` may use `channel`: PUBLISH and SUBSCRIBE match it against
@@ -478,7 +478,7 @@ pub fn check_channel(user: &User, channel: &[u8], is_pattern: bool) -> bool {
 }
 
 /// Adds a refused command to ACL LOG, attributed to `client`.
-pub fn log_denial(srv: &Server, client: &Client, denial: Denial, context: Context, id: CommandId, argv: &[&[u8]]) {
+fn log_denial(srv: &Server, client: &Client, denial: Denial, context: Context, id: CommandId, argv: &[&[u8]]) {
     let object = match denial.position() {
         Some(pos) => argv[pos].to_vec(),
         None => srv.commands.get(id).fullname.as_bytes().to_vec(),
