@@ -4,9 +4,9 @@
 //! (first, last, step) triple plus the derived `movablekeys` flag that COMMAND
 //! INFO reports (`populateCommandLegacyRangeSpec`).
 //!
-//! COMMAND GETKEYS uses it now; cluster slot checks and ACL key checks are
-//! meant to use the same functions. This module only reads arguments: it never
-//! looks at the keyspace.
+//! COMMAND GETKEYS and ACL key checks use it (ACL also through the channel
+//! finders commands declare); cluster slot checks are meant to use the same
+//! functions. This module only reads arguments: it never looks at the keyspace.
 
 use cinnabar_protocol::numbers::parse_i64;
 

@@ -3,8 +3,8 @@
 //! command families, and how a request finds its entry.
 //!
 //! Everything generic about commands (arity errors, COMMAND INFO/DOCS/GETKEYS,
-//! NOAUTH, commandstats, and later READONLY, OOM, MULTI queuing, cluster slot
-//! checks and ACL) is driven by these entries; no code outside a family's own
+//! NOAUTH, ACL, commandstats, and later READONLY, OOM, MULTI queuing, cluster
+//! slot checks) is driven by these entries; no code outside a family's own
 //! file tests for a command's name.
 
 pub mod context;
