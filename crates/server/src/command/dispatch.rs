@@ -1,8 +1,8 @@
 //! Running one request: resolve the command, apply the generic checks every
 //! command gets from its table entry (existence, arity, authentication, ACL
-//! permissions), call the handler, then account for it (commandstats, errorstats, dirty counter,
-//! propagation, latency histogram, latency monitor, slow log, MONITOR) and
-//! honour CLIENT REPLY and CLIENT PAUSE.
+//! permissions), call the handler, then account for it (commandstats,
+//! errorstats, dirty counter, propagation, latency histogram, latency monitor,
+//! slow log, MONITOR) and honour CLIENT REPLY and CLIENT PAUSE.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
