@@ -39,6 +39,9 @@ pub struct Client {
     pub reply: Reply,
     pub reply_mode: ReplyMode,
     pub authenticated: bool,
+    /// The ACL user its commands are checked against; None for internal
+    /// clients, which may run anything (as in Redis).
+    pub user: Option<crate::acl::UserRef>,
     /// Creation time and last command time, unix milliseconds.
     pub created_ms: i64,
     pub last_interaction_ms: i64,
@@ -138,6 +141,7 @@ impl Client {
             reply: Reply::new(RespVersion::Resp2),
             reply_mode: ReplyMode::On,
             authenticated: false,
+            user: None,
             created_ms: now_ms,
             last_interaction_ms: now_ms,
             last_command_id: None,
@@ -296,9 +300,21 @@ impl Client {
     /// order. `argv_mem` is the size of the arguments of the command it is
     /// running now (non-zero only for the caller).
     pub fn info_line(&self, srv: &crate::server::Server, argv_mem: usize) -> String {
+        self.info_line_running(srv, self.last_command_id, argv_mem)
+    }
+
+    /// `info_line` showing `running` as its command (`cmd=`): ACL LOG
+    /// describes a client with the command it was refused.
+    pub fn info_line_running(
+        &self,
+        srv: &crate::server::Server,
+        running: Option<crate::command::CommandId>,
+        argv_mem: usize,
+    ) -> String {
         let now_s = srv.now_ms / 1000;
-        let cmd = self.last_command_id.map_or("NULL", |id| srv.commands.get(id).fullname.as_str());
+        let cmd = running.map_or("NULL", |id| srv.commands.get(id).fullname.as_str());
         let (multi, multi_mem) = self.multi.as_ref().map_or((-1, 0), |t| (t.count as i64, t.mem));
+        let user = self.user.as_ref().map_or_else(|| "(superuser)".to_string(), |u| u.borrow().name_lossy());
         let pending_output = self.pending_output();
         let events = if pending_output > 0 { "rw" } else { "r" };
         let tot_mem =
@@ -308,7 +324,7 @@ impl Client {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
              qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} \
-             events={} cmd={} user=default redir={} resp={}",
+             events={} cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -334,6 +350,7 @@ impl Client {
             tot_mem,
             events,
             cmd,
+            user,
             srv.tracking.mode(self.id).map_or(-1, |m| m.redirect as i64),
             if self.reply.is_resp3() { 3 } else { 2 },
         )

@@ -6,6 +6,7 @@
 //! cron on the main thread, and commands execute one at a time to completion.
 
 pub mod access;
+pub mod acl;
 pub mod active_expire;
 pub mod blocking;
 pub mod client;
@@ -78,6 +79,13 @@ async fn serve(config: Config) -> i32 {
     };
     let pidfile = config.pidfile.clone();
     let server = Rc::new(RefCell::new(Server::new(config)));
+    {
+        let srv = &mut *server.borrow_mut();
+        if let Err(reason) = acl::file::load_at_startup(&mut srv.acl, &srv.config, &srv.commands) {
+            log_at!(Warning, "{}", reason);
+            return 1;
+        }
+    }
     server.borrow_mut().listening_port = port;
     server.borrow_mut().startup_memory = stats::used_memory();
     log::set_role('M');

@@ -79,6 +79,8 @@ pub struct Server {
     pub rdb: crate::persistence::RdbState,
     /// Client-side caching: tracked keys, BCAST prefixes, tracking clients.
     pub tracking: crate::tracking::Tracking,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 /// The current unix time in milliseconds.
@@ -103,6 +105,7 @@ impl Server {
         for (from, to) in &config.renamed_commands {
             commands.rename(from, to);
         }
+        let acl = crate::acl::Acl::new(&commands);
         let stats = Stats::default();
         let lazyfree = LazyFree::start(stats.lazyfree.clone());
         Server {
@@ -141,6 +144,7 @@ impl Server {
             scripting: Default::default(),
             rdb: Default::default(),
             tracking: Default::default(),
+            acl,
         }
     }
 
@@ -149,6 +153,7 @@ impl Server {
         let id = self.next_client_id;
         self.next_client_id += 1;
         let mut client = Client::new(id, addr, laddr, fd, unix_ms());
+        client.user = Some(self.acl.default_user.clone());
         client.authenticated = !self.auth_required_by_default();
         let client = Rc::new(RefCell::new(client));
         self.clients.insert(id, client.clone());
@@ -166,9 +171,10 @@ impl Server {
         self.tracking.disable(id);
     }
 
-    /// True while new clients must AUTH before other commands.
+    /// True while new clients must AUTH before other commands: the default
+    /// user has a password or is off.
     pub fn auth_required_by_default(&self) -> bool {
-        !self.config.requirepass.is_empty()
+        self.acl.auth_required()
     }
 
     pub fn refresh_time(&mut self) {

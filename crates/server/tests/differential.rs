@@ -144,5 +144,6 @@ corpus!(
     scripting,
     functions,
     lua_libs,
-    rdb
+    rdb,
+    acl
 );

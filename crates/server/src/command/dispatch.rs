@@ -1,8 +1,9 @@
 //! Running one request: resolve the command, apply the generic checks every
-//! command gets from its table entry (existence, arity, authentication, what
-//! MULTI refuses, disk errors, loading), queue it inside MULTI or call the
-//! handler, then account for it (commandstats, errorstats, dirty counter,
-//! propagation, modified keys for WATCH, latency histogram, latency monitor,
+//! command gets from its table entry (existence, arity, authentication, ACL
+//! permissions, what MULTI refuses, disk errors, loading), queue it inside
+//! MULTI or call the handler, then account for it (commandstats, errorstats,
+//! dirty counter, propagation, modified keys for WATCH, latency histogram,
+//! latency monitor,
 //! slow log, MONITOR) and honour CLIENT REPLY and CLIENT PAUSE.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -187,6 +188,8 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
+    let acl_context = if client.multi.is_some() { crate::acl::Context::Multi } else { crate::acl::Context::Toplevel };
+    crate::acl::check_command(srv, client, id, argv, acl_context).map_err(|e| (Some(id), e))?;
     if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
         return Err((Some(id), refusal));
     }

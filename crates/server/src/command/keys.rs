@@ -4,10 +4,10 @@
 //! (first, last, step) triple plus the derived `movablekeys` flag that COMMAND
 //! INFO reports (`populateCommandLegacyRangeSpec`).
 //!
-//! COMMAND GETKEYS and dispatch (the keys a write reports to WATCH) use it
-//! now; cluster slot checks and ACL key checks are meant to use the same
-//! functions. This module only reads arguments: it never
-//! looks at the keyspace.
+//! COMMAND GETKEYS, dispatch (the keys a write reports to WATCH) and ACL key
+//! checks use it (ACL also through the channel finders commands declare);
+//! cluster slot checks are meant to use the same functions. This module only
+//! reads arguments: it never looks at the keyspace.
 
 use cinnabar_protocol::numbers::parse_i64;
 
@@ -24,6 +24,18 @@ pub struct KeyRef {
 /// A command's own key finder (Redis's `getkeys_proc`): appends the keys of
 /// `argv` (the full request, `argv[0]` being the command name) to `out`.
 pub type GetKeysFn = fn(argv: &[&[u8]], out: &mut Vec<KeyRef>);
+
+/// A Pub/Sub channel among a request's arguments: its position, and whether
+/// it is a pattern (PSUBSCRIBE), which ACL matches literally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelRef {
+    pub pos: usize,
+    pub is_pattern: bool,
+}
+
+/// A command's channel finder: appends the channels `argv` publishes or
+/// subscribes to (not those it leaves) to `out`.
+pub type GetChannelsFn = fn(argv: &[&[u8]], out: &mut Vec<ChannelRef>);
 
 /// How `keys_from_specs` treats specs it cannot follow to the end.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

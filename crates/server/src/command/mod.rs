@@ -3,8 +3,8 @@
 //! command families, and how a request finds its entry.
 //!
 //! Everything generic about commands (arity errors, COMMAND INFO/DOCS/GETKEYS,
-//! NOAUTH, commandstats, and later READONLY, OOM, MULTI queuing, cluster slot
-//! checks and ACL) is driven by these entries; no code outside a family's own
+//! NOAUTH, ACL, commandstats, and later READONLY, OOM, MULTI queuing, cluster
+//! slot checks) is driven by these entries; no code outside a family's own
 //! file tests for a command's name.
 
 pub mod context;
@@ -374,6 +374,9 @@ pub struct CommandSpec {
     /// Command-specific key finding (Redis's `getkeys_proc`), for commands
     /// whose key specs cannot tell: variable flags, incomplete or unknown specs.
     pub get_keys: Option<keys::GetKeysFn>,
+    /// The Pub/Sub channels a request publishes or subscribes to (Redis's
+    /// `getChannelsFromCommand`), which ACL channel patterns must allow.
+    pub get_channels: Option<keys::GetChannelsFn>,
     /// COMMAND DOCS extras: `doc_flags::*`, deprecation, and version history
     /// as (version, change) pairs.
     pub doc_flags: u32,
@@ -401,6 +404,7 @@ impl CommandSpec {
         summary: "",
         complexity: "",
         get_keys: None,
+        get_channels: None,
         doc_flags: 0,
         deprecated_since: "",
         replaced_by: "",

@@ -251,7 +251,8 @@ fn line_of(ctx: &Ctx, other: &Client, argv_mem: usize) -> String {
     other.info_line(ctx.srv, argv_mem)
 }
 
-fn argv_mem(argv: &[&[u8]]) -> usize {
+/// The size of a request's arguments, as CLIENT LIST `argv-mem` counts it.
+pub fn argv_mem(argv: &[&[u8]]) -> usize {
     argv.iter().map(|a| a.len()).sum()
 }
 
@@ -320,6 +321,7 @@ struct KillFilter<'a> {
     laddr: Option<&'a [u8]>,
     kind: Option<ClientType>,
     id: Option<u64>,
+    user: Option<crate::acl::UserRef>,
     skip_me: bool,
 }
 
@@ -329,11 +331,12 @@ impl KillFilter<'_> {
             && self.laddr.is_none_or(|a| a == c.laddr.as_bytes())
             && self.kind.is_none_or(|k| k == c.client_type())
             && self.id.is_none_or(|id| id == c.id)
+            && self.user.as_ref().is_none_or(|u| c.user.as_ref().is_some_and(|cu| std::rc::Rc::ptr_eq(u, cu)))
             && !(self.skip_me && c.id == caller)
     }
 }
 
-fn parse_kill_filters<'a>(argv: &[&'a [u8]]) -> Result<KillFilter<'a>, String> {
+fn parse_kill_filters<'a>(argv: &[&'a [u8]], users: &crate::acl::Acl) -> Result<KillFilter<'a>, String> {
     let mut filter = KillFilter { skip_me: true, ..KillFilter::default() };
     for pair in argv[2..].chunks(2) {
         let [option, value] = pair else { return Err(errors::SYNTAX.into()) };
@@ -346,9 +349,9 @@ fn parse_kill_filters<'a>(argv: &[&'a [u8]]) -> Result<KillFilter<'a>, String> {
             b"addr" => filter.addr = Some(value),
             b"laddr" => filter.laddr = Some(value),
             b"user" => {
-                if *value != b"default" {
-                    return Err(format!("ERR No such user '{}'", String::from_utf8_lossy(value)));
-                }
+                let user =
+                    users.get(value).ok_or_else(|| format!("ERR No such user '{}'", String::from_utf8_lossy(value)))?;
+                filter.user = Some(user.clone());
             }
             b"skipme" => {
                 filter.skip_me = match value.to_ascii_lowercase().as_slice() {
@@ -368,8 +371,11 @@ fn parse_kill_filters<'a>(argv: &[&'a [u8]]) -> Result<KillFilter<'a>, String> {
 /// the caller unless SKIPME no). The caller is closed after its reply.
 fn kill(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let old_form = argv.len() == 3;
-    let filter =
-        if old_form { KillFilter { addr: Some(argv[2]), ..KillFilter::default() } } else { parse_kill_filters(argv)? };
+    let filter = if old_form {
+        KillFilter { addr: Some(argv[2]), ..KillFilter::default() }
+    } else {
+        parse_kill_filters(argv, &ctx.srv.acl)?
+    };
     let caller = ctx.client.id;
     let mut killed = 0;
     let victims: Vec<u64> = ctx

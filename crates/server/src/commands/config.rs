@@ -190,6 +190,12 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             return Err(set_failed(entry, &reason));
         }
     }
+    // The default user's password is `requirepass` (the ACL registry is not
+    // part of `Config`, so its apply step happens here).
+    if chosen.iter().any(|(d, _)| d.name == "requirepass") {
+        let password = ctx.srv.config.requirepass.clone();
+        ctx.srv.acl.set_default_password(&password, &ctx.srv.commands);
+    }
     // Only turning the AOF on can fail here; the setting then goes back.
     if let Err(reason) = crate::persistence::aof::config_changed(ctx.srv) {
         restore(&mut ctx.srv.config, &chosen, &old);
@@ -230,7 +236,13 @@ fn rewrite(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     if path.is_empty() {
         return Err("ERR The server is running without a config file".into());
     }
-    match config::rewrite_file(&path, &ctx.srv.config) {
+    // Users go to the config file unless an ACL file keeps them.
+    let users: Vec<String> = if ctx.srv.config.aclfile.is_empty() {
+        crate::acl::file::render(&ctx.srv.acl, &ctx.srv.commands).lines().map(str::to_string).collect()
+    } else {
+        Vec::new()
+    };
+    match config::rewrite_file(&path, &ctx.srv.config, &users) {
         Ok(()) => {
             log_at!(Warning, "CONFIG REWRITE executed with success.");
             ctx.reply().ok();

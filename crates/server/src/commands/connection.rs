@@ -1,9 +1,9 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
 //!
-//! Authentication follows `requirepass` semantics for the `default` user
-//! (Redis's behaviour without ACL users): the default user has that password,
-//! or no password at all when it is empty.
+//! AUTH and HELLO AUTH authenticate against the ACL users (`crate::acl`);
+//! `requirepass` is the `default` user's password.
 
+use crate::acl::{self as users, user_flags};
 use crate::client::ReplyMode;
 use crate::command::context::errors;
 use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
@@ -155,18 +155,15 @@ fn select(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// True if `user`/`password` are valid credentials.
-fn credentials_valid(ctx: &Ctx, user: &[u8], password: &[u8]) -> bool {
-    let requirepass = ctx.srv.config.requirepass.as_bytes();
-    user == b"default" && (requirepass.is_empty() || password == requirepass)
-}
-
-/// Authenticates the client, or fails with WRONGPASS.
-fn authenticate(ctx: &mut Ctx, user: &[u8], password: &[u8]) -> CmdResult {
-    if !credentials_valid(ctx, user, password) {
+/// Authenticates the client as `user`, or fails with WRONGPASS (logged in
+/// ACL LOG, attributed to the command as sent: AUTH or HELLO).
+fn authenticate(ctx: &mut Ctx, argv: &[&[u8]], user: &[u8], password: &[u8]) -> CmdResult {
+    let Some(found) = ctx.srv.acl.authenticate(user, password) else {
+        users::log_failed_auth(ctx.srv, ctx.client, ctx.cmd, argv, user);
         return Err(WRONGPASS.into());
-    }
+    };
     ctx.client.authenticated = true;
+    ctx.client.user = Some(found);
     Ok(())
 }
 
@@ -177,7 +174,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.redacted.extend(1..argv.len());
     let (user, password) = match argv {
         [_, password] => {
-            if ctx.srv.config.requirepass.is_empty() {
+            if ctx.srv.acl.default_user.borrow().has(user_flags::NOPASS) {
                 return Err("ERR AUTH <password> called without any password configured for the default user. \
                             Are you sure your configuration is correct?"
                     .into());
@@ -187,7 +184,7 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         [_, user, password] => (*user, *password),
         _ => unreachable!("arity allows two or three arguments"),
     };
-    authenticate(ctx, user, password)?;
+    authenticate(ctx, argv, user, password)?;
     ctx.reply().ok();
     Ok(())
 }
@@ -210,7 +207,7 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let option = argv[j];
         if option.eq_ignore_ascii_case(b"auth") && more >= 2 {
             ctx.redacted.extend([j + 1, j + 2]);
-            authenticate(ctx, argv[j + 1], argv[j + 2])?;
+            authenticate(ctx, argv, argv[j + 1], argv[j + 2])?;
             j += 3;
         } else if option.eq_ignore_ascii_case(b"setname") && more >= 1 {
             client::set_name(ctx, argv[j + 1])?;
@@ -257,6 +254,7 @@ fn reset(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     transactions::end_transaction(ctx.srv, ctx.client);
     ctx.client.db = 0;
     ctx.client.reply.resp = RespVersion::Resp2;
+    ctx.client.user = Some(ctx.srv.acl.default_user.clone());
     ctx.client.authenticated = !ctx.srv.auth_required_by_default();
     ctx.client.name = None;
     // A RESET whose own reply is being skipped (CLIENT REPLY SKIP) stays silent.

@@ -1,6 +1,7 @@
 //! The command families, one file each. A family exports `COMMANDS`, its table
 //! entries; `FAMILIES` lists them all for the command table.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod client;
 pub mod command;
@@ -66,4 +67,5 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     functions::COMMANDS,
     dump::COMMANDS,
     rdb::COMMANDS,
+    acl::COMMANDS,
 ];

@@ -108,8 +108,10 @@ impl State {
     }
 }
 
-/// The new content of a config file whose old content is `old`.
-pub fn rewritten_content(old: &str, config: &Config) -> String {
+/// The new content of a config file whose old content is `old`. `users` are
+/// the `user` lines to write (none when an ACL file keeps the users); the
+/// file's old `user` lines are replaced by them.
+pub fn rewritten_content(old: &str, config: &Config, users: &[String]) -> String {
     let defaults = Config::new();
     let mut state = State::from_old_file(old);
     for directive in DIRECTIVES {
@@ -118,18 +120,22 @@ pub fn rewritten_content(old: &str, config: &Config) -> String {
             state.rewrite_line(directive.name, line, force);
         }
     }
+    state.processed.insert("user".to_string());
+    for line in users {
+        state.rewrite_line("user", line.clone(), true);
+    }
     state.remove_orphans();
     state.content()
 }
 
-/// Rewrites the config file at `path` from `config`.
-pub fn rewrite_file(path: &str, config: &Config) -> std::io::Result<()> {
+/// Rewrites the config file at `path` from `config` and the `user` lines.
+pub fn rewrite_file(path: &str, config: &Config, users: &[String]) -> std::io::Result<()> {
     let old = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
-    replace_file(path, rewritten_content(&old, config).as_bytes())
+    replace_file(path, rewritten_content(&old, config, users).as_bytes())
 }
 
 /// Writes a temporary file next to `path`, syncs it and renames it over `path`.
@@ -170,12 +176,25 @@ mod tests {
         config.port = 7000;
         config.maxmemory = 100 << 20;
         let old = "# my server\nport 6379\n\n\n# limits\nbogus-directive 1\nsave 900 1\nsave 300 10\n";
-        let new = rewritten_content(old, &config);
+        let new = rewritten_content(old, &config, &[]);
         let lines: Vec<&str> = new.lines().collect();
         assert_eq!(&lines[..6], ["# my server", "port 7000", "", "# limits", "# ??? bogus-directive 1", "save 3600 1"]);
         assert_eq!(lines[6], "save 300 100");
         assert!(lines.contains(&SIGNATURE));
         assert!(lines.contains(&"maxmemory 100mb"));
         assert!(!lines.iter().any(|l| l.starts_with("databases")));
+    }
+
+    #[test]
+    fn user_lines_replace_the_old_ones() {
+        let config = Config::new();
+        let old = "user old on nopass\nport 6379\nuser gone off\n";
+        let users = ["user default on nopass ~* &* +@all".to_string()];
+        let users_of =
+            |new: String| new.lines().filter(|l| l.starts_with("user")).map(String::from).collect::<Vec<_>>();
+        let new = rewritten_content(old, &config, &users);
+        assert!(new.starts_with("user default on nopass ~* &* +@all\nport 6379\n"), "{new}");
+        assert_eq!(users_of(new), users);
+        assert!(users_of(rewritten_content(old, &config, &[])).is_empty());
     }
 }
