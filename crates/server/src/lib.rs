@@ -7,12 +7,14 @@
 
 pub mod access;
 pub mod active_expire;
+pub mod allocator;
 pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod commands;
 pub mod config;
 pub mod cron;
+pub mod evict;
 pub mod latency;
 pub mod lazyfree;
 pub mod log;
@@ -87,6 +89,7 @@ async fn serve(config: Config) -> i32 {
         tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
     }
     tokio::task::spawn_local(run_cron(server.clone()));
+    tokio::task::spawn_local(evict::run_background(server.clone()));
     log_at!(Notice, "Ready to accept connections");
 
     let shutdown = server.borrow().shutdown_requested.clone();

@@ -67,6 +67,8 @@ pub struct Server {
     pub pubsub: crate::pubsub::Registry,
     /// Keys clients WATCH, and which clients saw theirs change.
     pub watches: crate::watch::Watches,
+    /// The eviction pool and the background eviction task's state.
+    pub eviction: crate::evict::Eviction,
 }
 
 /// The current unix time in milliseconds.
@@ -123,6 +125,7 @@ impl Server {
             blocking: Default::default(),
             pubsub: Default::default(),
             watches: Default::default(),
+            eviction: Default::default(),
         }
     }
 

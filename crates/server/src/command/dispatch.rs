@@ -142,8 +142,9 @@ fn warn_cross_protocol_attack(now_ms: i64) {
     }
 }
 
-/// The checks Redis's `processCommand` makes before calling a command.
-fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Option<CommandId>, String)> {
+/// The checks Redis's `processCommand` makes before calling a command, in
+/// its order; the maxmemory check may evict keys first.
+fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<CommandId, (Option<CommandId>, String)> {
     let Some(id) = srv.commands.resolve(argv) else {
         return Err((None, unknown_command_error(srv, argv)));
     };
@@ -159,11 +160,15 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     if !client.authenticated && srv.auth_required_by_default() && command.spec.flags & flags::NO_AUTH == 0 {
         return Err((Some(id), errors::NOAUTH.to_string()));
     }
-    if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
-        return Err((Some(id), refusal));
-    }
     if client.multi.is_some() && command.spec.flags & flags::NO_MULTI != 0 {
         return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
+    }
+    if let Some(refusal) = crate::evict::refusal(srv, client, id) {
+        return Err((Some(id), refusal.to_string()));
+    }
+    let command = srv.commands.get(id);
+    if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
+        return Err((Some(id), refusal));
     }
     Ok(id)
 }

@@ -163,6 +163,7 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         chosen.push((directive, entry));
     }
     let config = &mut ctx.srv.config;
+    let old_maxmemory = config.maxmemory;
     let old: Vec<String> = chosen.iter().map(|(d, _)| d.get(config)).collect();
     for (i, ((directive, entry), (_, value))) in chosen.iter().zip(&pairs).enumerate() {
         if let Err(reason) = directive.set_from_text(config, value) {
@@ -189,6 +190,9 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             }
             return Err(set_failed(entry, &reason));
         }
+    }
+    if ctx.srv.config.maxmemory != old_maxmemory {
+        crate::evict::maxmemory_changed(ctx.srv);
     }
     ctx.reply().ok();
     Ok(())
