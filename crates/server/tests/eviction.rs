@@ -238,3 +238,18 @@ fn noeviction_refuses_writes_as_redis_does() {
     assert_eq!(ours[0], "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
     assert!(ours[1].starts_with("$1000\r\n"));
 }
+
+#[test]
+fn an_evicted_watched_key_fails_the_transaction() {
+    let server = ServerProcess::cinnabar(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut watcher = server.raw();
+    watcher.cmd(&["SET", "w", "v"]);
+    watcher.cmd(&["WATCH", "w"]);
+    watcher.cmd(&["MULTI"]);
+    watcher.cmd(&["GET", "w"]);
+    let mut other = server.raw();
+    // Any memory is too much: every key goes.
+    other.cmd(&["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(other.cmd(&["EXISTS", "w"]), ":0\r\n");
+    assert_eq!(watcher.cmd(&["EXEC"]), "*-1\r\n");
+}
