@@ -45,7 +45,8 @@ pub fn size_class(size: usize) -> usize {
     }
     // The doubling `size` falls in: 2^lg < size <= 2^(lg+1).
     let lg = usize::BITS - 1 - ((size << 1) - 1).leading_zeros();
-    let lg_delta = if lg < LG_CLASSES_PER_DOUBLING + LG_QUANTUM + 1 { LG_QUANTUM } else { lg - LG_CLASSES_PER_DOUBLING - 1 };
+    let lg_delta =
+        if lg < LG_CLASSES_PER_DOUBLING + LG_QUANTUM + 1 { LG_QUANTUM } else { lg - LG_CLASSES_PER_DOUBLING - 1 };
     let mask = (1usize << lg_delta) - 1;
     (size + mask) & !mask
 }

@@ -226,7 +226,7 @@ fn evict_to_limit(srv: &mut Server, mut current: Option<&mut Client>) -> Outcome
         // propagates is written out soon and must not make us evict more.
         freed += before - used_memory() as i64;
         evicted += 1;
-        if evicted % KEYS_PER_TIME_CHECK == 0 {
+        if evicted.is_multiple_of(KEYS_PER_TIME_CHECK) {
             // A lazily freed value leaves memory later, on another thread.
             if srv.config.lazyfree_lazy_eviction && memory_to_free(srv).is_none() {
                 break;
