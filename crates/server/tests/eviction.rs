@@ -212,6 +212,12 @@ fn noeviction_session(kind: Kind) -> Vec<String> {
     limit_memory_to_current_plus(&mut con, 64 << 10);
     assert!(write_keys(&mut con, "more:", 2000, None) > 0, "{kind:?} accepted every write");
     assert_eq!(info_field(&mut con, "stats", "evicted_keys"), 0);
+    // Over the limit since the first refusal: the episode is still running.
+    std::thread::sleep(Duration::from_millis(30));
+    let current = info_field(&mut con, "stats", "current_eviction_exceeded_time");
+    assert!(current >= 30, "{kind:?}: current_eviction_exceeded_time {current}");
+    assert!(info_field(&mut con, "stats", "total_eviction_exceeded_time") >= current);
+    assert_eq!(info_field(&mut con, "memory", "mem_not_counted_for_evict"), 0);
     let mut raw = server.raw();
     let mut replies = Vec::new();
     for words in [
