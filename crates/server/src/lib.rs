@@ -8,12 +8,14 @@
 pub mod access;
 pub mod acl;
 pub mod active_expire;
+pub mod allocator;
 pub mod blocking;
 pub mod client;
 pub mod command;
 pub mod commands;
 pub mod config;
 pub mod cron;
+pub mod evict;
 pub mod latency;
 pub mod lazyfree;
 pub mod log;
@@ -100,6 +102,7 @@ async fn serve(config: Config) -> i32 {
         tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
     }
     tokio::task::spawn_local(run_cron(server.clone()));
+    tokio::task::spawn_local(evict::run_background(server.clone()));
     // With the AOF on, it alone holds the dataset (as Redis: the RDB is ignored).
     if !server.borrow().config.appendonly {
         persistence::rdb::load_at_startup(&server).await;

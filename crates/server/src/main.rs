@@ -3,9 +3,6 @@
 
 use cinnabar_server::config::{self, Invocation};
 
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match config::from_args(&args) {

@@ -14,7 +14,7 @@ use crate::config::notify::{KEYEVENT, KEYSPACE};
 use crate::pubsub::{self, Kind};
 use crate::server::Server;
 
-pub use crate::config::notify::{EXPIRED, GENERIC, HASH, KEY_MISS, LIST, NEW, SET, STREAM, STRING, ZSET};
+pub use crate::config::notify::{EVICTED, EXPIRED, GENERIC, HASH, KEY_MISS, LIST, NEW, SET, STREAM, STRING, ZSET};
 
 impl Ctx<'_> {
     /// Reports `event` of `class` on `key` in the selected database.

@@ -81,6 +81,8 @@ pub struct Server {
     pub tracking: crate::tracking::Tracking,
     /// ACL users and the ACL LOG.
     pub acl: crate::acl::Acl,
+    /// The eviction pool and the background eviction task's state.
+    pub eviction: crate::evict::Eviction,
 }
 
 /// The current unix time in milliseconds.
@@ -145,6 +147,7 @@ impl Server {
             rdb: Default::default(),
             tracking: Default::default(),
             acl,
+            eviction: Default::default(),
         }
     }
 

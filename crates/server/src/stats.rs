@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -11,6 +12,12 @@ pub struct Stats {
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
     pub expired_keys: u64,
+    /// Keys deleted to stay under maxmemory.
+    pub evicted_keys: u64,
+    /// Microseconds memory stayed over maxmemory in finished episodes
+    /// (total_eviction_exceeded_time), and when the current one began.
+    pub eviction_exceeded_us: u64,
+    pub eviction_exceeded_since: Option<Instant>,
     pub expired_stale_perc: f64,
     pub expired_time_cap_reached_count: u64,
     pub expire_cycle_cpu_milliseconds: u64,
@@ -81,7 +88,28 @@ impl Stats {
         self.net_input_per_sec.track(self.net_input_bytes, now_ms);
         self.net_output_per_sec.track(self.net_output_bytes, now_ms);
         self.memory = MemorySample::read();
-        self.note_memory_use(self.memory.allocated);
+        self.note_memory_use(used_memory());
+    }
+
+    /// Tracks how long memory stays over maxmemory: an eviction attempt
+    /// that left it `over` starts (or continues) an episode; one that got
+    /// under ends it.
+    pub fn note_eviction_outcome(&mut self, over: bool) {
+        match (over, self.eviction_exceeded_since) {
+            (true, None) => self.eviction_exceeded_since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.eviction_exceeded_us += since.elapsed().as_micros() as u64;
+                self.eviction_exceeded_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Milliseconds of the episode under way (current_eviction_exceeded_time)
+    /// and of all of them (total_eviction_exceeded_time).
+    pub fn eviction_exceeded_ms(&self) -> (u64, u64) {
+        let current = self.eviction_exceeded_since.map_or(0, |since| since.elapsed().as_micros() as u64);
+        (current / 1000, (self.eviction_exceeded_us + current) / 1000)
     }
 
     /// Raises the recorded peak if `used` exceeds it.
@@ -159,11 +187,7 @@ fn process_rss() -> usize {
     pages * page_size
 }
 
-/// Bytes currently allocated (used_memory), read fresh.
-pub fn used_memory() -> usize {
-    let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0)
-}
+pub use crate::allocator::used_memory;
 
 /// Lazy-free counters, written by the main thread (handing work over) and the
 /// lazy-free thread (finishing it).

@@ -116,7 +116,12 @@ impl Db {
     }
 
     pub fn random_key(&self) -> Option<&SmallBytes> {
-        self.keys.random_entry().map(|(k, _)| k)
+        self.random_entry().map(|(k, _)| k)
+    }
+
+    /// A random key with its entry (eviction samples access stamps).
+    pub fn random_entry(&self) -> Option<(&SmallBytes, &Entry)> {
+        self.keys.random_entry()
     }
 
     /// A random key that has a TTL, with its expiry time.

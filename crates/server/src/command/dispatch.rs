@@ -171,8 +171,9 @@ fn warn_cross_protocol_attack(now_ms: i64) {
     }
 }
 
-/// The checks Redis's `processCommand` makes before calling a command.
-fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Option<CommandId>, String)> {
+/// The checks Redis's `processCommand` makes before calling a command, in
+/// its order; the maxmemory check may evict keys first.
+fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<CommandId, (Option<CommandId>, String)> {
     let Some(id) = srv.commands.resolve(argv) else {
         return Err((None, unknown_command_error(srv, argv)));
     };
@@ -190,12 +191,13 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
     }
     let acl_context = if client.multi.is_some() { crate::acl::Context::Multi } else { crate::acl::Context::Toplevel };
     crate::acl::check_command(srv, client, id, argv, acl_context).map_err(|e| (Some(id), e))?;
-    if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
-        return Err((Some(id), refusal));
-    }
     if client.multi.is_some() && command.spec.flags & flags::NO_MULTI != 0 {
         return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
+    if let Some(refusal) = crate::evict::refusal(srv, client, id) {
+        return Err((Some(id), refusal.to_string()));
+    }
+    let command = srv.commands.get(id);
     if command.spec.flags & flags::WRITE != 0 {
         // As Redis: a failed snapshot is reported before a failed AOF write.
         if crate::persistence::rdb::writes_denied(srv) {
@@ -204,6 +206,9 @@ fn check(srv: &Server, client: &Client, argv: &[&[u8]]) -> Result<CommandId, (Op
         if let Some(refusal) = crate::persistence::aof::write_refusal(srv) {
             return Err((Some(id), refusal));
         }
+    }
+    if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
+        return Err((Some(id), refusal));
     }
     if srv.rdb.loading.is_some() && command.spec.flags & flags::LOADING == 0 {
         return Err((Some(id), errors::LOADING.to_string()));

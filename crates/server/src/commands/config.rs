@@ -163,6 +163,7 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         chosen.push((directive, entry));
     }
     let config = &mut ctx.srv.config;
+    let old_maxmemory = config.maxmemory;
     let old: Vec<String> = chosen.iter().map(|(d, _)| d.get(config)).collect();
     for (i, ((directive, entry), (_, value))) in chosen.iter().zip(&pairs).enumerate() {
         if let Err(reason) = directive.set_from_text(config, value) {
@@ -195,6 +196,9 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if chosen.iter().any(|(d, _)| d.name == "requirepass") {
         let password = ctx.srv.config.requirepass.clone();
         ctx.srv.acl.set_default_password(&password, &ctx.srv.commands);
+    }
+    if ctx.srv.config.maxmemory != old_maxmemory {
+        crate::evict::maxmemory_changed(ctx.srv);
     }
     // Only turning the AOF on can fail here; the setting then goes back.
     if let Err(reason) = crate::persistence::aof::config_changed(ctx.srv) {

@@ -273,7 +273,7 @@ fn memory_section(out: &mut String, ctx: &mut Ctx) {
         "rss_overhead_bytes" => mh.rss_extra_bytes(),
         "mem_fragmentation_ratio" => format!("{:.2}", mh.total_frag()),
         "mem_fragmentation_bytes" => mh.total_frag_bytes(),
-        "mem_not_counted_for_evict" => 0,
+        "mem_not_counted_for_evict" => crate::evict::not_counted_for_evict(ctx.srv),
         "mem_replication_backlog" => 0,
         "mem_total_replication_buffers" => 0,
         "mem_clients_slaves" => 0,
@@ -359,6 +359,7 @@ fn persistence_section(out: &mut String, ctx: &mut Ctx) {
 
 fn stats_section(out: &mut String, ctx: &mut Ctx) {
     let s = &ctx.srv.stats;
+    let (eviction_current_ms, eviction_total_ms) = s.eviction_exceeded_ms();
     let kbps = |bytes_per_sec: u64| format!("{:.2}", bytes_per_sec as f32 / 1024.0);
     out.push_str("# Stats\r\n");
     fields!(out,
@@ -381,10 +382,10 @@ fn stats_section(out: &mut String, ctx: &mut Ctx) {
         "expired_stale_perc" => format!("{:.2}", s.expired_stale_perc * 100.0),
         "expired_time_cap_reached_count" => s.expired_time_cap_reached_count,
         "expire_cycle_cpu_milliseconds" => s.expire_cycle_cpu_milliseconds,
-        "evicted_keys" => 0,
+        "evicted_keys" => s.evicted_keys,
         "evicted_clients" => 0,
-        "total_eviction_exceeded_time" => 0,
-        "current_eviction_exceeded_time" => 0,
+        "total_eviction_exceeded_time" => eviction_total_ms,
+        "current_eviction_exceeded_time" => eviction_current_ms,
         "keyspace_hits" => s.keyspace_hits,
         "keyspace_misses" => s.keyspace_misses,
         "pubsub_channels" => ctx.srv.pubsub.active(crate::pubsub::Kind::Channel),

@@ -506,3 +506,24 @@ fn restore_propagates_an_absolute_ttl_and_an_expired_restore_as_del() {
     assert!((now..=now + 5_000).contains(&at), "{lines:?}");
     assert_eq!(lines[2], "DEL dst");
 }
+
+#[test]
+fn evicted_keys_propagate_del_or_unlink_each_alone() {
+    for (lazy, verb) in [(false, "DEL"), (true, "UNLINK")] {
+        let mut harness = Harness::new(|c| {
+            c.maxmemory_policy = "allkeys-lru".into();
+            c.lazyfree_lazy_eviction = lazy;
+        });
+        harness.run("SET a 1");
+        harness.run("SET b 2");
+        // Any memory is too much now: the next command evicts every key.
+        harness.srv.config.maxmemory = 1;
+        harness.run("GET a");
+        let lines = harness.lines();
+        assert_eq!(lines[..3], ["SELECT 0", "SET a 1", "SET b 2"]);
+        let mut evicted = lines[3..].to_vec();
+        evicted.sort();
+        assert_eq!(evicted, [format!("{verb} a"), format!("{verb} b")]);
+        assert_eq!(harness.srv.stats.evicted_keys, 2);
+    }
+}
