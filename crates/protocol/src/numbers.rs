@@ -65,8 +65,15 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
 
 /// Appends the decimal form of `v` to `out` without allocating.
 pub fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
+/// Appends the decimal form of `n` to `out` without allocating.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
-    let mut n = v.unsigned_abs();
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -75,9 +82,6 @@ pub fn push_i64(out: &mut Vec<u8>, v: i64) {
         if n == 0 {
             break;
         }
-    }
-    if v < 0 {
-        out.push(b'-');
     }
     out.extend_from_slice(&buf[i..]);
 }

@@ -188,6 +188,19 @@ impl Reply {
         }
     }
 
+    /// A big number given as its decimal digits (`(digits` in RESP3, a bulk
+    /// string in RESP2).
+    pub fn big_number(&mut self, digits: &[u8]) {
+        match self.resp {
+            RespVersion::Resp2 => self.bulk(digits),
+            RespVersion::Resp3 => {
+                self.buf.push(b'(');
+                self.buf.extend_from_slice(digits);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
     /// Verbatim text (`=len\r\ntxt:...` in RESP3, a bulk string in RESP2).
     pub fn verbatim(&mut self, text: &[u8]) {
         match self.resp {

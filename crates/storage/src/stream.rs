@@ -20,6 +20,7 @@
 //! This module knows nothing about commands, replies or time: callers pass
 //! IDs, limits and timestamps in.
 
+use cinnabar_protocol::numbers::push_u64;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::bytes::{read_varint, varint};
@@ -65,28 +66,12 @@ impl StreamId {
     /// `ms-seq`, as replies spell an ID. Written digit by digit: XADD
     /// formats an ID per call, and `format!` showed in its profile.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 * U64_DIGITS + 1);
+        let mut out = Vec::with_capacity(41); // two 20-digit numbers and the dash
         push_u64(&mut out, self.ms);
         out.push(b'-');
         push_u64(&mut out, self.seq);
         out
     }
-}
-
-const U64_DIGITS: usize = 20;
-
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; U64_DIGITS];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// When a node is full (Redis's `stream-node-max-bytes` / `-entries`; 0 = no limit).

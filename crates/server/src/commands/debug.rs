@@ -456,16 +456,7 @@ fn protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {
         // Redis's sample value, not an approximation of pi.
         #[allow(clippy::approx_constant)]
         b"double" => reply.double(3.141),
-        b"bignum" => {
-            let digits = b"1234567999999999999999999999999999999";
-            if reply.is_resp3() {
-                reply.raw(b"(");
-                reply.raw(digits);
-                reply.raw(b"\r\n");
-            } else {
-                reply.bulk(digits);
-            }
-        }
+        b"bignum" => reply.big_number(b"1234567999999999999999999999999999999"),
         b"null" => reply.null(),
         b"array" | b"set" => {
             if kind.eq_ignore_ascii_case(b"set") {

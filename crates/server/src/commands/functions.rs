@@ -6,6 +6,7 @@ use crate::commands::monitor;
 use crate::commands::scripting::{
     eval_spec, is_flush_mode, kill_running, EVAL_FLAGS, EVAL_RO_FLAGS, RO_KEYS, RO_NOTES, RW_KEYS, RW_NOTES,
 };
+use crate::commands::server::reply_help;
 use crate::scripting::{self, busy, script_flags, Invocation};
 use cinnabar_storage::glob;
 
@@ -331,9 +332,8 @@ fn function_restore(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn function_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+fn function_help(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     const LINES: &[&str] = &[
-        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "LOAD [REPLACE] <FUNCTION CODE>",
         "    Create a new library with the given library name and code.",
         "DELETE <LIBRARY NAME>",
@@ -371,11 +371,7 @@ fn function_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
         "      libraries with the new libraries (notice that even on this option there is a chance of failure",
         "      in case of functions name collision with another library).",
-        "HELP",
-        "    Prints this help.",
     ];
-    let reply = ctx.reply();
-    reply.array(LINES.len());
-    LINES.iter().for_each(|line| reply.simple(line));
+    reply_help(ctx, argv[0], LINES);
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use crate::command::{acl, flags::*, key_flags, Arg, BeginSearch, CmdResult, CommandSpec, Ctx, FindKeys, KeySpec};
 use crate::commands::monitor;
+use crate::commands::server::reply_help;
 use crate::scripting::{self, busy, Invocation, NOSCRIPT as NO_SUCH_SCRIPT};
 
 pub const EVAL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
@@ -272,9 +273,8 @@ fn script_debug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     Err("ERR Use SCRIPT DEBUG YES/SYNC/NO".into())
 }
 
-fn script_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+fn script_help(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     const LINES: &[&str] = &[
-        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DEBUG (YES|SYNC|NO)",
         "    Set the debug mode for subsequent scripts executed.",
         "EXISTS <sha1> [<sha1> ...]",
@@ -289,11 +289,7 @@ fn script_help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         "    Kill the currently executing Lua script.",
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
-        "HELP",
-        "    Prints this help.",
     ];
-    let reply = ctx.reply();
-    reply.array(LINES.len());
-    LINES.iter().for_each(|line| reply.simple(line));
+    reply_help(ctx, argv[0], LINES);
     Ok(())
 }

@@ -288,7 +288,7 @@ unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
     if raw_field(l, c"big_number") == ffi::LUA_TSTRING {
         let digits: Vec<u8> =
             to_bytes(l, -1).iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
-        write_big_number(reply, &digits);
+        reply.big_number(&digits);
         ffi::lua_pop(l, 1);
         return;
     }
@@ -340,17 +340,6 @@ unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
         len += 1;
     }
     reply.finish(deferred, len);
-}
-
-/// A big number: `(digits` in RESP3, a bulk string in RESP2.
-fn write_big_number(reply: &mut Reply, digits: &[u8]) {
-    if reply.is_resp3() {
-        reply.raw(b"(");
-        reply.raw(digits);
-        reply.raw(b"\r\n");
-    } else {
-        reply.bulk(digits);
-    }
 }
 
 /// `{verbatim_string = {format=, string=}}` (the inner table on top): a
