@@ -222,3 +222,19 @@ impl TlsConn {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::protocol_versions;
+
+    #[test]
+    fn tls_protocols_parse_as_redis() {
+        assert_eq!(protocol_versions("").unwrap().len(), 2);
+        let only13 = protocol_versions("tlsv1.3").unwrap();
+        assert_eq!(only13.len(), 1);
+        assert_eq!(only13[0].version, rustls::ProtocolVersion::TLSv1_3);
+        assert_eq!(protocol_versions("TLSv1.1 TLSv1.2").unwrap().len(), 1);
+        assert!(protocol_versions("TLSv1.4").unwrap_err().starts_with("Invalid tls-protocols specified."));
+        assert!(protocol_versions("TLSv1").is_err());
+    }
+}

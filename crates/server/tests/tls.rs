@@ -135,3 +135,15 @@ fn bad_certificate_paths_stop_the_server_as_redis() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No tls-cert-file configured!"));
 }
+
+#[test]
+fn auth_clients_no_asks_no_certificate_and_protocols_apply() {
+    let tls = Tls::start(&["--tls-auth-clients", "no", "--tls-protocols", "TLSv1.2"]);
+    assert_eq!(tls.cli(false, &["PING"]), "PONG");
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{}", tls.tls_port), "-tls1_3"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a TLSv1.3 handshake succeeded with tls-protocols TLSv1.2");
+}
