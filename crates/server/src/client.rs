@@ -32,6 +32,9 @@ pub struct Client {
     /// `ip:port` of our end of the connection.
     pub laddr: String,
     pub fd: i32,
+    /// The connection is TLS: its socket must not be read or written raw
+    /// (as a busy script's loop does), only through its session.
+    pub tls: bool,
     pub name: Option<Vec<u8>>,
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
@@ -134,6 +137,7 @@ impl Client {
             addr,
             laddr,
             fd,
+            tls: false,
             name: None,
             lib_name: None,
             lib_ver: None,

@@ -28,6 +28,7 @@ pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod stats;
+pub mod tls;
 pub mod tracking;
 pub mod watch;
 
@@ -79,6 +80,10 @@ async fn serve(config: Config) -> i32 {
             return 1;
         }
     };
+    let tls_listeners = match bind_tls(&config) {
+        Ok(l) => l,
+        Err(()) => return 1,
+    };
     let pidfile = config.pidfile.clone();
     let server = Rc::new(RefCell::new(Server::new(config)));
     {
@@ -99,7 +104,11 @@ async fn serve(config: Config) -> i32 {
     tokio::task::spawn_local(persistence::aof::run_flusher(server.clone()));
     for listener in listeners {
         server.borrow_mut().listener_fds.push(std::os::fd::AsRawFd::as_raw_fd(&listener));
-        tokio::task::spawn_local(net::accept_loop(listener, server.clone()));
+        tokio::task::spawn_local(net::accept_loop(listener, server.clone(), None));
+    }
+    // Not in listener_fds: a busy script's loop accepts plain connections only.
+    for (listener, context) in tls_listeners {
+        tokio::task::spawn_local(net::accept_loop(listener, server.clone(), Some(context)));
     }
     tokio::task::spawn_local(run_cron(server.clone()));
     tokio::task::spawn_local(evict::run_background(server.clone()));
@@ -142,6 +151,26 @@ async fn serve(config: Config) -> i32 {
     }
     log_at!(Warning, "Redis is now ready to exit, bye bye...");
     0
+}
+
+/// With a `tls-port`, builds the TLS context and binds its listeners, or
+/// logs why not as Redis does.
+fn bind_tls(config: &Config) -> Result<Vec<(tokio::net::TcpListener, std::sync::Arc<rustls::ServerConfig>)>, ()> {
+    if config.tls_port == 0 {
+        return Ok(Vec::new());
+    }
+    let context = tls::server_config(config).map_err(|cause| {
+        log_at!(Warning, "{}", cause);
+        log_at!(Warning, "Failed to configure TLS. Check logs for more info.");
+    })?;
+    let port = config.tls_port as u16;
+    match net::bind_all(&config.bind, port, config.tcp_backlog as u32) {
+        Ok(l) if !l.is_empty() => Ok(l.into_iter().map(|l| (l, context.clone())).collect()),
+        _ => {
+            log_at!(Warning, "Failed listening on port {} (tls), aborting.", port);
+            Err(())
+        }
+    }
 }
 
 async fn run_cron(server: Rc<RefCell<Server>>) {

@@ -13,8 +13,10 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use cinnabar_protocol::{Limits, RequestParser};
+use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Notify;
 
@@ -22,6 +24,7 @@ use crate::client::{quoted_repr, Client};
 use crate::command::dispatch::{self, Outcome};
 use crate::log::log_at;
 use crate::server::Server;
+use crate::tls::TlsConn;
 
 /// Bytes read from a socket at a time (Redis's PROTO_IOBUF_LEN).
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -65,8 +68,9 @@ pub fn bind_all(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpL
     Ok(listeners)
 }
 
-/// Accepts connections forever, refusing them past `maxclients`.
-pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>) {
+/// Accepts connections forever, refusing them past `maxclients`; with a TLS
+/// context, each connection's task starts with the TLS handshake.
+pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>, tls: Option<Arc<ServerConfig>>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -87,7 +91,76 @@ pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>) {
             }
         };
         log_at!(Verbose, "Accepted {}", format_addr(&peer));
-        tokio::task::spawn_local(serve(stream, server.clone(), client));
+        match &tls {
+            None => tokio::task::spawn_local(serve(Transport::Plain(stream), server.clone(), client)),
+            Some(config) => {
+                client.borrow_mut().tls = true;
+                tokio::task::spawn_local(serve_tls(stream, config.clone(), server.clone(), client))
+            }
+        };
+    }
+}
+
+/// The life of a TLS connection: the handshake, then the requests. A failed
+/// handshake (a plain-text client, an unknown certificate) closes it.
+async fn serve_tls(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    server: Rc<RefCell<Server>>,
+    client: Rc<RefCell<Client>>,
+) {
+    match TlsConn::accept(stream, config).await {
+        Ok(conn) => serve(Transport::Tls(Box::new(conn)), server, client).await,
+        Err(e) => {
+            log_at!(Verbose, "Error accepting a client connection: {}", e);
+            let id = client.borrow().id;
+            server.borrow_mut().remove_client(id);
+        }
+    }
+}
+
+/// A client connection's byte stream: a plain socket, or a TLS session on
+/// one; both are read and written on the socket's readiness.
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsConn>),
+}
+
+impl Transport {
+    async fn readable(&self) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.readable().await,
+            Transport::Tls(t) => t.readable().await,
+        }
+    }
+
+    fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.try_read_buf(buf),
+            Transport::Tls(t) => t.try_read_buf(buf),
+        }
+    }
+
+    async fn writable(&self) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.writable().await,
+            Transport::Tls(t) => t.writable().await,
+        }
+    }
+
+    fn try_write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.try_write(buf),
+            Transport::Tls(t) => t.try_write(buf),
+        }
+    }
+
+    /// Bytes accepted by `try_write` still wait to reach the socket.
+    fn unflushed(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.unflushed(),
+        }
     }
 }
 
@@ -116,7 +189,7 @@ fn spawn_accepted_while_busy(srv: &mut Server, server: &Rc<RefCell<Server>>) {
     for (stream, client) in std::mem::take(&mut srv.scripting.accepted_while_busy) {
         match TcpStream::from_std(stream) {
             Ok(stream) => {
-                tokio::task::spawn_local(serve(stream, server.clone(), client));
+                tokio::task::spawn_local(serve(Transport::Plain(stream), server.clone(), client));
             }
             Err(e) => {
                 log_at!(Verbose, "Accepting client connection: {}", e);
@@ -187,7 +260,7 @@ pub fn format_addr(a: &SocketAddr) -> String {
 }
 
 /// The life of one connection.
-async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>) {
+async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>) {
     let (id, wake) = {
         let c = client.borrow();
         (c.id, c.wake.clone())
@@ -212,7 +285,7 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
                 _ = wake.notified() => {}
                 _ = sleep_until_unix_ms(deadline) => {}
                 ready = stream.readable() => {
-                    if ready.is_err() || !read_available(&stream, &mut input, &server, &client) {
+                    if ready.is_err() || !read_available(&mut stream, &mut input, &server, &client) {
                         break 'conn;
                     }
                 }
@@ -222,7 +295,7 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
                 biased;
                 _ = wake.notified() => {}
                 ready = stream.readable() => {
-                    if ready.is_err() || !read_available(&stream, &mut input, &server, &client) {
+                    if ready.is_err() || !read_available(&mut stream, &mut input, &server, &client) {
                         break 'conn;
                     }
                 }
@@ -264,7 +337,7 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
         if !output.is_empty() {
             // No reply leaves before the writes that preceded it reached the AOF.
             crate::persistence::aof::wait_flushed(&server, aof_target).await;
-            if !write_output(&stream, &output, &client, &wake).await {
+            if !write_output(&mut stream, &output, &client, &wake).await {
                 break 'conn;
             }
         }
@@ -280,9 +353,9 @@ async fn serve(stream: TcpStream, server: Rc<RefCell<Server>>, client: Rc<RefCel
 /// current. False if the connection is over: writing failed, or the client
 /// was closed meanwhile (its output buffer limit, CLIENT KILL), which must
 /// not wait for a peer that may never read.
-async fn write_output(stream: &TcpStream, output: &[u8], client: &RefCell<Client>, wake: &Notify) -> bool {
+async fn write_output(stream: &mut Transport, output: &[u8], client: &RefCell<Client>, wake: &Notify) -> bool {
     let mut written = 0;
-    while written < output.len() {
+    while written < output.len() || stream.unflushed() {
         tokio::select! {
             biased;
             ready = stream.writable() => {
@@ -315,7 +388,12 @@ async fn write_output(stream: &TcpStream, output: &[u8], client: &RefCell<Client
 
 /// Appends what the socket has to `input`. False once the connection is over
 /// (the peer closed it, or reading failed), which is logged as Redis does.
-fn read_available(stream: &TcpStream, input: &mut Vec<u8>, server: &RefCell<Server>, client: &RefCell<Client>) -> bool {
+fn read_available(
+    stream: &mut Transport,
+    input: &mut Vec<u8>,
+    server: &RefCell<Server>,
+    client: &RefCell<Client>,
+) -> bool {
     input.reserve(READ_CHUNK);
     match stream.try_read_buf(input) {
         Ok(0) => {

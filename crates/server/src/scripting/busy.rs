@@ -73,7 +73,7 @@ fn serve_others(srv: &mut Server) {
     for client in clients {
         // The script's caller is borrowed by its own task: skipped.
         let Ok(mut client) = client.try_borrow_mut() else { continue };
-        if client.fd < 0 || client.close_asap {
+        if client.fd < 0 || client.tls || client.close_asap {
             continue;
         }
         read_socket(&mut client);
