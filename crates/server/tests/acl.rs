@@ -108,13 +108,14 @@ fn client_list_names_the_user() {
 #[test]
 fn acl_log_entries_match_redis() {
     let servers = both(&[]);
-    let setup: &[&[&str]] = &[&["ACL", "SETUSER", "u", "on", ">pw", "~k*", "+get", "+set"]];
+    let setup: &[&[&str]] = &[&["ACL", "SETUSER", "u", "on", ">pw", "~k*", "+get", "+set", "+publish"]];
     same_replies(&servers, setup);
     let denials: &[&[&str]] = &[
         &["AUTH", "u", "pw"],
         &["GET", "x"],
         &["GET", "x"],
         &["INCR", "k"],
+        &["PUBLISH", "chan", "m"],
         &["AUTH", "u", "bad"],
         &["HELLO", "2", "AUTH", "ghost", "x"],
     ];
@@ -134,13 +135,14 @@ fn acl_log_entries_match_redis() {
             vec![
                 "count=1 reason=auth context=toplevel object=HELLO username=ghost",
                 "count=1 reason=auth context=toplevel object=AUTH username=u",
+                "count=1 reason=channel context=toplevel object=chan username=u",
                 "count=1 reason=command context=toplevel object=incr username=u",
                 "count=2 reason=key context=toplevel object=x username=u",
             ],
             "{:?}",
             server.kind
         );
-        let info = text(&entries[2][13]);
+        let info = text(&entries[3][13]);
         assert!(info.contains(" cmd=incr user=u "), "{info}");
         let one: Vec<redis::Value> = redis::cmd("ACL").arg("LOG").arg(1).query(&mut conn).unwrap();
         assert_eq!(one.len(), 1);

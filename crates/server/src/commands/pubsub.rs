@@ -8,6 +8,7 @@
 
 use super::server::subcommand_syntax_error;
 use crate::client::Client;
+use crate::command::keys::ChannelRef;
 use crate::command::table::Command;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::pubsub::{self, Kind};
@@ -19,13 +20,14 @@ const SHARD_CHANNELS: &[KeySpec] = &[KeySpec::range(1, -1, 1, NOT_KEY)];
 
 /// A (un)subscribe command; the fields that differ are given.
 macro_rules! subscription_command {
-    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $handler:ident, $since:literal, $summary:literal, $complexity:literal, $args:expr) => {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $channels:expr, $handler:ident, $since:literal, $summary:literal, $complexity:literal, $args:expr) => {
         CommandSpec {
             name: $name,
             arity: $arity,
             flags: $flags,
             acl: acl::PUBSUB,
             key_specs: $keys,
+            get_channels: $channels,
             handler: Some($handler),
             group: "pubsub",
             since: $since,
@@ -35,6 +37,21 @@ macro_rules! subscription_command {
             ..CommandSpec::DEFAULT
         }
     };
+}
+
+/// The channel PUBLISH and SPUBLISH send to, for ACL checks.
+fn first_argument_a_channel(_argv: &[&[u8]], out: &mut Vec<ChannelRef>) {
+    out.push(ChannelRef { pos: 1, is_pattern: false });
+}
+
+/// SUBSCRIBE and SSUBSCRIBE name only channels, for ACL checks.
+fn every_argument_a_channel(argv: &[&[u8]], out: &mut Vec<ChannelRef>) {
+    out.extend((1..argv.len()).map(|pos| ChannelRef { pos, is_pattern: false }));
+}
+
+/// PSUBSCRIBE's patterns must each be granted literally (ACL `&pattern`).
+fn every_argument_a_pattern(argv: &[&[u8]], out: &mut Vec<ChannelRef>) {
+    out.extend((1..argv.len()).map(|pos| ChannelRef { pos, is_pattern: true }));
 }
 
 /// A PUBSUB introspection subcommand.
@@ -62,6 +79,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         -2,
         SUBSCRIBE_FLAGS,
         &[],
+        Some(every_argument_a_channel),
         subscribe,
         "2.0.0",
         "Receive the messages published to channels",
@@ -73,6 +91,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         -1,
         SUBSCRIBE_FLAGS,
         &[],
+        None,
         unsubscribe,
         "2.0.0",
         "Stop receiving the messages of channels (all of them by default)",
@@ -84,6 +103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         -2,
         SUBSCRIBE_FLAGS,
         &[],
+        Some(every_argument_a_pattern),
         psubscribe,
         "2.0.0",
         "Receive the messages published to channels matching glob patterns",
@@ -95,6 +115,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         -1,
         SUBSCRIBE_FLAGS,
         &[],
+        None,
         punsubscribe,
         "2.0.0",
         "Stop receiving the messages of patterns (all of them by default)",
@@ -107,6 +128,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         -2,
         SUBSCRIBE_FLAGS & !SENTINEL,
         SHARD_CHANNELS,
+        Some(every_argument_a_channel),
         ssubscribe,
         "7.0.0",
         "Receive the messages published to shard channels",
@@ -118,6 +140,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         -1,
         SUBSCRIBE_FLAGS & !SENTINEL,
         SHARD_CHANNELS,
+        None,
         sunsubscribe,
         "7.0.0",
         "Stop receiving the messages of shard channels (all of them by default)",
@@ -129,6 +152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         3,
         PUBLISH_FLAGS | SENTINEL,
         &[],
+        Some(first_argument_a_channel),
         publish,
         "2.0.0",
         "Send a message to a channel's subscribers",
@@ -141,6 +165,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         3,
         PUBLISH_FLAGS,
         &[KeySpec::single(1, NOT_KEY)],
+        Some(first_argument_a_channel),
         spublish,
         "7.0.0",
         "Send a message to a shard channel's subscribers",
