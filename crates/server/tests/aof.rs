@@ -78,11 +78,31 @@ fn manifest_path(dir: &Path) -> PathBuf {
     dir.join("appendonlydir").join("appendonly.aof.manifest")
 }
 
+/// The redis.conf default, which the tests otherwise turn off: the rewrite
+/// writes the base in RDB format.
+const RDB_PREAMBLE: &[&str] = &["--aof-use-rdb-preamble", "yes"];
+
+/// The base file the manifest names (older bases may still await deletion).
+fn manifest_base(dir: &Path) -> String {
+    let manifest = std::fs::read_to_string(manifest_path(dir)).expect("manifest");
+    let line = manifest.lines().find(|l| l.ends_with(" type b")).expect("a base line");
+    line.split(' ').nth(1).expect("file name").to_string()
+}
+
 #[test]
 fn every_type_survives_restart_and_loads_in_redis() {
+    survives_restart_and_loads_in_redis(&[], "appendonly.aof.2.base.aof");
+}
+
+#[test]
+fn an_rdb_base_survives_restart_and_loads_in_redis() {
+    survives_restart_and_loads_in_redis(RDB_PREAMBLE, "appendonly.aof.2.base.rdb");
+}
+
+fn survives_restart_and_loads_in_redis(extra: &[&str], base: &str) {
     let dir = data_dir();
     let expected = {
-        let server = start_in(Kind::Cinnabar, dir.path(), &[]);
+        let server = start_in(Kind::Cinnabar, dir.path(), extra);
         let mut c = server.raw();
         populate(&mut c);
         assert_eq!(c.cmd(&["BGREWRITEAOF"]), "+Background append only file rewriting started\r\n");
@@ -91,20 +111,30 @@ fn every_type_survives_restart_and_loads_in_redis() {
         digest(&server)
         // Dropping the server kills it with SIGKILL: no shutdown flush.
     };
-    let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
+    assert_eq!(manifest_base(dir.path()), base);
+    let restarted = start_in(Kind::Cinnabar, dir.path(), extra);
     assert_eq!(digest(&restarted), expected, "log: {}", restarted.log());
     drop(restarted);
     let (ok, report) = redis_check_aof(&manifest_path(dir.path()));
     assert!(ok, "{report}");
-    let redis = start_in(Kind::Redis, dir.path(), &[]);
+    let redis = start_in(Kind::Redis, dir.path(), extra);
     assert_eq!(digest(&redis), expected);
 }
 
 #[test]
 fn redis_aof_directory_loads_in_cinnabar() {
+    redis_directory_loads_in_cinnabar(&[], "appendonly.aof.2.base.aof");
+}
+
+#[test]
+fn redis_directory_with_an_rdb_base_loads_in_cinnabar() {
+    redis_directory_loads_in_cinnabar(RDB_PREAMBLE, "appendonly.aof.2.base.rdb");
+}
+
+fn redis_directory_loads_in_cinnabar(extra: &[&str], base: &str) {
     let dir = data_dir();
     let expected = {
-        let redis = start_in(Kind::Redis, dir.path(), &[]);
+        let redis = start_in(Kind::Redis, dir.path(), extra);
         let mut c = redis.raw();
         populate(&mut c);
         c.cmd(&["BGREWRITEAOF"]);
@@ -125,7 +155,8 @@ fn redis_aof_directory_loads_in_cinnabar() {
         shut_down(redis);
         digest
     };
-    let cinnabar = start_in(Kind::Cinnabar, dir.path(), &[]);
+    assert_eq!(manifest_base(dir.path()), base);
+    let cinnabar = start_in(Kind::Cinnabar, dir.path(), extra);
     assert_eq!(digest(&cinnabar), expected, "log: {}", cinnabar.log());
     assert!(cinnabar.log().contains("DB loaded from incr file appendonly.aof.2.incr.aof"));
 }
@@ -204,6 +235,27 @@ fn old_single_file_aof_is_migrated() {
     let manifest = std::fs::read_to_string(manifest_path(dir.path())).unwrap();
     assert_eq!(manifest, "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
     assert!(!dir.path().join("appendonly.aof").exists());
+}
+
+#[test]
+fn old_single_file_aof_with_an_rdb_preamble_is_migrated() {
+    let dir = data_dir();
+    let expected = {
+        let d = dir.path().to_str().unwrap();
+        let redis = ServerProcess::redis(&["--dir", d, "--enable-debug-command", "yes"]);
+        let mut c = redis.raw();
+        populate(&mut c);
+        c.cmd(&["SAVE"]);
+        c.cmd(&["SET", "old", "style"]);
+        digest(&redis)
+    };
+    let mut file = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    std::fs::remove_file(dir.path().join("dump.rdb")).unwrap();
+    file.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$3\r\nold\r\n$5\r\nstyle\r\n");
+    std::fs::write(dir.path().join("appendonly.aof"), file).unwrap();
+    let server = start_in(Kind::Cinnabar, dir.path(), &[]);
+    assert_eq!(digest(&server), expected, "log: {}", server.log());
+    assert!(server.log().contains("Reading the remaining AOF tail..."));
 }
 
 /// Runs a writer that INCRs a counter and counts the acknowledged replies,

@@ -56,6 +56,9 @@ pub struct Loaded {
     pub empty_keys_skipped: u64,
     /// True when the checksum was zero (saved with `rdbchecksum no`).
     pub checksum_disabled: bool,
+    /// Bytes the snapshot took, checksum included: an AOF with an RDB
+    /// preamble continues with commands from there.
+    pub length: u64,
 }
 
 impl Loaded {
@@ -605,5 +608,6 @@ pub fn load_snapshot<R: Read>(
             )));
         }
     }
+    loaded.length = r.offset();
     Ok(loaded)
 }

@@ -175,6 +175,29 @@ impl<'a> Snapshot<'a> {
     }
 }
 
+/// Writes the dataset as an AOF base in RDB format (aux `aof-base 1`, as
+/// Redis 7.0 writes `<name>.<n>.base.rdb`). Returns the sink.
+pub fn write_aof_base<W: std::io::Write>(srv: &Server, out: W) -> std::io::Result<W> {
+    let mut snapshot = Snapshot::of(srv);
+    snapshot.aux.aof_base = true;
+    let (policy, lru) = (snapshot.policy, snapshot.lru);
+    let access = move |e: &Entry| access_meta(policy, lru, e);
+    rdb::save_snapshot(out, snapshot.opts, &snapshot.aux, snapshot.functions, snapshot.dbs, &access, &mut || {})
+        .map_err(|e| std::io::Error::other(rdb_error_text(&e)))
+}
+
+/// Loads an RDB-format AOF base (or preamble) into the (empty) databases.
+/// Returns the length of the RDB part; the error text says why it failed.
+pub fn load_aof_base<R: std::io::Read>(srv: &mut Server, input: R) -> Result<u64, String> {
+    let opts = load_options(&srv.config, Some(unix_ms()));
+    let policy = srv.access_policy();
+    let stamp = move |meta| loaded_stamp(policy, meta);
+    let loaded = rdb::load_snapshot(input, &opts, &stamp, &mut |_| {}).map_err(|e| e.to_string())?;
+    let length = loaded.length;
+    install(srv, loaded, false);
+    Ok(length)
+}
+
 fn fsync_dir_of(filename: &str) -> std::io::Result<()> {
     let dir = Path::new(filename).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     File::open(dir)?.sync_all()

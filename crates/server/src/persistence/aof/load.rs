@@ -7,7 +7,7 @@
 //! creating the base first when there was no AOF at all.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Instant;
 
@@ -226,13 +226,24 @@ fn load_file(srv: &mut Server, dir: &Path, name: &str) -> Result<FileOutcome, ()
     }
     let mut input = BufReader::with_capacity(64 * 1024, file);
     let starts_with_rdb = input.fill_buf().map(|b| b.starts_with(RDB_SIGNATURE)).unwrap_or(false);
+    let mut start = 0;
     if starts_with_rdb {
         log_at!(Notice, "Reading RDB base file on AOF loading...");
-        log_at!(Warning, "This build has no RDB loader: RDB-format AOF files cannot be read");
-        log_at!(Warning, "Error reading the RDB base file {}, AOF loading aborted", name);
-        return Err(());
+        // The RDB reader reads ahead: the command tail is read from a
+        // fresh handle positioned where the snapshot ended.
+        start = crate::persistence::rdb::load_aof_base(srv, input).map_err(|e| {
+            log_at!(Warning, "Error reading the RDB base file {}, AOF loading aborted: {}", name, e);
+        })?;
+        let mut file = File::open(&path).map_err(|e| {
+            log_at!(Warning, "Unrecoverable error reading the append only file {}: {}", name, strerror(&e));
+        })?;
+        file.seek(SeekFrom::Start(start)).map_err(|e| {
+            log_at!(Warning, "Unrecoverable error reading the append only file {}: {}", name, strerror(&e));
+        })?;
+        input = BufReader::with_capacity(64 * 1024, file);
+        log_at!(Notice, "Reading the remaining AOF tail...");
     }
-    let mut reader = CommandReader::new(input, 0);
+    let mut reader = CommandReader::new(input, start);
     let mut client = loading_client(srv);
     // A MULTI seen and its queued commands: run at EXEC, dropped if the file
     // ends first (the offset before MULTI is where the file is then cut).
@@ -345,7 +356,7 @@ fn open_at_startup(srv: &mut Server) -> Result<(), ()> {
         let timestamp = srv.config.aof_timestamp_enabled.then_some(srv.now_ms / 1000);
         let format = super::rewrite::base_format(srv);
         let incremental = srv.config.aof_rewrite_incremental_fsync;
-        match write_base(&dir.join(&base), &srv.dbs, format, timestamp, incremental) {
+        match write_base(&dir.join(&base), srv, format, timestamp, incremental) {
             Ok(size) => {
                 srv.aof.current_size = size;
                 srv.aof.base_size = size;

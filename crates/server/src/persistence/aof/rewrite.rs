@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use cinnabar_persistence::aof::manifest::{BaseFormat, Manifest};
 use cinnabar_persistence::aof::rewrite::write_dataset;
-use cinnabar_storage::Db;
 
 use super::{aof_dir, flush, open_for_append, start_appending};
 use crate::config::strerror;
@@ -58,12 +57,14 @@ impl RewriteStats {
     }
 }
 
-/// The format of the base a rewrite writes. An RDB base (with
-/// `aof-use-rdb-preamble yes`) needs the RDB writer, which lives on another
-/// branch: until it is merged every base is written as commands, which both
-/// Cinnabar and Redis load whatever the preamble setting.
-pub(super) fn base_format(_srv: &Server) -> BaseFormat {
-    BaseFormat::Aof
+/// The format of the base a rewrite writes: RDB with
+/// `aof-use-rdb-preamble yes` (Redis's default), commands otherwise.
+pub(super) fn base_format(srv: &Server) -> BaseFormat {
+    if srv.config.aof_use_rdb_preamble {
+        BaseFormat::Rdb
+    } else {
+        BaseFormat::Aof
+    }
 }
 
 /// With `aof-rewrite-incremental-fsync`, a base being written is fsynced
@@ -96,12 +97,12 @@ impl std::io::Write for IncrementalSync<'_> {
     }
 }
 
-/// Writes the dataset `dbs` as a base file of `format` to `path`, fsynced
+/// Writes the dataset of `srv` as a base file of `format` to `path`, fsynced
 /// (also along the way with `incremental_fsync`). Returns its size. This is
 /// the part a forked child runs.
 pub fn write_base(
     path: &Path,
-    dbs: &[Db],
+    srv: &Server,
     format: BaseFormat,
     timestamp: Option<i64>,
     incremental_fsync: bool,
@@ -110,9 +111,10 @@ pub fn write_base(
     let every = incremental_fsync.then_some(INCREMENTAL_FSYNC_BYTES);
     let mut out = IncrementalSync { file: &mut file, every, unsynced: 0, syncs: 0 };
     let size = match format {
-        BaseFormat::Aof => write_dataset(&mut out, dbs, timestamp)?,
+        BaseFormat::Aof => write_dataset(&mut out, &srv.dbs, timestamp)?,
         BaseFormat::Rdb => {
-            return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "RDB base files need the RDB writer"))
+            crate::persistence::rdb::write_aof_base(srv, &mut out)?;
+            out.file.metadata()?.len()
         }
     };
     file.sync_all()?;
@@ -223,7 +225,7 @@ fn run(srv: &mut Server) -> Rewrite {
     let temp = temp_base_path();
     let timestamp = srv.config.aof_timestamp_enabled.then_some(srv.now_ms / 1000);
     let incremental = srv.config.aof_rewrite_incremental_fsync;
-    let result = write_base(&temp, &srv.dbs, base_format(srv), timestamp, incremental);
+    let result = write_base(&temp, srv, base_format(srv), timestamp, incremental);
     let outcome = match result {
         Ok(_) => {
             log_at!(Notice, "Successfully created the temporary AOF base file {}", temp.display());
