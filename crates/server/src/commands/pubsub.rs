@@ -11,6 +11,7 @@ use crate::client::Client;
 use crate::command::keys::ChannelRef;
 use crate::command::table::Command;
 use crate::command::{acl, flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
+use crate::commands::server::reply_help;
 use crate::pubsub::{self, Kind};
 
 const SUBSCRIBE_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL | SUBSCRIBED_CONTEXT;
@@ -351,9 +352,8 @@ fn numpat(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
+fn help(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     const LINES: &[&str] = &[
-        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "CHANNELS [<pattern>]",
         "    The channels that have subscribers, those matching <pattern> if given.",
         "NUMPAT",
@@ -364,12 +364,7 @@ fn help(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
         "    The shard channels that have subscribers, those matching <pattern> if given.",
         "SHARDNUMSUB [<shardchannel> ...]",
         "    Each shard channel with its number of subscribers.",
-        "HELP",
-        "    Print this help.",
     ];
-    ctx.reply().array(LINES.len());
-    for line in LINES {
-        ctx.reply().simple(line);
-    }
+    reply_help(ctx, argv[0], LINES);
     Ok(())
 }
