@@ -10,15 +10,13 @@ Memory: used_memory growth for one 1M-element list, hash, set and sorted set
 (short members), per element, then ZRANGE and ZSCORE on that sorted set.
 Usage: bench/collections.py [rounds] [throughput] [memory] (both by default)
 """
-import csv
-import io
 import os
 import socket
 import statistics
 import subprocess
 import sys
 
-from servers import both, encode, info_field
+from servers import benchmark_rps, both, encode, info_field
 
 TESTS = ["lpush", "lpop", "sadd", "hset", "zadd"]
 # redis-benchmark 7.0 has no XADD test: send the command explicitly.
@@ -39,7 +37,7 @@ def benchmark(server, args, requests):
     out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-n", str(requests), "--csv", *args],
                          check=True, capture_output=True, text=True).stdout
     cpu = cpu_seconds(server.pid) - before
-    return float(list(csv.reader(io.StringIO(out)))[1][1]), cpu * 1e6 / requests
+    return benchmark_rps(out), cpu * 1e6 / requests
 
 
 def pipeline(port, commands, batch=10_000):

@@ -9,13 +9,11 @@ is printed with the ratio Cinnabar/Redis, then each server's used_memory
 against the limit and its evicted_keys.
 Usage: bench/eviction.py [rounds] [maxmemory]
 """
-import csv
-import io
 import statistics
 import subprocess
 import sys
 
-from servers import both, info_field
+from servers import benchmark_rps, both, info_field
 
 SHAPES = [("-c 50", ["-c", "50"], 300_000), ("-c 50 -P 16", ["-c", "50", "-P", "16"], 2_000_000)]
 
@@ -25,8 +23,7 @@ def run_set_benchmark(port, shape_args, requests):
         ["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(requests), "-r", "10000000", "-d", "100",
          "--csv", *shape_args],
         check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(io.StringIO(out)))
-    return float(rows[1][1])
+    return benchmark_rps(out)
 
 
 def main():

@@ -10,8 +10,6 @@ deliveries/second (messages times subscribers over the round's wall time),
 the medians over the rounds, and the ratio Cinnabar/Redis.
 Usage: bench/pubsub.py [rounds] [messages]
 """
-import csv
-import io
 import multiprocessing
 import selectors
 import socket
@@ -20,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from servers import both, encode
+from servers import benchmark_rps, both, encode
 
 SUBSCRIBERS = 100
 READER_PROCESSES = 4
@@ -70,7 +68,7 @@ def publish(port, messages):
         ["redis-benchmark", "-p", str(port), "-c", "10", "-P", "16", "-n", str(messages), "--csv",
          "PUBLISH", CHANNEL.decode(), PAYLOAD.decode()],
         check=True, capture_output=True, text=True).stdout
-    return float(list(csv.reader(io.StringIO(out)))[1][1])
+    return benchmark_rps(out)
 
 
 def one_round(port, messages):

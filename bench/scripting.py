@@ -5,13 +5,11 @@ redis-server in the same run, alternating, several rounds; prints the median
 requests/second of each and the ratio Cinnabar/Redis.
 Usage: bench/scripting.py [rounds]
 """
-import csv
-import io
 import statistics
 import subprocess
 import sys
 
-from servers import both
+from servers import benchmark_rps, both
 
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 SHAPES = [("-c 50", ["-c", "50"], 200_000), ("-c 50 -P 16", ["-c", "50", "-P", "16"], 1_000_000)]
@@ -27,8 +25,7 @@ def run_benchmark(port, sha, shape_args, requests):
         ["redis-benchmark", "-p", str(port), "-n", str(requests), "-r", "100000", "--csv", *shape_args,
          "EVALSHA", sha, "1", "key:__rand_int__"],
         check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(io.StringIO(out)))
-    return float(rows[1][1])
+    return benchmark_rps(out)
 
 
 def main():

@@ -4,6 +4,8 @@ Both run on free loopback ports in temporary directories with persistence
 off, and are stopped (by the PIDs started here) when the context exits.
 """
 import contextlib
+import csv
+import io
 import os
 import shutil
 import socket
@@ -117,3 +119,9 @@ def info_field(port, section, field):
             if line.startswith(field + ":"):
                 return line.split(":", 1)[1]
     return None
+
+
+def benchmark_rps(csv_output):
+    """Requests per second from `redis-benchmark --csv` output (one test)."""
+    rows = list(csv.reader(io.StringIO(csv_output)))
+    return float(rows[1][1])

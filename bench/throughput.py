@@ -6,13 +6,11 @@ unpipelined, 50 clients with -P 16) the two servers are measured in
 alternation, several rounds, and the median requests/second of each is
 printed with the ratio Cinnabar/Redis. Usage: bench/throughput.py [rounds]
 """
-import csv
-import io
 import statistics
 import subprocess
 import sys
 
-from servers import both
+from servers import benchmark_rps, both
 
 TESTS = ["set", "get", "incr", "mset"]
 SHAPES = [("-c 50", ["-c", "50"], 200_000), ("-c 50 -P 16", ["-c", "50", "-P", "16"], 2_000_000)]
@@ -22,8 +20,7 @@ def run_benchmark(port, test, shape_args, requests):
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-r", "100000", "--csv", *shape_args],
         check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(io.StringIO(out)))
-    return float(rows[1][1])
+    return benchmark_rps(out)
 
 
 def main():

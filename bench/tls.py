@@ -4,8 +4,6 @@ tls-port and redis-server's, same certificates (made here with openssl),
 alternating servers, medians of several rounds, with Cinnabar/Redis ratios.
 Usage: bench/tls.py [rounds]
 """
-import csv
-import io
 import os
 import shutil
 import statistics
@@ -13,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-from servers import Server, cinnabar_binary, free_port
+from servers import Server, benchmark_rps, cinnabar_binary, free_port
 
 CERTS = """set -e
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=BenchCA
@@ -44,7 +42,7 @@ def benchmark(server, certs, test, args):
            "--key", os.path.join(certs, "client.key")]
     out = subprocess.run(["redis-benchmark", *tls, "-p", str(server.tls_port), "-n", str(REQUESTS), "-t", test,
                           "--csv", *args], check=True, capture_output=True, text=True).stdout
-    return float(list(csv.reader(io.StringIO(out)))[1][1])
+    return benchmark_rps(out)
 
 
 def main():
