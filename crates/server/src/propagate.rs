@@ -3,10 +3,14 @@
 //! Every write emits its effects here in execution order, as Redis commands in
 //! RESP, with a SELECT whenever the database changes, and MULTI/EXEC around
 //! the effects of one atomic group (a command, a transaction, a script) when
-//! there are several. Persistence (AOF) and replication attach as sinks;
-//! while none is attached nothing is encoded.
+//! there are several. Persistence (AOF) attaches as a sink; replication reads
+//! the replication buffer (`backlog`), which exists once a replica ever
+//! connected (or this server became a replica). While neither exists nothing
+//! is encoded.
 
 use cinnabar_protocol::numbers::push_i64;
+
+use crate::replication::backlog::Backlog;
 
 /// A consumer of the stream (AOF buffer, replication backlog, replicas).
 pub trait StreamSink {
@@ -38,6 +42,15 @@ pub struct Propagator {
     spare: Vec<u8>,
     /// While true nothing is emitted (a script's `redis.set_repl(REPL_NONE)`).
     muted: bool,
+    /// The replication buffer: the backlog and what replicas still need.
+    pub backlog: Option<Backlog>,
+    /// master_repl_offset while there is no backlog.
+    offset_at_rest: u64,
+    /// True while a replica runs what its master sent: the effects go to the
+    /// sinks (its AOF) only, because the replication buffer receives the
+    /// master's bytes unchanged (`feed_from_master`), so sub-replicas see the
+    /// same stream and offsets.
+    pub applying_master_stream: bool,
 }
 
 impl Propagator {
@@ -86,6 +99,61 @@ impl Propagator {
         }
     }
 
+    /// master_repl_offset: bytes of replication stream produced so far.
+    pub fn repl_offset(&self) -> u64 {
+        self.backlog.as_ref().map_or(self.offset_at_rest, Backlog::end)
+    }
+
+    /// Sets the offset the stream continues from (a replica adopting its
+    /// master's offset at a full sync). Only without a backlog.
+    pub fn set_repl_offset(&mut self, offset: u64) {
+        debug_assert!(self.backlog.is_none());
+        self.offset_at_rest = offset;
+    }
+
+    /// Creates the replication buffer if there is none, keeping
+    /// `repl-backlog-size` bytes of history.
+    pub fn start_backlog(&mut self, size: u64) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(size, self.offset_at_rest));
+            // Replicas must see a SELECT before the first command.
+            self.reselect();
+        }
+    }
+
+    /// Drops the replication buffer (the backlog's time to live passed with
+    /// no replica); the offset is kept.
+    pub fn free_backlog(&mut self) {
+        if let Some(backlog) = self.backlog.take() {
+            self.offset_at_rest = backlog.end();
+        }
+    }
+
+    /// Appends bytes our master sent, unchanged, to the replication buffer.
+    pub fn feed_from_master(&mut self, bytes: &[u8]) {
+        match &mut self.backlog {
+            Some(backlog) => backlog.append(bytes),
+            None => self.offset_at_rest += bytes.len() as u64,
+        }
+    }
+
+    /// Sends a command to replicas only, outside any database (the periodic
+    /// PING, REPLCONF GETACK): no SELECT, no AOF.
+    pub fn feed_replicas(&mut self, argv: &[&[u8]]) {
+        if let Some(backlog) = &mut self.backlog {
+            let mut command = std::mem::take(&mut self.encoded);
+            command.clear();
+            encode_command(&mut command, argv);
+            backlog.append(&command);
+            self.encoded = command;
+        }
+    }
+
+    /// True when an emitted command reaches the replication buffer.
+    fn feeds_backlog(&self) -> bool {
+        self.backlog.is_some() && !self.applying_master_stream
+    }
+
     /// Stops (or resumes) emitting: commands run meanwhile reach no consumer.
     pub fn mute(&mut self, muted: bool) {
         self.muted = muted;
@@ -93,7 +161,7 @@ impl Propagator {
 
     /// Emits one command executed against `db`.
     pub fn emit(&mut self, db: usize, argv: &[&[u8]]) {
-        if self.sinks.is_empty() || self.muted {
+        if (self.sinks.is_empty() && !self.feeds_backlog()) || self.muted {
             return;
         }
         if self.group_depth > 0 && !self.group_started {
@@ -121,8 +189,8 @@ impl Propagator {
         self.encoded = command;
     }
 
-    /// Appends an encoded command to every sink, after a SELECT if `db` is
-    /// not the stream's current database.
+    /// Appends an encoded command to every sink and the replication
+    /// buffer, after a SELECT if `db` is not the stream's current database.
     fn send_encoded(&mut self, db: usize, command: &[u8]) {
         if self.selected_db != Some(db) {
             let mut digits = Vec::new();
@@ -130,12 +198,19 @@ impl Propagator {
             let mut select = Vec::new();
             encode_command(&mut select, &[b"SELECT", &digits]);
             self.selected_db = Some(db);
-            for (_, sink) in &mut self.sinks {
-                sink.append(&select);
-            }
+            self.append_everywhere(&select);
         }
+        self.append_everywhere(command);
+    }
+
+    fn append_everywhere(&mut self, bytes: &[u8]) {
         for (_, sink) in &mut self.sinks {
-            sink.append(command);
+            sink.append(bytes);
+        }
+        if self.feeds_backlog() {
+            if let Some(backlog) = &mut self.backlog {
+                backlog.append(bytes);
+            }
         }
     }
 }
@@ -201,5 +276,22 @@ mod tests {
         let expected = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\na\r\n\
 *2\r\n$4\r\nINCR\r\n$1\r\nb\r\n*1\r\n$4\r\nEXEC\r\n*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n";
         assert_eq!(String::from_utf8_lossy(&seen.borrow()), String::from_utf8_lossy(expected));
+    }
+
+    #[test]
+    fn the_backlog_counts_the_stream_but_not_what_a_replica_applies() {
+        let mut p = Propagator::default();
+        p.emit(0, &[b"SET", b"a", b"1"]); // no backlog yet: not counted
+        assert_eq!(p.repl_offset(), 0);
+        p.start_backlog(1 << 20);
+        p.emit(0, &[b"SET", b"a", b"1"]);
+        let select_and_set = 23 + 27;
+        assert_eq!(p.repl_offset(), select_and_set);
+        p.feed_replicas(&[b"PING"]);
+        assert_eq!(p.repl_offset(), select_and_set + 14);
+        p.applying_master_stream = true;
+        p.emit(0, &[b"SET", b"b", b"2"]);
+        p.feed_from_master(b"*1\r\n$4\r\nPING\r\n");
+        assert_eq!(p.repl_offset(), select_and_set + 28);
     }
 }

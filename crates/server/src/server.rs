@@ -49,10 +49,8 @@ pub struct Server {
     /// List elements at least this big get a node of their own (DEBUG
     /// QUICKLIST-PACKED-THRESHOLD).
     pub quicklist_packed_threshold: u64,
-    /// Replication ids (INFO replication): ours, random at start, and the
-    /// previous master's (all zeros until a failover).
-    pub replid: String,
-    pub replid2: String,
+    /// Replication identity and state (INFO replication, PSYNC).
+    pub repl: crate::replication::Replication,
     pub slowlog: crate::slowlog::Slowlog,
     pub latency: crate::latency::LatencyMonitor,
     /// `used_memory` once start-up finished (used_memory_startup).
@@ -90,11 +88,6 @@ pub fn unix_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// A random 40-hex-digit id (run_id, replid).
-fn random_hex_id() -> String {
-    (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect()
-}
-
 /// Redis's LRU clock: seconds, wrapping at 24 bits.
 pub fn lru_clock(now_ms: i64) -> u32 {
     ((now_ms / 1000) as u32) & ((1 << 24) - 1)
@@ -121,7 +114,7 @@ impl Server {
             lazyfree,
             now_ms: unix_ms(),
             started: Instant::now(),
-            run_id: random_hex_id(),
+            run_id: crate::replication::random_id(),
             dirty: 0,
             last_save: unix_ms() / 1000,
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
@@ -130,8 +123,7 @@ impl Server {
             active_expire_enabled: true,
             cron_paused: false,
             quicklist_packed_threshold: 1 << 30,
-            replid: random_hex_id(),
-            replid2: "0".repeat(40),
+            repl: Default::default(),
             slowlog: Default::default(),
             latency: Default::default(),
             startup_memory: 0,

@@ -274,8 +274,8 @@ fn memory_section(out: &mut String, ctx: &mut Ctx) {
         "mem_fragmentation_ratio" => format!("{:.2}", mh.total_frag()),
         "mem_fragmentation_bytes" => mh.total_frag_bytes(),
         "mem_not_counted_for_evict" => crate::evict::not_counted_for_evict(ctx.srv),
-        "mem_replication_backlog" => 0,
-        "mem_total_replication_buffers" => 0,
+        "mem_replication_backlog" => ctx.srv.propagation.backlog.as_ref().map_or(0, |b| b.memory()),
+        "mem_total_replication_buffers" => ctx.srv.propagation.backlog.as_ref().map_or(0, |b| b.memory()),
         "mem_clients_slaves" => 0,
         "mem_clients_normal" => mh.clients_normal,
         "mem_cluster_links" => 0,
@@ -423,14 +423,17 @@ fn replication_section(out: &mut String, ctx: &mut Ctx) {
         "role" => "master",
         "connected_slaves" => 0,
         "master_failover_state" => "no-failover",
-        "master_replid" => srv.replid,
-        "master_replid2" => srv.replid2,
-        "master_repl_offset" => 0,
-        "second_repl_offset" => -1,
-        "repl_backlog_active" => 0,
-        "repl_backlog_size" => 1048576,
-        "repl_backlog_first_byte_offset" => 0,
-        "repl_backlog_histlen" => 0,
+        "master_replid" => srv.repl.replid,
+        "master_replid2" => srv.repl.replid2,
+        "master_repl_offset" => srv.propagation.repl_offset(),
+        "second_repl_offset" => srv.repl.second_replid_offset,
+    );
+    let backlog = srv.propagation.backlog.as_ref();
+    fields!(out,
+        "repl_backlog_active" => u8::from(backlog.is_some()),
+        "repl_backlog_size" => srv.config.repl_backlog_size,
+        "repl_backlog_first_byte_offset" => backlog.map_or(0, |b| b.first_byte()),
+        "repl_backlog_histlen" => backlog.map_or(0, |b| b.histlen()),
     );
 }
 
