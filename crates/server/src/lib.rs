@@ -69,7 +69,10 @@ pub fn run(mut config: Config) -> i32 {
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(config))
+    // The server runs as a task of its own: the future `block_on` drives is
+    // polled whenever any task wakes, and a join handle is cheap to poll
+    // where `serve`'s signal-and-shutdown select is not.
+    local.block_on(&runtime, async { tokio::task::spawn_local(serve(config)).await.unwrap_or(1) })
 }
 
 async fn serve(config: Config) -> i32 {

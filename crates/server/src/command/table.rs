@@ -3,6 +3,11 @@
 
 use std::collections::HashMap;
 
+/// Name lookups hash with foldhash: every request looks its command up, and
+/// SipHash (the std default) costs more than the rest of the lookup. The set
+/// of names is fixed, so a fixed seed is enough.
+type NameMap = HashMap<&'static str, CommandId, foldhash::fast::FixedState>;
+
 use super::{acl, flags, CommandSpec};
 
 /// Index of a command (or subcommand) in the table.
@@ -26,7 +31,7 @@ pub struct Command {
     /// `get`, or `config|get` for a subcommand.
     pub fullname: String,
     pub parent: Option<CommandId>,
-    subcommands: HashMap<&'static str, CommandId>,
+    subcommands: NameMap,
     pub stats: CommandStats,
 }
 
@@ -46,7 +51,7 @@ impl Command {
 /// The table; see the module comment.
 pub struct CommandTable {
     commands: Vec<Command>,
-    by_name: HashMap<&'static str, CommandId>,
+    by_name: NameMap,
 }
 
 /// Longest command name we look up; longer names cannot match.
@@ -65,7 +70,7 @@ fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b str> {
 
 impl CommandTable {
     pub fn new(families: &[&'static [CommandSpec]]) -> Self {
-        let mut table = CommandTable { commands: Vec::new(), by_name: HashMap::new() };
+        let mut table = CommandTable { commands: Vec::new(), by_name: NameMap::default() };
         for spec in families.iter().flat_map(|f| f.iter()) {
             let id = table.add(spec, None);
             let previous = table.by_name.insert(spec.name, id);
@@ -84,7 +89,7 @@ impl CommandTable {
             spec,
             fullname,
             parent,
-            subcommands: HashMap::new(),
+            subcommands: NameMap::default(),
             stats: CommandStats::default(),
         });
         for sub in spec.subcommands {
