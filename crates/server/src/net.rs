@@ -391,23 +391,20 @@ async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<Re
 /// not wait for a peer that may never read.
 async fn write_output(stream: &mut Transport, output: &[u8], client: &RefCell<Client>, wake: &Notify) -> bool {
     let mut written = 0;
-    while written < output.len() || stream.unflushed() {
+    loop {
+        // Write at once: a socket almost always has room, and waiting for
+        // its readiness first costs more than the write itself.
+        if !write_some(stream, output, &mut written, client) {
+            return false;
+        }
+        if written == output.len() && !stream.unflushed() {
+            return true;
+        }
         tokio::select! {
             biased;
             ready = stream.writable() => {
                 if ready.is_err() {
                     return false;
-                }
-                match stream.try_write(&output[written..]) {
-                    Ok(n) => {
-                        written += n;
-                        client.borrow_mut().output_in_flight = output.len() - written;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => {
-                        log_at!(Verbose, "Error writing to client: {}", e);
-                        return false;
-                    }
                 }
             }
             // New output is noticed after this write (the loop checks the
@@ -419,7 +416,23 @@ async fn write_output(stream: &mut Transport, output: &[u8], client: &RefCell<Cl
             }
         }
     }
-    true
+}
+
+/// Writes what the socket takes of `output[*written..]`. False if writing
+/// failed (logged).
+fn write_some(stream: &mut Transport, output: &[u8], written: &mut usize, client: &RefCell<Client>) -> bool {
+    match stream.try_write(&output[*written..]) {
+        Ok(n) => {
+            *written += n;
+            client.borrow_mut().output_in_flight = output.len() - *written;
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
+        Err(e) => {
+            log_at!(Verbose, "Error writing to client: {}", e);
+            false
+        }
+    }
 }
 
 /// Appends what the socket has to `input`. False once the connection is over
