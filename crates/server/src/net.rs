@@ -295,12 +295,34 @@ pub fn format_addr(a: &SocketAddr) -> String {
     format!("{}:{}", a.ip(), a.port())
 }
 
+/// A connection task's wake-up signal (`Client::wake`), waited on through one
+/// registration that lives until it fires: making and dropping a `Notified`
+/// at every wait cost more than the rest of an unpipelined request's wait.
+struct Wakeup<'a> {
+    notify: &'a Notify,
+    pending: std::pin::Pin<Box<tokio::sync::futures::Notified<'a>>>,
+}
+
+impl<'a> Wakeup<'a> {
+    fn new(notify: &'a Notify) -> Wakeup<'a> {
+        Wakeup { notify, pending: Box::pin(notify.notified()) }
+    }
+
+    /// Waits for the next notification. Cancel-safe: a wait abandoned by a
+    /// `select!` keeps its registration for the next one.
+    async fn wait(&mut self) {
+        self.pending.as_mut().await;
+        self.pending.set(self.notify.notified());
+    }
+}
+
 /// The life of one connection.
 async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>) {
     let (id, wake) = {
         let c = client.borrow();
         (c.id, c.wake.clone())
     };
+    let mut woken = Wakeup::new(&wake);
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
     let mut spare: Vec<u8> = Vec::new();
@@ -313,12 +335,12 @@ async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<Re
             // Others wrote to this client (pub/sub, a served BLPOP) while
             // its task was writing: send that before waiting again.
         } else if postponed {
-            wait_for_unpause(&server, &wake).await;
+            wait_for_unpause(&server, &mut woken).await;
         } else if blocked {
             let deadline = server.borrow().blocking.deadline_of(id);
             tokio::select! {
                 biased;
-                _ = wake.notified() => {}
+                _ = woken.wait() => {}
                 _ = sleep_until_unix_ms(deadline) => {}
                 ready = stream.readable() => {
                     if ready.is_err() || !read_available(&mut stream, &mut input, &server, &client) {
@@ -329,7 +351,7 @@ async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<Re
         } else {
             tokio::select! {
                 biased;
-                _ = wake.notified() => {}
+                _ = woken.wait() => {}
                 ready = stream.readable() => {
                     if ready.is_err() || !read_available(&mut stream, &mut input, &server, &client) {
                         break 'conn;
@@ -373,7 +395,7 @@ async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<Re
         if !output.is_empty() {
             // No reply leaves before the writes that preceded it reached the AOF.
             crate::persistence::aof::wait_flushed(&server, aof_target).await;
-            if !write_output(&mut stream, &output, &client, &wake).await {
+            if !write_output(&mut stream, &output, &client, &mut woken).await {
                 break 'conn;
             }
         }
@@ -389,7 +411,7 @@ async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<Re
 /// current. False if the connection is over: writing failed, or the client
 /// was closed meanwhile (its output buffer limit, CLIENT KILL), which must
 /// not wait for a peer that may never read.
-async fn write_output(stream: &mut Transport, output: &[u8], client: &RefCell<Client>, wake: &Notify) -> bool {
+async fn write_output(stream: &mut Transport, output: &[u8], client: &RefCell<Client>, woken: &mut Wakeup<'_>) -> bool {
     let mut written = 0;
     loop {
         // Write at once: a socket almost always has room, and waiting for
@@ -409,7 +431,7 @@ async fn write_output(stream: &mut Transport, output: &[u8], client: &RefCell<Cl
             }
             // New output is noticed after this write (the loop checks the
             // reply buffer before waiting); only a kill matters here.
-            _ = wake.notified() => {
+            _ = woken.wait() => {
                 if client.borrow().close_asap {
                     return false;
                 }
@@ -468,14 +490,14 @@ fn read_available(
 }
 
 /// Sleeps until the client pause ends (or is lifted, or the client is woken).
-async fn wait_for_unpause(server: &Rc<RefCell<Server>>, wake: &tokio::sync::Notify) {
+async fn wait_for_unpause(server: &Rc<RefCell<Server>>, woken: &mut Wakeup<'_>) {
     let (end_ms, lifted) = {
         let srv = server.borrow();
         (srv.client_pause.end_ms, srv.client_pause_lifted.clone())
     };
     let remaining = (end_ms - crate::server::unix_ms() + 1).max(0) as u64;
     tokio::select! {
-        _ = wake.notified() => {}
+        _ = woken.wait() => {}
         _ = lifted.notified() => {}
         _ = tokio::time::sleep(std::time::Duration::from_millis(remaining)) => {}
     }
