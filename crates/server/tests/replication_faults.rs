@@ -72,7 +72,8 @@ impl Node {
             if let Some(Ok(Some(_))) = self.child.as_mut().map(Child::try_wait) {
                 return false;
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() && self.log().contains("Ready to accept") {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() && self.log().contains("Ready to accept")
+            {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -363,8 +364,7 @@ fn a_stopped_replica_is_dropped_then_continues_partially() {
 /// back from its AOF; the replica syncs again and converges.
 #[test]
 fn a_master_killed_during_a_full_sync_comes_back_and_the_replica_converges() {
-    let mut master =
-        Node::cinnabar(&["--appendonly", "yes", "--appendfsync", "always", "--rdb-key-save-delay", "200"]);
+    let mut master = Node::cinnabar(&["--appendonly", "yes", "--appendfsync", "always", "--rdb-key-save-delay", "200"]);
     master.cmd(&["DEBUG", "POPULATE", "5000", "key", "10"]);
     // DEBUG POPULATE is not propagated; give the AOF the dataset too.
     assert!(master.cmd(&["BGREWRITEAOF"]).starts_with('+'));

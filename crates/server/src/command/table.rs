@@ -6,7 +6,7 @@ use std::collections::HashMap;
 /// Name lookups hash with foldhash: every request looks its command up, and
 /// SipHash (the std default) costs more than the rest of the lookup. The set
 /// of names is fixed, so a fixed seed is enough.
-type NameMap = HashMap<&'static str, CommandId, foldhash::fast::FixedState>;
+type NameMap = HashMap<&'static [u8], CommandId, foldhash::fast::FixedState>;
 
 use super::{acl, flags, CommandSpec};
 
@@ -58,14 +58,12 @@ pub struct CommandTable {
 const MAX_NAME: usize = 32;
 
 /// Lower-cases `name` into `buf` without allocating; None if it cannot be a name.
-fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b str> {
-    if name.len() > MAX_NAME {
-        return None;
-    }
-    for (dst, src) in buf.iter_mut().zip(name) {
+fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
+    let lowered = buf.get_mut(..name.len())?;
+    for (dst, src) in lowered.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    std::str::from_utf8(&buf[..name.len()]).ok()
+    Some(lowered)
 }
 
 impl CommandTable {
@@ -73,7 +71,7 @@ impl CommandTable {
         let mut table = CommandTable { commands: Vec::new(), by_name: NameMap::default() };
         for spec in families.iter().flat_map(|f| f.iter()) {
             let id = table.add(spec, None);
-            let previous = table.by_name.insert(spec.name, id);
+            let previous = table.by_name.insert(spec.name.as_bytes(), id);
             assert!(previous.is_none(), "command {} is declared twice", spec.name);
         }
         table
@@ -94,7 +92,7 @@ impl CommandTable {
         });
         for sub in spec.subcommands {
             let sub_id = self.add(sub, Some(id));
-            self.commands[id].subcommands.insert(sub.name, sub_id);
+            self.commands[id].subcommands.insert(sub.name.as_bytes(), sub_id);
         }
         id
     }
@@ -147,9 +145,9 @@ impl CommandTable {
     /// nothing if `to` is empty). Names are set once at start-up, so the new
     /// name is leaked to live as long as the table.
     pub fn rename(&mut self, from: &str, to: &str) {
-        let Some(id) = self.by_name.remove(from.to_ascii_lowercase().as_str()) else { return };
+        let Some(id) = self.by_name.remove(from.to_ascii_lowercase().as_bytes()) else { return };
         if !to.is_empty() {
-            self.by_name.insert(Box::leak(to.to_ascii_lowercase().into_boxed_str()), id);
+            self.by_name.insert(Box::leak(to.to_ascii_lowercase().into_bytes().into_boxed_slice()), id);
         }
     }
 
