@@ -53,16 +53,21 @@ pub enum End {
     Tail,
 }
 
-/// A node's listpack, raw or compressed.
+/// A node's listpack, raw or compressed. The compressed form is boxed so a
+/// node stays small: a long list has one per ~8 KB of elements, and Redis's
+/// node is 32 bytes.
 #[derive(Clone, Debug)]
 enum Body {
     Raw(Listpack),
-    Compressed {
-        lzf: Box<[u8]>,
-        raw_len: usize,
-        /// The listpack, decompressed for a read; dropped by the next write.
-        cache: OnceCell<Listpack>,
-    },
+    Compressed(Box<Compressed>),
+}
+
+#[derive(Clone, Debug)]
+struct Compressed {
+    lzf: Box<[u8]>,
+    raw_len: usize,
+    /// The listpack, decompressed for a read; dropped by the next write.
+    cache: OnceCell<Listpack>,
 }
 
 /// One listpack node and its element count (kept here so index walks never
@@ -84,7 +89,7 @@ impl Node {
     fn lp(&self) -> &Listpack {
         match &self.body {
             Body::Raw(lp) => lp,
-            Body::Compressed { lzf, raw_len, cache } => cache.get_or_init(|| unpack(lzf, *raw_len)),
+            Body::Compressed(c) => c.cache.get_or_init(|| unpack(&c.lzf, c.raw_len)),
         }
     }
 
@@ -94,7 +99,7 @@ impl Node {
         self.incompressible = false;
         match &mut self.body {
             Body::Raw(lp) => lp,
-            Body::Compressed { .. } => unreachable!("just decompressed"),
+            Body::Compressed(_) => unreachable!("just decompressed"),
         }
     }
 
@@ -102,18 +107,18 @@ impl Node {
     fn bytes_len(&self) -> usize {
         match &self.body {
             Body::Raw(lp) => lp.bytes_len(),
-            Body::Compressed { raw_len, .. } => *raw_len,
+            Body::Compressed(c) => c.raw_len,
         }
     }
 
     #[cfg(test)]
     fn is_compressed(&self) -> bool {
-        matches!(self.body, Body::Compressed { .. })
+        matches!(self.body, Body::Compressed(_))
     }
 
     fn decompress(&mut self) {
-        if let Body::Compressed { lzf, raw_len, cache } = &mut self.body {
-            let lp = cache.take().unwrap_or_else(|| unpack(lzf, *raw_len));
+        if let Body::Compressed(c) = &mut self.body {
+            let lp = c.cache.take().unwrap_or_else(|| unpack(&c.lzf, c.raw_len));
             self.body = Body::Raw(lp);
         }
     }
@@ -130,12 +135,13 @@ impl Node {
             self.incompressible = true;
             return;
         }
-        self.body = Body::Compressed { lzf: lzf.into_boxed_slice(), raw_len, cache: OnceCell::new() };
+        self.body =
+            Body::Compressed(Box::new(Compressed { lzf: lzf.into_boxed_slice(), raw_len, cache: OnceCell::new() }));
     }
 
     fn drop_cache(&mut self) {
-        if let Body::Compressed { cache, .. } = &mut self.body {
-            cache.take();
+        if let Body::Compressed(c) = &mut self.body {
+            c.cache.take();
         }
     }
 }
@@ -196,7 +202,7 @@ impl List {
             raw: n.bytes_len(),
             compressed: match &n.body {
                 Body::Raw(_) => None,
-                Body::Compressed { lzf, .. } => Some(lzf.len()),
+                Body::Compressed(c) => Some(c.lzf.len()),
             },
         })
     }
@@ -289,11 +295,23 @@ impl List {
         self.fits(a.bytes_len() + b.bytes_len() - LISTPACK_OVERHEAD, a.count + b.count)
     }
 
+    /// Makes room for one more node, growing the node table by an eighth
+    /// rather than doubling it: a long list's table would otherwise carry
+    /// up to a node's worth of unused slots per node (Redis links its nodes,
+    /// with no slack), while an eighth keeps growth amortised O(1).
+    fn reserve_node(&mut self) {
+        let len = self.nodes.len();
+        if len == self.nodes.capacity() {
+            self.nodes.reserve_exact((len / 8).max(4));
+        }
+    }
+
     pub fn push(&mut self, end: End, value: &[u8]) {
         let input = LpInput::Bytes(value);
         match end {
             End::Head => {
                 if self.nodes.is_empty() || !self.node_allows_insert(0, value) {
+                    self.reserve_node();
                     self.nodes.push_front(Node::new());
                 }
                 let node = &mut self.nodes[0];
@@ -302,6 +320,7 @@ impl List {
             }
             End::Tail => {
                 if self.nodes.is_empty() || !self.node_allows_insert(self.nodes.len() - 1, value) {
+                    self.reserve_node();
                     self.nodes.push_back(Node::new());
                 }
                 let node = self.nodes.back_mut().expect("a node was just ensured");
@@ -425,6 +444,7 @@ impl List {
             let mut fresh = Node::new();
             fresh.lp_mut().push_back(input);
             fresh.count = 1;
+            self.reserve_node();
             self.nodes.insert(if at_tail { node + 1 } else { node }, fresh);
         } else if after {
             // Split the full node after the pivot; the element starts the
@@ -432,6 +452,7 @@ impl List {
             let mut tail = self.split_off(node, offset + 1);
             tail.lp_mut().push_front(input);
             tail.count += 1;
+            self.reserve_node();
             self.nodes.insert(node + 1, tail);
             self.merge_around(node);
         } else {
@@ -441,6 +462,7 @@ impl List {
             let head = &mut self.nodes[node];
             head.lp_mut().push_back(input);
             head.count += 1;
+            self.reserve_node();
             self.nodes.insert(node + 1, tail);
             self.merge_around(node + 1);
         }
@@ -573,6 +595,7 @@ impl List {
         let count = lp.len();
         if count > 0 {
             self.len += count;
+            self.reserve_node();
             self.nodes.push_back(Node { body: Body::Raw(lp), count, incompressible: false });
             self.recompress(false);
         }
