@@ -209,7 +209,11 @@ pub fn release(srv: &mut Server, client: &mut Client, how: Release) -> bool {
     let reply_mark = client.reply.len();
     match how {
         // Lists, sorted sets and streams all time out with the null array in 7.0.
-        Release::Timeout => client.reply.null_array(),
+        Release::Timeout => match crate::replication::master::wait_timed_out(srv, client.id) {
+            // WAIT answers how many replicas got there.
+            Some(acked) => client.reply.int(acked),
+            None => client.reply.null_array(),
+        },
         Release::Error => {
             const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
             srv.stats.record_error(UNBLOCKED);

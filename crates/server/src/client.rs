@@ -87,6 +87,15 @@ pub struct Client {
     /// Bytes read from the socket while a busy script ran (see
     /// `scripting::busy`): they follow the connection task's own buffer.
     pub pending_input: Vec<u8>,
+    /// A replica of ours (after SYNC/PSYNC): fed by `replication::master`.
+    pub is_replica: bool,
+    /// Our master's connection (replica side): runs the replication stream.
+    pub is_master: bool,
+    /// What a would-be replica said in REPLCONF before its PSYNC.
+    pub replica_hello: crate::replication::master::ReplicaHello,
+    /// master_repl_offset after this client's last command: the offset
+    /// WAIT needs replicas to reach.
+    pub woff: u64,
 }
 
 /// A transaction being queued between MULTI and EXEC.
@@ -164,6 +173,10 @@ impl Client {
             silenced_pushes: Vec::new(),
             multi: None,
             pending_input: Vec::new(),
+            is_replica: false,
+            is_master: false,
+            replica_hello: Default::default(),
+            woff: 0,
         }
     }
 
@@ -365,6 +378,12 @@ impl Client {
     /// `tracking`: its client-side caching mode, if on.
     fn flags_text(&self, watch_touched: bool, tracking: Option<&crate::tracking::Mode>) -> String {
         let mut flags = String::new();
+        if self.is_replica {
+            flags.push('S');
+        }
+        if self.is_master {
+            flags.push('M');
+        }
         if self.monitor {
             flags.push('O');
         }
@@ -489,10 +508,14 @@ pub enum ClientType {
 }
 
 impl Client {
-    /// The connection's type: pub/sub while subscribed, else normal until
-    /// replication marks its clients (MONITOR clients are normal, as in Redis).
+    /// The connection's type: our master's or a replica's link, else pub/sub
+    /// while subscribed, else normal (MONITOR clients are normal, as in Redis).
     pub fn client_type(&self) -> ClientType {
-        if self.subscriptions.is_subscribed() {
+        if self.is_master {
+            ClientType::Master
+        } else if self.is_replica {
+            ClientType::Replica
+        } else if self.subscriptions.is_subscribed() {
             ClientType::PubSub
         } else {
             ClientType::Normal

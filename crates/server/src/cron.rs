@@ -1,8 +1,9 @@
 //! The periodic task (Redis's `serverCron`), run `hz` times a second: active
 //! expiry (timed for the latency monitor), incremental rehashing of the
 //! keyspace, idle-client timeouts, sampling of rates and memory, and the
-//! AOF's periodic flush and rewrite checks, and the snapshot driver's
-//! reaping of BGSAVE children and `save` points.
+//! AOF's periodic flush and rewrite checks, the snapshot driver's reaping
+//! of BGSAVE children and `save` points, and once a second replication's
+//! duties (PINGs, timeouts, pending full syncs, FAILOVER).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ const REHASH_BUDGET: Duration = Duration::from_millis(1);
 #[derive(Default)]
 pub struct CronState {
     expire: ExpireCycleState,
+    /// The unix second of the last once-a-second duties.
+    last_second: i64,
 }
 
 /// The period between ticks for the configured `hz`.
@@ -30,7 +33,8 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     srv.refresh_time();
     srv.stats.sample(srv.now_ms);
     let expire_started = Instant::now();
-    if srv.active_expire_enabled {
+    // Replicas leave expiry to their master's DELs.
+    if srv.active_expire_enabled && !srv.repl.is_replica() {
         active_expire::run(srv, &mut state.expire);
     }
     // Expired streams tell their blocked group readers (Redis's beforeSleep).
@@ -46,6 +50,10 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     close_idle_clients(srv);
     crate::persistence::aof::cron(srv);
     crate::persistence::rdb::cron(srv);
+    if srv.now_ms / 1000 != state.last_second {
+        state.last_second = srv.now_ms / 1000;
+        crate::replication::cron(srv);
+    }
 }
 
 fn rehash_databases(srv: &mut Server) {

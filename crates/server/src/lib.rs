@@ -90,6 +90,7 @@ async fn serve(config: Config) -> i32 {
     };
     let pidfile = config.pidfile.clone();
     let server = Rc::new(RefCell::new(Server::new(config)));
+    server.borrow_mut().handle = Rc::downgrade(&server);
     {
         let srv = &mut *server.borrow_mut();
         if let Err(reason) = acl::file::load_at_startup(&mut srv.acl, &srv.config, &srv.commands) {
@@ -121,6 +122,10 @@ async fn serve(config: Config) -> i32 {
         persistence::rdb::load_at_startup(&server).await;
     }
     log_at!(Notice, "Ready to accept connections");
+    let master = server.borrow().config.replicaof.clone();
+    if let Some((host, port)) = master {
+        replication::replica::follow(&mut server.borrow_mut(), host, port as u16);
+    }
 
     let shutdown = server.borrow().shutdown_requested.clone();
     let mut sigterm =

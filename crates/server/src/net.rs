@@ -127,28 +127,28 @@ pub enum Transport {
 }
 
 impl Transport {
-    async fn readable(&self) -> std::io::Result<()> {
+    pub(crate) async fn readable(&self) -> std::io::Result<()> {
         match self {
             Transport::Plain(s) => s.readable().await,
             Transport::Tls(t) => t.readable().await,
         }
     }
 
-    fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    pub(crate) fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
         match self {
             Transport::Plain(s) => read_plain(s, buf),
             Transport::Tls(t) => t.try_read_buf(buf),
         }
     }
 
-    async fn writable(&self) -> std::io::Result<()> {
+    pub(crate) async fn writable(&self) -> std::io::Result<()> {
         match self {
             Transport::Plain(s) => s.writable().await,
             Transport::Tls(t) => t.writable().await,
         }
     }
 
-    fn try_write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    pub(crate) fn try_write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Transport::Plain(s) => s.try_write(buf),
             Transport::Tls(t) => t.try_write(buf),
@@ -156,7 +156,7 @@ impl Transport {
     }
 
     /// Bytes accepted by `try_write` still wait to reach the socket.
-    fn unflushed(&self) -> bool {
+    pub(crate) fn unflushed(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
             Transport::Tls(t) => t.unflushed(),
@@ -383,6 +383,13 @@ async fn serve(mut stream: Transport, server: Rc<RefCell<Server>>, client: Rc<Re
             if c.close_asap {
                 break 'conn;
             }
+            if c.is_replica {
+                drop(c);
+                drop(srv);
+                let task = crate::replication::master::feed_replica(stream, server.clone(), client.clone(), input);
+                tokio::task::spawn_local(task);
+                return;
+            }
             let out = c.reply.take();
             c.output_in_flight = out.len();
             c.reply.restore_capacity(std::mem::take(&mut spare));
@@ -520,7 +527,14 @@ async fn sleep_until_unix_ms(deadline: Option<i64>) {
 fn process_input(srv: &mut Server, client: &mut Client, parser: &mut RequestParser, input: &mut Vec<u8>) {
     let mut offset = 0;
     let mut spare_argv: Vec<&'static [u8]> = Vec::new();
-    while !client.close_after_reply && !client.close_asap && !client.blocked && offset < input.len() {
+    // After PSYNC the connection belongs to the replication link: what
+    // follows in the buffer is for it.
+    while !client.close_after_reply
+        && !client.close_asap
+        && !client.blocked
+        && !client.is_replica
+        && offset < input.len()
+    {
         let auth_required = !client.authenticated && srv.auth_required_by_default();
         let limits = Limits { max_bulk_len: srv.config.proto_max_bulk_len, auth_required };
         match parser.parse(&input[offset..], limits) {

@@ -99,6 +99,12 @@ impl Propagator {
         }
     }
 
+    /// The database the stream last selected, if it selected one since it
+    /// last had to start over (RDB's repl-stream-db).
+    pub fn selected_db(&self) -> Option<usize> {
+        self.selected_db
+    }
+
     /// master_repl_offset: bytes of replication stream produced so far.
     pub fn repl_offset(&self) -> u64 {
         self.backlog.as_ref().map_or(self.offset_at_rest, Backlog::end)

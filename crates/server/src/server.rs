@@ -81,6 +81,9 @@ pub struct Server {
     pub acl: crate::acl::Acl,
     /// The eviction pool and the background eviction task's state.
     pub eviction: crate::evict::Eviction,
+    /// The shared handle this server lives in, for commands that start
+    /// tasks of their own (REPLICAOF's link to the master).
+    pub handle: std::rc::Weak<RefCell<Server>>,
 }
 
 /// The current unix time in milliseconds.
@@ -140,6 +143,7 @@ impl Server {
             tracking: Default::default(),
             acl,
             eviction: Default::default(),
+            handle: std::rc::Weak::new(),
         }
     }
 
@@ -162,6 +166,7 @@ impl Server {
         }
         self.monitors.retain(|&m| m != id);
         self.blocking.forget(id);
+        crate::replication::master::forget_waiter(self, id);
         self.watches.unwatch(id);
         self.tracking.disable(id);
     }
@@ -194,11 +199,20 @@ impl Server {
     /// Nothing expires while the dataset loads: the commands being replayed
     /// saw the key alive (the cron expires it afterwards).
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], current: Option<&mut Client>) -> bool {
-        if self.loading || !self.dbs[db].is_expired(key, self.now_ms) {
+        // A replica never expires keys itself: its master sends the DEL
+        // (reads hide logically expired keys meanwhile, see `hides_expired`).
+        if self.loading || self.repl.is_replica() || !self.dbs[db].is_expired(key, self.now_ms) {
             return false;
         }
         self.expire_key(db, key, current);
         true
+    }
+
+    /// True if `client` must not see `key` although it is still there: on a
+    /// replica, a key whose TTL passed waits for the master's DEL, but
+    /// clients other than the master read it as missing (as Redis 7.0).
+    pub fn hides_expired(&self, db: usize, key: &[u8], client: &Client) -> bool {
+        self.repl.is_replica() && !client.is_master && self.dbs[db].is_expired(key, self.now_ms)
     }
 
     /// Deletes `key` from `db` because its TTL passed, emitting the DEL (UNLINK

@@ -27,6 +27,8 @@ pub struct Stats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
+    /// Bytes read from our master (total_net_repl_input_bytes).
+    pub net_repl_input_bytes: u64,
     pub net_output_bytes: u64,
     pub total_error_replies: u64,
     /// Error replies by code (`ERR`, `WRONGTYPE`, ...): INFO errorstats.

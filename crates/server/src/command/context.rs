@@ -162,7 +162,12 @@ impl<'a> Ctx<'a> {
         // A miss that must be notified is found first: the entry borrowed
         // below would keep `self` borrowed in the miss arm too.
         let notify_miss = self.srv.config.notify_keyspace_events & crate::notify::KEY_MISS != 0;
-        if notify_miss && !self.srv.dbs[self.client.db].contains(key) {
+        let hidden = self.srv.hides_expired(self.client.db, key, self.client);
+        if hidden && !notify_miss {
+            self.srv.stats.keyspace_misses += 1;
+            return None;
+        }
+        if notify_miss && (hidden || !self.srv.dbs[self.client.db].contains(key)) {
             self.srv.stats.keyspace_misses += 1;
             self.notify(crate::notify::KEY_MISS, "keymiss", key);
             return None;

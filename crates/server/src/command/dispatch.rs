@@ -194,6 +194,11 @@ fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<Comman
     if client.multi.is_some() && command.spec.flags & flags::NO_MULTI != 0 {
         return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
+    // Our master's stream is applied whatever the local state (Redis's
+    // "obey client").
+    if client.is_master {
+        return Ok(id);
+    }
     if let Some(refusal) = crate::evict::refusal(srv, client, id) {
         return Err((Some(id), refusal.to_string()));
     }
@@ -206,14 +211,32 @@ fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<Comman
         if let Some(refusal) = crate::persistence::aof::write_refusal(srv) {
             return Err((Some(id), refusal));
         }
+        if let Some(refusal) = crate::replication::master::write_refusal(srv) {
+            return Err((Some(id), refusal.to_string()));
+        }
+        if srv.repl.is_replica() && srv.config.replica_read_only {
+            return Err((Some(id), "READONLY You can't write against a read only replica.".to_string()));
+        }
     }
     if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
         return Err((Some(id), refusal));
+    }
+    if command.spec.flags & flags::STALE == 0 && stale_data_refused(srv) {
+        return Err((
+            Some(id),
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".to_string(),
+        ));
     }
     if srv.rdb.loading.is_some() && command.spec.flags & flags::LOADING == 0 {
         return Err((Some(id), errors::LOADING.to_string()));
     }
     Ok(id)
+}
+
+/// A replica whose link is down refuses data commands when
+/// `replica-serve-stale-data` is no.
+fn stale_data_refused(srv: &Server) -> bool {
+    !srv.config.replica_serve_stale_data && srv.repl.link.as_ref().is_some_and(|l| !l.is_connected())
 }
 
 /// A PROTECTED command (DEBUG, MODULE) runs only if its `enable-<name>-command`
@@ -326,6 +349,7 @@ fn call(
     if dirty > 0 {
         signal_written_keys(srv, id, client.db, argv);
     }
+    client.woff = srv.propagation.repl_offset();
     remember_tracked_reads(srv, id, client.id, argv);
     let elapsed = started.elapsed();
 

@@ -368,16 +368,16 @@ fn stats_section(out: &mut String, ctx: &mut Ctx) {
         "instantaneous_ops_per_sec" => s.ops_per_sec.per_sec(),
         "total_net_input_bytes" => s.net_input_bytes,
         "total_net_output_bytes" => s.net_output_bytes,
-        "total_net_repl_input_bytes" => 0,
-        "total_net_repl_output_bytes" => 0,
+        "total_net_repl_input_bytes" => s.net_repl_input_bytes,
+        "total_net_repl_output_bytes" => ctx.srv.repl.master_side.net_output_bytes,
         "instantaneous_input_kbps" => kbps(s.net_input_per_sec.per_sec()),
         "instantaneous_output_kbps" => kbps(s.net_output_per_sec.per_sec()),
         "instantaneous_input_repl_kbps" => "0.00",
         "instantaneous_output_repl_kbps" => "0.00",
         "rejected_connections" => s.rejected_connections,
-        "sync_full" => 0,
-        "sync_partial_ok" => 0,
-        "sync_partial_err" => 0,
+        "sync_full" => ctx.srv.repl.master_side.sync_full,
+        "sync_partial_ok" => ctx.srv.repl.master_side.sync_partial_ok,
+        "sync_partial_err" => ctx.srv.repl.master_side.sync_partial_err,
         "expired_keys" => s.expired_keys,
         "expired_stale_perc" => format!("{:.2}", s.expired_stale_perc * 100.0),
         "expired_time_cap_reached_count" => s.expired_time_cap_reached_count,
@@ -419,10 +419,16 @@ fn stats_section(out: &mut String, ctx: &mut Ctx) {
 fn replication_section(out: &mut String, ctx: &mut Ctx) {
     let srv = &*ctx.srv;
     out.push_str("# Replication\r\n");
+    match &srv.repl.link {
+        None => out.push_str("role:master\r\n"),
+        Some(link) => {
+            out.push_str("role:slave\r\n");
+            crate::replication::replica::info_lines(srv, link, out);
+        }
+    }
+    crate::replication::master::info_lines(srv, out);
     fields!(out,
-        "role" => "master",
-        "connected_slaves" => 0,
-        "master_failover_state" => "no-failover",
+        "master_failover_state" => srv.repl.failover.state.info_name(),
         "master_replid" => srv.repl.replid,
         "master_replid2" => srv.repl.replid2,
         "master_repl_offset" => srv.propagation.repl_offset(),

@@ -26,6 +26,7 @@ pub mod object;
 mod propagation_tests;
 pub mod pubsub;
 pub mod rdb;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -51,6 +52,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     client::COMMANDS,
     config::COMMANDS,
     monitor::COMMANDS,
+    replication::COMMANDS,
     info::COMMANDS,
     server::COMMANDS,
     memory::COMMANDS,

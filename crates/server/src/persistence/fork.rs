@@ -83,6 +83,17 @@ pub fn spawn(
     what: &'static str,
     job: impl FnOnce(&mut Reporter) -> (bool, u64),
 ) -> io::Result<Child> {
+    spawn_keeping(title, what, -1, job)
+}
+
+/// `spawn`, leaving descriptor `keep` open in the child (the pipe a
+/// snapshot for replicas is written into); -1 keeps none.
+pub fn spawn_keeping(
+    title: &std::ffi::CStr,
+    what: &'static str,
+    keep: libc::c_int,
+    job: impl FnOnce(&mut Reporter) -> (bool, u64),
+) -> io::Result<Child> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == -1 {
@@ -95,7 +106,7 @@ pub fn spawn(
     if pid == 0 {
         // SAFETY: we are the single-threaded child; these calls only affect it.
         unsafe {
-            close_inherited_descriptors(fds[1]);
+            close_inherited_descriptors(&[fds[1], keep]);
             libc::prctl(libc::PR_SET_NAME, title.as_ptr());
         }
         crate::log::set_role('C');
@@ -120,18 +131,24 @@ pub fn spawn(
     Ok(Child { pid, info_fd: fds[0], fork_time })
 }
 
-/// Closes every descriptor above stderr except `keep` (the info pipe), so
-/// the child does not hold the listening sockets, client connections or the
-/// event loop's descriptors (a port stays free if the parent dies first).
+/// Closes every descriptor above stderr except those in `keep` (the info
+/// pipe, a snapshot pipe), so the child does not hold the listening
+/// sockets, client connections or the event loop's descriptors (a port
+/// stays free if the parent dies first).
 ///
 /// # Safety
-/// Only for a freshly forked child that uses no descriptor it inherited.
-unsafe fn close_inherited_descriptors(keep: libc::c_int) {
-    let ranges = [(3, keep - 1), (keep + 1, libc::c_int::MAX)];
-    for (first, last) in ranges.into_iter().filter(|(a, b)| a <= b) {
-        // close_range needs Linux 5.9; on older kernels descriptors stay
-        // open, which is harmless apart from holding sockets a little longer.
-        libc::syscall(libc::SYS_close_range, first as libc::c_uint, last as libc::c_uint, 0 as libc::c_uint);
+/// Only for a freshly forked child that uses no other descriptor it inherited.
+unsafe fn close_inherited_descriptors(keep: &[libc::c_int]) {
+    let mut kept: Vec<libc::c_int> = keep.iter().copied().filter(|&fd| fd > 2).collect();
+    kept.sort_unstable();
+    let mut first = 3;
+    for fd in kept.into_iter().chain(std::iter::once(libc::c_int::MAX)) {
+        if first < fd {
+            // close_range needs Linux 5.9; on older kernels descriptors stay
+            // open, which is harmless apart from holding sockets a little longer.
+            libc::syscall(libc::SYS_close_range, first as libc::c_uint, (fd - 1) as libc::c_uint, 0 as libc::c_uint);
+        }
+        first = fd.saturating_add(1);
     }
 }
 

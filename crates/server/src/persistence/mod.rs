@@ -15,6 +15,12 @@ pub mod rdb;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+/// True while a persistence child runs (a BGSAVE, or a snapshot streamed to
+/// replicas): Redis runs one child at a time.
+pub fn child_running(srv: &crate::server::Server) -> bool {
+    srv.rdb.child.is_some() || srv.repl.master_side.diskless_child.is_some()
+}
+
 /// A BGSAVE child and what it has told us.
 pub struct BgsaveChild {
     pub child: fork::Child,

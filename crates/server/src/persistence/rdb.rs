@@ -95,7 +95,7 @@ impl<'a> Snapshot<'a> {
             redis_ver: crate::REDIS_VERSION.to_string(),
             ctime: unix_now(),
             used_mem: crate::stats::used_memory() as u64,
-            repl: None,
+            repl: replication_aux(srv),
             aof_base: false,
         };
         Snapshot {
@@ -158,6 +158,13 @@ impl<'a> Snapshot<'a> {
     }
 
     fn write_to(&self, file: File, progress: &mut dyn FnMut(u64)) -> Result<(), (&'static str, String)> {
+        let file = self.serialize(file, progress).map_err(|e| ("rdbSaveRio", rdb_error_text(&e)))?;
+        file.sync_all().map_err(|e| ("fsync", os_error_text(&e)))
+    }
+
+    /// Serializes the snapshot into `out`, pausing `rdb-key-save-delay`
+    /// after each key; `progress` is told how many keys are done.
+    fn serialize<W: std::io::Write>(&self, out: W, progress: &mut dyn FnMut(u64)) -> Result<W, RdbError> {
         let (policy, lru) = (self.policy, self.lru);
         let access = move |e: &Entry| access_meta(policy, lru, e);
         let mut keys = 0u64;
@@ -169,10 +176,78 @@ impl<'a> Snapshot<'a> {
                 std::thread::sleep(Duration::from_micros(delay as u64));
             }
         };
-        let file = rdb::save_snapshot(file, self.opts, &self.aux, self.functions, self.dbs, &access, &mut after_key)
-            .map_err(|e| ("rdbSaveRio", rdb_error_text(&e)))?;
-        file.sync_all().map_err(|e| ("fsync", os_error_text(&e)))
+        rdb::save_snapshot(out, self.opts, &self.aux, self.functions, self.dbs, &access, &mut after_key)
     }
+}
+
+/// The replication aux fields (repl-stream-db, repl-id, repl-offset) a
+/// snapshot carries when this server has a replication history, as Redis's
+/// `rdbPopulateSaveInfo`: a replica restarted from it continues with a
+/// partial sync, in the database its master's stream had selected.
+fn replication_aux(srv: &Server) -> Option<(i64, String, i64)> {
+    srv.propagation.backlog.as_ref()?;
+    let stream_db = match srv.repl.link.as_ref().and_then(|l| l.master_client) {
+        Some(id) => srv.clients.get(&id).and_then(|c| c.try_borrow().ok()).map_or(0, |c| c.db),
+        None => srv.propagation.selected_db().unwrap_or(0),
+    };
+    Some((stream_db as i64, srv.repl.replid.clone(), srv.propagation.repl_offset() as i64))
+}
+
+/// The history a loaded snapshot belongs to: (repl-id, repl-offset,
+/// repl-stream-db), if its aux fields say.
+pub fn replication_info(loaded: &Loaded) -> Option<(String, u64, usize)> {
+    let text = |name| loaded.aux_field(name).map(|v| String::from_utf8_lossy(v).into_owned());
+    let replid = text("repl-id").filter(|id| id.len() == 40)?;
+    let offset = text("repl-offset")?.parse::<u64>().ok()?;
+    let db = text("repl-stream-db").and_then(|d| d.parse::<usize>().ok()).unwrap_or(0);
+    Some((replid, offset, db))
+}
+
+/// Writes the snapshot a full sync sends a replica (in a forked child).
+pub fn write_replication_snapshot<W: std::io::Write>(srv: &Server, out: W) -> std::io::Result<W> {
+    Snapshot::of(srv).serialize(out, &mut |_| {}).map_err(|e| std::io::Error::other(rdb_error_text(&e)))
+}
+
+/// Parses a snapshot received from our master on a separate thread, while
+/// clients get -LOADING. Keys keep their TTLs even if past: the master
+/// sends the DELs.
+pub async fn load_replicated(
+    server: &std::rc::Rc<std::cell::RefCell<Server>>,
+    payload: Vec<u8>,
+) -> Result<Loaded, String> {
+    let (opts, policy) = {
+        let srv = server.borrow();
+        (load_options(&srv.config, None), srv.access_policy())
+    };
+    let loaded_bytes = Arc::new(AtomicU64::new(0));
+    server.borrow_mut().rdb.loading =
+        Some(Loading { start_unix: unix_now(), total_bytes: payload.len() as u64, loaded_bytes: loaded_bytes.clone() });
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("rdb-load".into()).spawn(move || {
+        let stamp = move |meta| loaded_stamp(policy, meta);
+        let progress = |offset| loaded_bytes.store(offset, Ordering::Relaxed);
+        let mut progress = progress;
+        let _ = tx.send(rdb::load_snapshot(std::io::Cursor::new(payload), &opts, &stamp, &mut progress));
+    });
+    let result = match spawned {
+        Ok(_) => rx.await.map_err(|_| "the loader thread died".to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    server.borrow_mut().rdb.loading = None;
+    match result? {
+        Ok(loaded) => Ok(loaded),
+        Err(e) => Err(format!("Failed trying to load the MASTER synchronization DB from socket: {e}")),
+    }
+}
+
+/// Replaces the whole dataset with a loaded one (a full sync).
+pub fn replace_dataset(srv: &mut Server, loaded: Loaded) {
+    for index in 0..srv.dbs.len() {
+        srv.signal_flushed_db(index);
+        let old = srv.dbs[index].take_all();
+        srv.lazyfree.free_db(old);
+    }
+    install(srv, loaded, false);
 }
 
 /// Writes the dataset as an AOF base in RDB format (aux `aof-base 1`, as
@@ -180,10 +255,9 @@ impl<'a> Snapshot<'a> {
 pub fn write_aof_base<W: std::io::Write>(srv: &Server, out: W) -> std::io::Result<W> {
     let mut snapshot = Snapshot::of(srv);
     snapshot.aux.aof_base = true;
-    let (policy, lru) = (snapshot.policy, snapshot.lru);
-    let access = move |e: &Entry| access_meta(policy, lru, e);
-    rdb::save_snapshot(out, snapshot.opts, &snapshot.aux, snapshot.functions, snapshot.dbs, &access, &mut || {})
-        .map_err(|e| std::io::Error::other(rdb_error_text(&e)))
+    // The rewrite is not slowed down by rdb-key-save-delay.
+    snapshot.key_delay_us = 0;
+    snapshot.serialize(out, &mut |_| {}).map_err(|e| std::io::Error::other(rdb_error_text(&e)))
 }
 
 /// Loads an RDB-format AOF base (or preamble) into the (empty) databases.
@@ -285,9 +359,9 @@ pub fn writes_denied(srv: &Server) -> bool {
     srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty() && !srv.rdb.last_bgsave_ok
 }
 
-/// True while a BGSAVE child runs.
+/// True while a BGSAVE child (or a snapshot child for replicas) runs.
 pub fn bgsave_in_progress(srv: &Server) -> bool {
-    srv.rdb.child.is_some()
+    super::child_running(srv)
 }
 
 /// The cron's part: reap a finished child, or start a BGSAVE when a save
@@ -295,6 +369,9 @@ pub fn bgsave_in_progress(srv: &Server) -> bool {
 pub fn cron(srv: &mut Server) {
     if srv.rdb.child.is_some() {
         check_child(srv);
+        return;
+    }
+    if super::child_running(srv) {
         return;
     }
     let now = unix_now();
@@ -347,6 +424,8 @@ fn finish_bgsave(srv: &mut Server, running: &BgsaveChild, exit: fork::Exit) {
     }
     srv.rdb.last_bgsave_time_sec = unix_now() - running.started_unix;
     set_resize_allowed(srv, true);
+    let ok = srv.rdb.last_bgsave_ok && matches!(exit, fork::Exit::Code(0));
+    crate::replication::master::disk_snapshot_done(srv, ok);
 }
 
 fn remove_temp_file(pid: libc::pid_t) {
@@ -576,6 +655,11 @@ pub async fn load_at_startup(server: &std::rc::Rc<std::cell::RefCell<Server>>) {
     srv.rdb.loading = None;
     match result {
         Ok(Some(loaded)) => {
+            if let Some(info) = replication_info(&loaded) {
+                let (replica, size) = (srv.config.replicaof.is_some(), srv.config.repl_backlog_size as u64);
+                let srv = &mut *srv;
+                srv.repl.restore(&mut srv.propagation, info, replica, size);
+            }
             install(&mut srv, loaded, false);
             log_at!(Notice, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
         }

@@ -8,6 +8,9 @@
 //! reads it and from where.
 
 pub mod backlog;
+pub mod failover;
+pub mod master;
+pub mod replica;
 
 /// A replication id nobody has: replid2 before any failover.
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -22,11 +25,32 @@ pub struct Replication {
     /// The first offset *not* part of the replid2 history, or -1
     /// (second_repl_offset).
     pub second_replid_offset: i64,
+    /// Our master, when we are a replica.
+    pub link: Option<replica::MasterLink>,
+    /// True when our replid and offset name a point of a history a master
+    /// may continue (PSYNC replid offset, not `PSYNC ? -1`): once we were a
+    /// master or synced, or the RDB we started from says so.
+    pub psync_from_own_history: bool,
+    /// The database our master's stream is in where we left it: a partial
+    /// resync continues there without a SELECT.
+    pub stream_db: usize,
+    /// Our replicas, WAIT clients, snapshot children, sync counters.
+    pub master_side: master::MasterState,
+    pub failover: failover::Failover,
 }
 
 impl Default for Replication {
     fn default() -> Self {
-        Replication { replid: random_id(), replid2: NO_REPLID.to_string(), second_replid_offset: -1 }
+        Replication {
+            replid: random_id(),
+            replid2: NO_REPLID.to_string(),
+            second_replid_offset: -1,
+            link: None,
+            psync_from_own_history: false,
+            stream_db: 0,
+            master_side: Default::default(),
+            failover: Default::default(),
+        }
     }
 }
 
@@ -35,7 +59,41 @@ pub fn random_id() -> String {
     (0..40).map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit")).collect()
 }
 
+/// Once a second: the master side's duties and the failover's progress.
+pub fn cron(srv: &mut crate::server::Server) {
+    master::cron(srv);
+    failover::cron(srv);
+}
+
 impl Replication {
+    /// Takes the history a snapshot loaded at start-up belongs to (its aux
+    /// fields): a replica continues it with PSYNC; a master keeps it as its
+    /// previous history, so its old replicas may continue (as Redis 7.0).
+    pub fn restore(
+        &mut self,
+        propagation: &mut crate::propagate::Propagator,
+        info: (String, u64, usize),
+        replica: bool,
+        backlog_size: u64,
+    ) {
+        let (replid, offset, stream_db) = info;
+        propagation.set_repl_offset(offset);
+        if replica {
+            self.replid = replid;
+            self.psync_from_own_history = true;
+            self.stream_db = stream_db;
+        } else {
+            self.replid2 = replid;
+            self.second_replid_offset = offset as i64 + 1;
+            propagation.start_backlog(backlog_size);
+        }
+    }
+
+    /// True while we follow a master.
+    pub fn is_replica(&self) -> bool {
+        self.link.is_some()
+    }
+
     /// Starts a new history: replicas of the old one can no longer continue
     /// (a master creating its backlog, a replica after a full sync adopts its
     /// master's id instead).
