@@ -105,6 +105,8 @@ pub struct Waiter {
 /// A diskless snapshot child (a disk snapshot is an ordinary BGSAVE).
 pub struct SnapshotChild {
     pub child: fork::Child,
+    /// Set by the relay thread once it reaped the child.
+    pub finished: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Master-side state.
@@ -390,17 +392,23 @@ fn fork_diskless_snapshot(srv: &mut Server, group: &[ClientId]) {
         }
     }
     let pid = child.pid;
-    srv.repl.master_side.diskless_child = Some(SnapshotChild { child });
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    srv.repl.master_side.diskless_child = Some(SnapshotChild { child, finished: finished.clone() });
     std::thread::Builder::new()
         .name("repl-snapshot".into())
-        .spawn(move || relay_snapshot(read_fd, pid, senders))
+        .spawn(move || relay_snapshot(read_fd, pid, senders, &finished))
         .map(drop)
         .unwrap_or_else(|e| log_at!(Warning, "Can't start the snapshot relay: {e}"));
 }
 
 /// The relay thread: reads the child's pipe until it closes, then waits for
 /// the child and says whether it succeeded.
-fn relay_snapshot(read_fd: libc::c_int, pid: libc::pid_t, senders: Vec<mpsc::UnboundedSender<Chunk>>) {
+fn relay_snapshot(
+    read_fd: libc::c_int,
+    pid: libc::pid_t,
+    senders: Vec<mpsc::UnboundedSender<Chunk>>,
+    finished: &std::sync::atomic::AtomicBool,
+) {
     use std::io::Read;
     // SAFETY: the read end is ours alone.
     let mut pipe = unsafe { std::fs::File::from_raw_fd(read_fd) };
@@ -420,6 +428,7 @@ fn relay_snapshot(read_fd: libc::c_int, pid: libc::pid_t, senders: Vec<mpsc::Unb
     // SAFETY: waiting for our own child; the cron never reaps this one.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    finished.store(true, std::sync::atomic::Ordering::Release);
     for tx in &senders {
         let _ = tx.send(Chunk::End(ok));
     }
@@ -560,7 +569,17 @@ pub fn cron(srv: &mut Server) {
     }
     drop_silent_replicas(srv);
     free_idle_backlog(srv);
+    forget_finished_snapshot_child(srv);
     start_snapshots(srv);
+}
+
+/// Once the relay thread reaped the diskless child, another may start.
+fn forget_finished_snapshot_child(srv: &mut Server) {
+    let master = &mut srv.repl.master_side;
+    if master.diskless_child.as_ref().is_some_and(|c| c.finished.load(std::sync::atomic::Ordering::Acquire)) {
+        master.diskless_child = None;
+        log_at!(Notice, "Background RDB transfer terminated with success");
+    }
 }
 
 /// Replicas online but silent for `repl-timeout` seconds are dropped; so
