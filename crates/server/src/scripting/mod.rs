@@ -28,6 +28,7 @@ use mlua::ffi;
 
 use crate::client::{Client, ClientId};
 use crate::command::{CmdError, CmdResult, Ctx};
+use crate::server::Server;
 use lua::{Api, LuaVm};
 
 /// Replication targets of `redis.set_repl` (Redis's PROPAGATE_* values).
@@ -44,6 +45,14 @@ pub mod script_flags {
     /// An EVAL script without a shebang: 6.x semantics, flags come from the
     /// commands it calls.
     pub const EVAL_COMPAT: u32 = 1 << 5;
+
+    /// Whether a script with these flags may run on a replica whose link
+    /// with its master is down while `replica-serve-stale-data` is `no`:
+    /// only one that declares `allow-stale` (a script without shebang never
+    /// may). For the replica's checks before a script runs.
+    pub fn allow_stale_replica(flags: u32) -> bool {
+        flags & EVAL_COMPAT == 0 && flags & ALLOW_STALE != 0
+    }
 
     /// Flag names in the order Redis lists them.
     pub const NAMES: [(u32, &str); 5] = [
@@ -201,6 +210,47 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
     Ok((flags, len))
 }
 
+/// The command flags EVAL or FCALL (`table_flags`) runs under for a script
+/// with `flags`: a script without shebang keeps the command's, one that
+/// declares its flags replaces what they speak of (may write, may grow
+/// memory when over `maxmemory`, may run on a stale replica), and is no
+/// longer a may-replicate command since it says whether it writes.
+pub fn command_flags(table_flags: u32, flags: u32) -> u32 {
+    use crate::command::flags::{DENYOOM, MAY_REPLICATE, STALE, WRITE};
+    if flags & script_flags::EVAL_COMPAT != 0 {
+        return table_flags;
+    }
+    let mut derived = table_flags & !(STALE | DENYOOM | WRITE | MAY_REPLICATE);
+    // no-writes implies allow-oom.
+    if flags & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0 {
+        derived |= DENYOOM;
+    }
+    if flags & script_flags::NO_WRITES == 0 {
+        derived |= WRITE;
+    }
+    if flags & script_flags::ALLOW_STALE != 0 {
+        derived |= STALE;
+    }
+    derived
+}
+
+/// Why a script with declared flags may not start now, if so (checked once
+/// the request passed the command checks, which `command_flags` shaped):
+/// a write script from a read-only command, or, over `maxmemory`, a script
+/// that does not allow it. A script without shebang is never refused here.
+fn start_refusal(srv: &Server, flags: u32, read_only_command: bool) -> Option<&'static str> {
+    if flags & script_flags::EVAL_COMPAT != 0 {
+        return None;
+    }
+    if flags & script_flags::NO_WRITES == 0 && read_only_command {
+        return Some("ERR Can not execute a script with write flag using *_ro command.");
+    }
+    if flags & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0 && crate::evict::oom_at_command_start(srv) {
+        return Some("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+    }
+    None
+}
+
 /// A script's keys and arguments.
 pub type KeysAndArgs<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]]);
 
@@ -239,11 +289,14 @@ pub struct Invocation<'a> {
 /// Runs a script or function for the client of `ctx` and replies with its
 /// result.
 pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
-    let compat = inv.flags & script_flags::EVAL_COMPAT != 0;
-    if !compat && inv.flags & script_flags::NO_WRITES == 0 && inv.read_only_command {
-        return Err("ERR Can not execute a script with write flag using *_ro command.".into());
+    if let Some(refusal) = start_refusal(ctx.srv, inv.flags, inv.read_only_command) {
+        return Err(refusal.into());
     }
-    let read_only = inv.read_only_command || (!compat && inv.flags & script_flags::NO_WRITES != 0);
+    let compat = inv.flags & script_flags::EVAL_COMPAT != 0;
+    let limits = call::Limits {
+        read_only: inv.read_only_command || (!compat && inv.flags & script_flags::NO_WRITES != 0),
+        allow_oom: !compat && inv.flags & script_flags::ALLOW_OOM != 0,
+    };
     let eval_mode = inv.eval_mode;
     let scripting = &mut ctx.srv.scripting;
     let vm = if eval_mode {
@@ -270,7 +323,7 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
     ctx.srv.propagation.open_group();
     let l = vm.state;
     let outcome = {
-        let mut run_ctx = call::RunCtx::new(ctx.srv, script_client, read_only);
+        let mut run_ctx = call::RunCtx::new(ctx.srv, ctx.client, script_client, limits);
         let _current = call::CurrentRun::enter(&mut run_ctx);
         // SAFETY: our state, on this thread; the run context outlives the call.
         let failed = unsafe { call_lua(&vm, &inv, ctx.srv.config.busy_reply_threshold > 0) };
