@@ -335,9 +335,9 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
 
     let script_resp3 = script_client.reply.is_resp3();
     // SAFETY: the result (or error) is on top of our state's stack.
-    let error = unsafe {
+    let errors = unsafe {
         if failed {
-            Some(convert::script_error(l, &inv.name))
+            convert::ResultErrors::TopLevel(convert::script_error(l, &inv.name))
         } else {
             convert::reply_from_lua(l, &mut ctx.client.reply, script_resp3)
         }
@@ -361,14 +361,23 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
     if run.is_some_and(|r| r.timed_out) {
         busy::leave(ctx.srv);
     }
-    if let Some(err) = error {
-        if err.count_in_stats {
-            ctx.error(&err.message);
-        } else {
+    match errors {
+        convert::ResultErrors::TopLevel(err) if err.count_in_stats => ctx.error(&err.message),
+        convert::ResultErrors::TopLevel(err) => {
             // The error was counted when its command failed; the script
             // still counts as a failed call.
             ctx.failed = true;
             ctx.client.reply.error(&err.message);
+        }
+        convert::ResultErrors::Nested(nested) => {
+            // Errors inside the reply count as replied errors (unless
+            // their command's were counted), and fail the call.
+            for err in &nested {
+                if err.count_in_stats {
+                    ctx.srv.stats.record_error(&err.message);
+                }
+            }
+            ctx.failed |= !nested.is_empty();
         }
     }
     Ok(())
