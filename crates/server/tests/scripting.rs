@@ -200,3 +200,46 @@ fn exec_judges_queued_scripts_by_their_flags_over_maxmemory() {
         "*1\r\n-OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'\r\n"
     );
 }
+
+/// Waits until no BGSAVE runs.
+fn wait_for_bgsave(conn: &mut RawConn) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while conn.cmd(&["INFO", "persistence"]).contains("rdb_bgsave_in_progress:1") {
+        assert!(Instant::now() < deadline, "BGSAVE did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn scripts_after_a_failed_bgsave_write_only_if_flagged_to() {
+    let scripts: &[&[&str]] = &[
+        &["EVAL", "return redis.call('set','k','v')", "0"],
+        &["EVAL", "return redis.pcall('set','k','v')", "0"],
+        &["EVAL", "return redis.call('get','k')", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('get','k')", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('set','k','v')", "0"],
+        &["MULTI"],
+        &["EVAL", "#!lua flags=no-writes\nreturn 2", "0"],
+        &["EXEC"],
+        &["MULTI"],
+        &["EVAL", "#!lua\nreturn 3", "0"],
+        &["EXEC"],
+    ];
+    let mut replies = Vec::new();
+    for kind in [Kind::Cinnabar, Kind::Redis] {
+        let server = ServerProcess::start(kind, &["--save", "3600 1"]);
+        // A non-empty directory where the dump should go: the rename fails.
+        std::fs::create_dir_all(server.dir.path().join("dump.rdb").join("blocker")).unwrap();
+        let mut conn = server.raw();
+        assert_eq!(conn.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+        wait_for_bgsave(&mut conn);
+        replies.push(scripts.iter().map(|argv| conn.cmd(argv)).collect::<Vec<_>>());
+    }
+    for (i, script) in scripts.iter().enumerate() {
+        assert_eq!(replies[0][i], replies[1][i], "{script:?}");
+    }
+    assert!(replies[0][0].starts_with("-MISCONF Redis is configured to save RDB snapshots"), "{:?}", replies[0]);
+    assert!(replies[0][3].starts_with("-MISCONF Redis is configured to save RDB snapshots"), "{:?}", replies[0]);
+    assert_eq!(replies[0][4], "$-1\r\n");
+}
