@@ -429,6 +429,24 @@ mod tests {
     }
 
     #[test]
+    fn declared_flags_replace_what_they_speak_of() {
+        use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, STALE, WRITE};
+        let eval = NOSCRIPT | MAY_REPLICATE | STALE;
+        assert_eq!(command_flags(eval, script_flags::EVAL_COMPAT), eval);
+        assert_eq!(command_flags(eval, 0), NOSCRIPT | WRITE | DENYOOM);
+        assert_eq!(command_flags(eval, script_flags::ALLOW_OOM), NOSCRIPT | WRITE);
+        assert_eq!(command_flags(eval, script_flags::NO_WRITES), NOSCRIPT);
+        assert_eq!(command_flags(eval, script_flags::NO_WRITES | script_flags::ALLOW_STALE), NOSCRIPT | STALE);
+    }
+
+    #[test]
+    fn only_declared_allow_stale_runs_on_a_stale_replica() {
+        assert!(script_flags::allow_stale_replica(script_flags::ALLOW_STALE | script_flags::NO_WRITES));
+        assert!(!script_flags::allow_stale_replica(script_flags::NO_WRITES));
+        assert!(!script_flags::allow_stale_replica(script_flags::EVAL_COMPAT));
+    }
+
+    #[test]
     fn sha1_is_lower_hex() {
         assert_eq!(sha1_hex(b"return 1"), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
     }
