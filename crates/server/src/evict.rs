@@ -118,6 +118,8 @@ pub struct Eviction {
     wake: Rc<tokio::sync::Notify>,
     /// The victim's key, copied out of the keyspace (reused allocation).
     victim: Vec<u8>,
+    /// See `oom_at_command_start`.
+    oom_at_command_start: bool,
 }
 
 impl Default for Eviction {
@@ -128,6 +130,7 @@ impl Default for Eviction {
             background_running: false,
             wake: Rc::new(tokio::sync::Notify::new()),
             victim: Vec::new(),
+            oom_at_command_start: false,
         }
     }
 }
@@ -171,22 +174,35 @@ fn time_limit(tenacity: i64) -> Duration {
 
 /// The check a command gets before it runs while `maxmemory` is set:
 /// evicts what is needed, then refuses with `-OOM` a command that may grow
-/// memory (DENYOOM, an EXEC whose queue holds one, or any command queued
-/// inside MULTI) if memory is still over the limit.
-pub fn refusal(srv: &mut Server, client: &mut Client, id: CommandId) -> Option<&'static str> {
-    if srv.config.maxmemory == 0 || !out_of_memory(srv, Some(client)) {
+/// memory (DENYOOM in its `request_flags`, an EXEC whose queue holds one, or
+/// any command queued inside MULTI) if memory is still over the limit. The
+/// verdict is kept for the scripts the command runs (`oom_at_command_start`).
+pub fn refusal(srv: &mut Server, client: &mut Client, id: CommandId, request_flags: u32) -> Option<&'static str> {
+    if srv.config.maxmemory == 0 {
+        return None;
+    }
+    let oom = out_of_memory(srv, Some(client));
+    srv.eviction.oom_at_command_start = oom;
+    if !oom {
         return None;
     }
     // An EXEC is judged by what it will run, as CLIENT PAUSE judges it.
-    let command_flags = crate::commands::transactions::pause_flags(srv, client, id);
+    let command_flags = crate::commands::transactions::pause_flags(client, request_flags);
     let queued = crate::commands::transactions::queues(srv, client, id);
     (command_flags & flags::DENYOOM != 0 || queued).then_some(OOM_ERROR)
 }
 
+/// Whether memory was over `maxmemory` (with nothing left to evict) when
+/// the client command running now was checked. Scripts judge their
+/// commands by it rather than by memory now, which their own interpreter
+/// and arguments grow (Redis's `pre_command_oom_state`).
+pub fn oom_at_command_start(srv: &Server) -> bool {
+    srv.config.maxmemory != 0 && srv.eviction.oom_at_command_start
+}
+
 /// Evicts as needed and tells whether memory is still over the limit with
-/// nothing left to evict: what a command that allocates must check (scripts
-/// check it before their first write). `current` is the client running a
-/// command, if any, which receives its own keyspace notifications.
+/// nothing left to evict. `current` is the client running a command, if
+/// any, which receives its own keyspace notifications.
 pub fn out_of_memory(srv: &mut Server, current: Option<&mut Client>) -> bool {
     perform(srv, current) == Outcome::Fail
 }

@@ -151,6 +151,46 @@ fn acl_log_entries_match_redis() {
     }
 }
 
+#[test]
+fn commands_refused_to_scripts_are_logged_with_context_lua() {
+    let servers = both(&[]);
+    same_replies(&servers, &[&["ACL", "SETUSER", "u", "on", ">pw", "~k*", "&ch*", "+@all", "-set"]]);
+    let denials: &[&[&str]] = &[
+        &["AUTH", "u", "pw"],
+        &["EVAL", "return redis.pcall('set', 'k', 'v')", "0"],
+        &["EVAL", "return redis.call('set', 'k', 'v')", "0"],
+        &["EVAL", "return redis.call('get', 'x')", "0"],
+        &["EVAL", "return redis.call('publish', 'news', 'm')", "0"],
+        // redis.acl_check_cmd answers without logging.
+        &["EVAL", "return redis.acl_check_cmd('get', 'x')", "0"],
+    ];
+    same_replies(&servers, denials);
+    for server in &servers {
+        let mut conn = server.client();
+        let entries: Vec<Vec<redis::Value>> = redis::cmd("ACL")
+            .arg("LOG")
+            .query::<Vec<redis::Value>>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(fields)
+            .collect();
+        let summary: Vec<String> = entries.iter().map(|e| summarize(e)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                "count=1 reason=channel context=lua object=news username=u",
+                "count=1 reason=key context=lua object=x username=u",
+                "count=2 reason=command context=lua object=set username=u",
+            ],
+            "{:?}",
+            server.kind
+        );
+        // The entry describes the caller running its script.
+        let info = text(&entries[1][13]);
+        assert!(info.contains(" argv-mem=34 ") && info.contains(" cmd=eval user=u "), "{:?}: {info}", server.kind);
+    }
+}
+
 fn fields(entry: redis::Value) -> Vec<redis::Value> {
     match entry {
         redis::Value::Array(items) => items,

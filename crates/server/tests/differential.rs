@@ -143,6 +143,8 @@ corpus!(
     transactions,
     scripting,
     functions,
+    script_flags,
+    scripting_acl,
     lua_libs,
     rdb,
     acl

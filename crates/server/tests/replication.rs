@@ -358,3 +358,23 @@ fn failover_errors_match_redis() {
         assert_eq!(c.cmd(&["WAIT", "0", "-1"]), "-ERR timeout is negative\r\n");
     }
 }
+
+/// A script that writes fails on a read-only replica with READONLY (from
+/// inside the script); a `no-writes` script runs.
+#[test]
+fn scripts_on_a_read_only_replica_behave_like_redis() {
+    let mut replies = Vec::new();
+    for kind in [Kind::Cinnabar, Kind::Redis] {
+        let master = Node::redis(&[]);
+        let replica = Node::start(kind, &[]);
+        replica.replicate_from(&master);
+        wait_linked(&replica);
+        let mut c = replica.conn();
+        replies.push((
+            c.cmd(&["EVAL", "return redis.call('set', 'k', 'v')", "0"]),
+            c.cmd(&["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'k')", "0"]),
+            c.cmd(&["EVAL", "#!lua\nreturn 1", "0"]),
+        ));
+    }
+    assert_eq!(replies[0], replies[1]);
+}

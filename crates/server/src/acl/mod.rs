@@ -8,8 +8,9 @@
 //! Entry points for other subsystems:
 //! - `check_command`: dispatch's check for a client's own command (a
 //!   MULTI queue or EXEC passes `Context::Multi`);
-//! - `check_and_log`: the same check for commands a script runs (the caller
-//!   words its own error, see `Denial::reason`);
+//! - `permission` and `log_script_denial`: the same check for commands a
+//!   script runs, as its caller's user (the script words its own error,
+//!   see `Denial::reason`, and logs with context `lua`);
 //! - `check_channel`: whether a user may use a Pub/Sub channel (PUBLISH,
 //!   SUBSCRIBE, PSUBSCRIBE with `is_pattern`), e.g. to drop subscribers
 //!   whose channels ACL SETUSER revoked. Commands that name channels declare
@@ -441,33 +442,37 @@ pub fn check_command(
     argv: &[&[u8]],
     context: Context,
 ) -> Result<(), String> {
-    check_and_log(srv, client, id, argv, context).map_err(|denial| denial.noperm_error(&srv.commands.get(id).fullname))
+    permission(srv, client, id, argv).map_err(|denial| {
+        log_denial(srv, client, denial, context, id, argv, (id, argv));
+        denial.noperm_error(&srv.commands.get(id).fullname)
+    })
 }
 
-/// The same check, leaving the error's wording to the caller: a script runs
-/// each command it calls through this with the script caller's client and
-/// `Context::Lua`, and words its error with `Denial::reason`.
-pub fn check_and_log(
-    srv: &Server,
-    client: &Client,
-    id: CommandId,
-    argv: &[&[u8]],
-    context: Context,
-) -> Result<(), Denial> {
+/// Whether `client`'s current user may run request `argv` of command `id`.
+pub fn permission(srv: &Server, client: &Client, id: CommandId, argv: &[&[u8]]) -> Result<(), Denial> {
     // Internal clients without a user may run anything, as in Redis.
     let Some(user) = &client.user else { return Ok(()) };
-    let verdict = {
-        let user = user.borrow();
-        // The default user's case: one flag test.
-        if user.unrestricted() {
-            return Ok(());
-        }
-        user.may_run(&srv.commands, id, argv)
-    };
-    if let Err(denial) = verdict {
-        log_denial(srv, client, denial, context, id, argv);
+    let user = user.borrow();
+    // The default user's case: one flag test.
+    if user.unrestricted() {
+        return Ok(());
     }
-    verdict
+    user.may_run(&srv.commands, id, argv)
+}
+
+/// Logs (ACL LOG, context `lua`) that a script run by `caller` was refused
+/// request `argv` of command `id` (see `permission`): the entry describes
+/// the caller running its own command, `caller_argv`, as Redis does.
+pub fn log_script_denial(
+    srv: &Server,
+    caller: &Client,
+    denial: Denial,
+    id: CommandId,
+    argv: &[&[u8]],
+    caller_argv: &[&[u8]],
+) {
+    let running = caller.last_command_id.unwrap_or(id);
+    log_denial(srv, caller, denial, Context::Lua, id, argv, (running, caller_argv));
 }
 
 /// Whether `user` may use `channel`: PUBLISH and SUBSCRIBE match it against
@@ -477,8 +482,17 @@ pub fn check_channel(user: &User, channel: &[u8], is_pattern: bool) -> bool {
     user.may_use_channel(channel, is_pattern)
 }
 
-/// Adds a refused command to ACL LOG, attributed to `client`.
-fn log_denial(srv: &Server, client: &Client, denial: Denial, context: Context, id: CommandId, argv: &[&[u8]]) {
+/// Adds refused request `argv` of command `id` to ACL LOG, attributed to
+/// `client` running `running` (its command and arguments).
+fn log_denial(
+    srv: &Server,
+    client: &Client,
+    denial: Denial,
+    context: Context,
+    id: CommandId,
+    argv: &[&[u8]],
+    running: (CommandId, &[&[u8]]),
+) {
     let object = match denial.position() {
         Some(pos) => argv[pos].to_vec(),
         None => srv.commands.get(id).fullname.as_bytes().to_vec(),
@@ -489,7 +503,7 @@ fn log_denial(srv: &Server, client: &Client, denial: Denial, context: Context, i
         Denial::Channel(_) => log::Reason::Channel,
     };
     let username = client.user.as_ref().map(|u| u.borrow().name.clone()).unwrap_or_default();
-    record(srv, client, reason, context, object, username, id, argv);
+    record(srv, client, reason, context, object, username, running.0, running.1);
 }
 
 /// Adds a failed authentication to ACL LOG: the object is the command

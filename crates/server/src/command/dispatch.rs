@@ -51,9 +51,9 @@ fn execute_tracked(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Out
         return Outcome::Done;
     }
     let checked = check(srv, client, argv);
-    if let Ok(id) = checked {
+    if let Ok((_, request_flags)) = checked {
         // Monitors are never paused (Redis marks them as replicas).
-        if !client.monitor && srv.client_pause.holds(transactions::pause_flags(srv, client, id), srv.now_ms) {
+        if !client.monitor && srv.client_pause.holds(transactions::pause_flags(client, request_flags), srv.now_ms) {
             client.postponed = true;
             return Outcome::Postponed;
         }
@@ -61,7 +61,7 @@ fn execute_tracked(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Out
     client.postponed = false;
     client.last_interaction_ms = srv.now_ms;
     client.last_command_id = match &checked {
-        Ok(id) | Err((Some(id), _)) => Some(*id),
+        Ok((id, _)) | Err((Some(id), _)) => Some(*id),
         Err((None, _)) => None,
     };
     if client.reply_mode == ReplyMode::SkipNext {
@@ -69,11 +69,13 @@ fn execute_tracked(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Out
     }
     let reply_mark = client.reply.len();
     let mut outcome = Outcome::Done;
-    let checked_id = checked.as_ref().ok().copied();
+    let checked_id = checked.as_ref().ok().map(|&(id, _)| id);
 
     match checked {
-        Ok(id) if transactions::queues(srv, client, id) => transactions::queue(srv, client, id, argv),
-        Ok(id) => {
+        Ok((id, request_flags)) if transactions::queues(srv, client, id) => {
+            transactions::queue(srv, client, id, argv, request_flags)
+        }
+        Ok((id, _)) => {
             if call(srv, client, id, argv, BlockMode::Allowed, 0) == Called::Blocked {
                 outcome = Outcome::Blocked;
             }
@@ -172,8 +174,13 @@ fn warn_cross_protocol_attack(now_ms: i64) {
 }
 
 /// The checks Redis's `processCommand` makes before calling a command, in
-/// its order; the maxmemory check may evict keys first.
-fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<CommandId, (Option<CommandId>, String)> {
+/// its order; the maxmemory check may evict keys first. Returns the command
+/// and the flags its request is judged by (`super::request_flags`).
+fn check(
+    srv: &mut Server,
+    client: &mut Client,
+    argv: &[&[u8]],
+) -> Result<(CommandId, u32), (Option<CommandId>, String)> {
     let Some(id) = srv.commands.resolve(argv) else {
         return Err((None, unknown_command_error(srv, argv)));
     };
@@ -194,21 +201,18 @@ fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<Comman
     if client.multi.is_some() && command.spec.flags & flags::NO_MULTI != 0 {
         return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
+    let request_flags = super::request_flags(srv, id, argv);
     // Our master's stream is applied whatever the local state (Redis's
     // "obey client").
     if client.is_master {
-        return Ok(id);
+        return Ok((id, request_flags));
     }
-    if let Some(refusal) = crate::evict::refusal(srv, client, id) {
+    if let Some(refusal) = crate::evict::refusal(srv, client, id, request_flags) {
         return Err((Some(id), refusal.to_string()));
     }
     let command = srv.commands.get(id);
-    if command.spec.flags & flags::WRITE != 0 {
-        // As Redis: a failed snapshot is reported before a failed AOF write.
-        if crate::persistence::rdb::writes_denied(srv) {
-            return Err((Some(id), errors::MISCONF.to_string()));
-        }
-        if let Some(refusal) = crate::persistence::aof::write_refusal(srv) {
+    if transactions::pause_flags(client, request_flags) & flags::WRITE != 0 {
+        if let Some(refusal) = disk_write_refusal(srv) {
             return Err((Some(id), refusal));
         }
         if let Some(refusal) = crate::replication::master::write_refusal(srv) {
@@ -221,7 +225,7 @@ fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<Comman
     if let Some(refusal) = crate::commands::pubsub::subscribed_mode_refusal(client, command) {
         return Err((Some(id), refusal));
     }
-    if command.spec.flags & flags::STALE == 0 && stale_data_refused(srv) {
+    if request_flags & flags::STALE == 0 && stale_data_refused(srv) {
         return Err((
             Some(id),
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".to_string(),
@@ -230,7 +234,16 @@ fn check(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<Comman
     if srv.rdb.loading.is_some() && command.spec.flags & flags::LOADING == 0 {
         return Err((Some(id), errors::LOADING.to_string()));
     }
-    Ok(id)
+    Ok((id, request_flags))
+}
+
+/// Why writes are refused now that persisting failed, if they are. As
+/// Redis: a failed snapshot is reported before a failed AOF write.
+pub fn disk_write_refusal(srv: &Server) -> Option<String> {
+    if crate::persistence::rdb::writes_denied(srv) {
+        return Some(errors::MISCONF.to_string());
+    }
+    crate::persistence::aof::write_refusal(srv)
 }
 
 /// A replica whose link is down refuses data commands when

@@ -18,6 +18,20 @@ pub use table::{CommandId, CommandTable};
 /// Runs a command. `argv[0]` is the command name as the client sent it.
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 
+/// Derives a request's flags from its arguments and the table's flags.
+pub type RequestFlagsFn = fn(&crate::server::Server, &[&[u8]], u32) -> u32;
+
+/// The flags request `argv` of command `id` is judged by before it runs
+/// (CLIENT PAUSE, OOM, disk errors, MULTI's queue): the table's, or those
+/// the command derives from its arguments. Needs a request of valid arity.
+pub fn request_flags(srv: &crate::server::Server, id: CommandId, argv: &[&[u8]]) -> u32 {
+    let spec = srv.commands.get(id).spec;
+    match spec.request_flags {
+        Some(derive) => derive(srv, argv, spec.flags),
+        None => spec.flags,
+    }
+}
+
 /// Command flags, as COMMAND INFO names them (see `FLAG_NAMES` for the order).
 pub mod flags {
     pub const WRITE: u32 = 1 << 0;
@@ -377,6 +391,10 @@ pub struct CommandSpec {
     /// The Pub/Sub channels a request publishes or subscribes to (Redis's
     /// `getChannelsFromCommand`), which ACL channel patterns must allow.
     pub get_channels: Option<keys::GetChannelsFn>,
+    /// The flags one request is judged by before it runs, when they depend
+    /// on its arguments (Redis's `getCommandFlags`: a script that declares
+    /// its flags); see `request_flags`.
+    pub request_flags: Option<RequestFlagsFn>,
     /// COMMAND DOCS extras: `doc_flags::*`, deprecation, and version history
     /// as (version, change) pairs.
     pub doc_flags: u32,
@@ -405,6 +423,7 @@ impl CommandSpec {
         complexity: "",
         get_keys: None,
         get_channels: None,
+        request_flags: None,
         doc_flags: 0,
         deprecated_since: "",
         replaced_by: "",

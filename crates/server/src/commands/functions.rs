@@ -8,6 +8,7 @@ use crate::commands::scripting::{
 };
 use crate::commands::server::reply_help;
 use crate::scripting::{self, busy, script_flags, Invocation};
+use crate::server::Server;
 use cinnabar_storage::glob;
 
 const FCALL_ARGS: [Arg; 4] = [
@@ -20,6 +21,7 @@ const FCALL_ARGS: [Arg; 4] = [
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         handler: Some(fcall),
+        request_flags: Some(fcall_request_flags),
         since: "7.0.0",
         summary: "Invoke a function",
         complexity: "Depends on the function that is executed.",
@@ -27,6 +29,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         handler: Some(fcall_ro),
+        request_flags: Some(fcall_request_flags),
         since: "7.0.0",
         summary: "Invoke a read-only function",
         complexity: "Depends on the function that is executed.",
@@ -139,6 +142,14 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         )
     },
 ];
+
+/// FCALL's flags come from the function's, if it exists.
+fn fcall_request_flags(srv: &Server, argv: &[&[u8]], table_flags: u32) -> u32 {
+    match srv.scripting.functions.function(&String::from_utf8_lossy(argv[1])) {
+        Some(function) => scripting::command_flags(table_flags, function.flags),
+        None => table_flags,
+    }
+}
 
 fn fcall(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     fcall_generic(ctx, argv, false)

@@ -5,6 +5,7 @@ use crate::command::{acl, flags::*, key_flags, Arg, BeginSearch, CmdResult, Comm
 use crate::commands::monitor;
 use crate::commands::server::reply_help;
 use crate::scripting::{self, busy, Invocation, NOSCRIPT as NO_SUCH_SCRIPT};
+use crate::server::Server;
 
 pub const EVAL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
 pub const EVAL_RO_FLAGS: u32 = READONLY | NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
@@ -51,16 +52,26 @@ const EVALSHA_ARGS: [Arg; 4] = [
 ];
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec { handler: Some(eval), ..eval_spec("eval", EVAL_FLAGS, &[RW_KEYS.with_notes(RW_NOTES)], &EVAL_ARGS) },
-    CommandSpec { handler: Some(evalsha), ..eval_spec("evalsha", EVAL_FLAGS, &[RW_KEYS], &EVALSHA_ARGS) },
+    CommandSpec {
+        handler: Some(eval),
+        request_flags: Some(eval_request_flags),
+        ..eval_spec("eval", EVAL_FLAGS, &[RW_KEYS.with_notes(RW_NOTES)], &EVAL_ARGS)
+    },
+    CommandSpec {
+        handler: Some(evalsha),
+        request_flags: Some(evalsha_request_flags),
+        ..eval_spec("evalsha", EVAL_FLAGS, &[RW_KEYS], &EVALSHA_ARGS)
+    },
     CommandSpec {
         handler: Some(eval_ro),
+        request_flags: Some(eval_request_flags),
         since: "7.0.0",
         summary: "Execute a read-only Lua script server side",
         ..eval_spec("eval_ro", EVAL_RO_FLAGS, &[RO_KEYS.with_notes(RO_NOTES)], &EVAL_ARGS)
     },
     CommandSpec {
         handler: Some(evalsha_ro),
+        request_flags: Some(evalsha_request_flags),
         since: "7.0.0",
         summary: "Execute a read-only Lua script server side",
         ..eval_spec("evalsha_ro", EVAL_RO_FLAGS, &[RO_KEYS], &EVALSHA_ARGS)
@@ -166,6 +177,27 @@ static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
 ];
+
+/// EVAL's flags come from its script's shebang, if it has a valid one (the
+/// cached script's flags were parsed from the same body).
+fn eval_request_flags(_srv: &Server, argv: &[&[u8]], table_flags: u32) -> u32 {
+    match scripting::parse_shebang(argv[1]) {
+        Ok((script_flags, _)) => scripting::command_flags(table_flags, script_flags),
+        Err(_) => table_flags,
+    }
+}
+
+/// EVALSHA's flags come from the cached script, if there is one.
+fn evalsha_request_flags(srv: &Server, argv: &[&[u8]], table_flags: u32) -> u32 {
+    if argv[1].len() != 40 {
+        return table_flags;
+    }
+    let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
+    match srv.scripting.script(&sha) {
+        Some(script) => scripting::command_flags(table_flags, script.flags),
+        None => table_flags,
+    }
+}
 
 fn eval(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     eval_generic(ctx, argv, false, false)

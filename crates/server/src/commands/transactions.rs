@@ -158,11 +158,13 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
 
 /// Queues an accepted command of a client in MULTI, answering QUEUED. A
 /// doomed transaction (refused command, touched watched key) keeps nothing.
-pub fn queue(srv: &Server, client: &mut Client, id: CommandId, argv: &[&[u8]]) {
+/// `request_flags` are the flags the request is judged by, which EXEC will
+/// be judged by too (`command::request_flags`).
+pub fn queue(srv: &Server, client: &mut Client, id: CommandId, argv: &[&[u8]], request_flags: u32) {
     let doomed_by_watch = srv.watches.is_touched(client.id);
     let transaction = client.multi.as_mut().expect("queue is for clients in MULTI");
     if !transaction.aborted && !doomed_by_watch {
-        transaction.queue(id, argv, srv.commands.get(id).spec.flags);
+        transaction.queue(id, argv, request_flags);
     }
     client.reply.simple("QUEUED");
 }
@@ -172,10 +174,10 @@ pub fn queues(srv: &Server, client: &Client, id: CommandId) -> bool {
     client.multi.is_some() && srv.commands.get(id).spec.flags & RUNS_IN_MULTI == 0
 }
 
-/// The flags CLIENT PAUSE judges command `id` by: EXEC counts as what it
-/// will run (a WRITE pause holds an EXEC of writes, not of reads).
-pub fn pause_flags(srv: &Server, client: &Client, id: CommandId) -> u32 {
-    let flags = srv.commands.get(id).spec.flags;
+/// The flags CLIENT PAUSE, OOM and disk errors judge a request by, given
+/// its own (`command::request_flags`): EXEC counts as what it will run (a
+/// WRITE pause holds an EXEC of writes, not of reads).
+pub fn pause_flags(client: &Client, flags: u32) -> u32 {
     match &client.multi {
         Some(transaction) if flags & RUNS_TRANSACTION != 0 => flags | transaction.flags(),
         _ => flags,

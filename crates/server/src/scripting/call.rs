@@ -18,15 +18,27 @@ use mlua::ffi::{self, lua_State};
 use super::lua::{push_error_table, raise_error, to_bytes};
 use super::{convert, REPL_AOF, REPL_REPLICA};
 use crate::client::Client;
-use crate::command::{dispatch, flags};
+use crate::command::{dispatch, flags, CommandId};
 use crate::server::Server;
+
+/// What a script's flags and its command allow the commands it calls.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    /// EVAL_RO/FCALL_RO or a no-writes script: write commands are refused.
+    pub read_only: bool,
+    /// An allow-oom script: commands that grow memory run even over
+    /// `maxmemory`.
+    pub allow_oom: bool,
+}
 
 /// What a script's C functions need while it runs.
 pub struct RunCtx {
     srv: *mut Server,
+    /// The client whose command runs the script: its user's permissions
+    /// apply to the script's commands, and ACL LOG names it.
+    caller: *const Client,
     client: Box<Client>,
-    /// EVAL_RO/FCALL_RO or a no-writes script: write commands are refused.
-    read_only: bool,
+    limits: Limits,
     /// `redis.set_repl` targets (REPL_AOF | REPL_REPLICA).
     repl: u8,
     /// Reused argument buffers.
@@ -34,8 +46,8 @@ pub struct RunCtx {
 }
 
 impl RunCtx {
-    pub fn new(srv: &mut Server, client: Box<Client>, read_only: bool) -> RunCtx {
-        RunCtx { srv, client, read_only, repl: REPL_AOF | REPL_REPLICA, args: Vec::new() }
+    pub fn new(srv: &mut Server, caller: &Client, client: Box<Client>, limits: Limits) -> RunCtx {
+        RunCtx { srv, caller, client, limits, repl: REPL_AOF | REPL_REPLICA, args: Vec::new() }
     }
 
     pub fn into_client(self) -> Box<Client> {
@@ -110,19 +122,22 @@ unsafe fn read_arguments(l: *mut lua_State, out: &mut Vec<Vec<u8>>) -> Result<()
 }
 
 /// Runs the command in `run.args` for the script; its reply is left in the
-/// script client's buffer. Returns why it was refused, if it was (a
-/// message for the error table, which adds `ERR`).
-fn execute(run: &mut RunCtx) -> Result<(), &'static str> {
+/// script client's buffer. Returns why it was refused, if it was (an error
+/// reply's text: `CODE message`).
+fn execute(run: &mut RunCtx) -> Result<(), String> {
     // SAFETY: the server outlives the run; nothing else uses it meanwhile.
     let srv = unsafe { &mut *run.srv };
+    // SAFETY: the caller is borrowed by the command running the script, and
+    // nothing changes it until the script ends.
+    let caller = unsafe { &*run.caller };
     let argv: Vec<&[u8]> = run.args.iter().map(Vec::as_slice).collect();
     let id = srv.commands.resolve(&argv);
     let refusal = match id {
-        None => Some("Unknown Redis command called from script"),
-        Some(id) => check(srv, run, id, argv.len()),
+        None => Some("ERR Unknown Redis command called from script".to_string()),
+        Some(id) => check(srv, caller, run.limits, id, &argv),
     };
     if let Some(msg) = refusal {
-        srv.stats.record_error("ERR");
+        srv.stats.record_error(&msg);
         if let Some(id) = id {
             srv.commands.get_mut(id).stats.rejected_calls += 1;
         }
@@ -145,21 +160,51 @@ fn execute(run: &mut RunCtx) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Redis's checks before a script's command: arity, `noscript`, and writes
-/// from a read-only run.
-fn check(srv: &Server, run: &RunCtx, id: crate::command::CommandId, argc: usize) -> Option<&'static str> {
+/// Redis's checks before a script's command, in its order: arity,
+/// `noscript`, the caller's ACL permissions, writes from a read-only run,
+/// and, until the script's first write, disk errors and memory over
+/// `maxmemory`.
+fn check(srv: &Server, caller: &Client, limits: Limits, id: CommandId, argv: &[&[u8]]) -> Option<String> {
     let spec = &srv.commands.get(id).spec;
-    let argc = argc as i32;
+    let argc = argv.len() as i32;
     if spec.handler.is_none() || (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
-        return Some("Wrong number of args calling Redis command from script");
+        return Some("ERR Wrong number of args calling Redis command from script".into());
     }
     if spec.flags & flags::NOSCRIPT != 0 {
-        return Some("This Redis command is not allowed from script");
+        return Some("ERR This Redis command is not allowed from script".into());
     }
-    if run.read_only && spec.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
-        return Some("Write commands are not allowed from read-only scripts.");
+    if let Err(denial) = acl_check(srv, caller, id, argv) {
+        return Some(format!("ERR The user executing the script {}", denial.reason()));
+    }
+    if limits.read_only && spec.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+        return Some("ERR Write commands are not allowed from read-only scripts.".into());
+    }
+    // Once the script wrote, it must be allowed to finish.
+    if srv.scripting.running.as_ref().is_some_and(|r| r.write_dirty) {
+        return None;
+    }
+    if spec.flags & flags::WRITE != 0 {
+        if srv.repl.is_replica() && srv.config.replica_read_only && !caller.is_master {
+            return Some("READONLY You can't write against a read only replica.".into());
+        }
+        if let Some(refusal) = dispatch::disk_write_refusal(srv) {
+            return Some(refusal);
+        }
+    }
+    if !limits.allow_oom && spec.flags & flags::DENYOOM != 0 && crate::evict::oom_at_command_start(srv) {
+        return Some(crate::evict::OOM_ERROR.into());
     }
     None
+}
+
+/// The caller's user must allow the command; a refusal is logged in ACL
+/// LOG with context `lua`, naming the caller and its script command.
+fn acl_check(srv: &Server, caller: &Client, id: CommandId, argv: &[&[u8]]) -> Result<(), crate::acl::Denial> {
+    crate::acl::permission(srv, caller, id, argv).inspect_err(|&denial| {
+        let caller_argv = srv.scripting.running.as_ref().map(|r| &r.caller_argv[..]).unwrap_or_default();
+        let caller_argv: Vec<&[u8]> = caller_argv.iter().map(Vec::as_slice).collect();
+        crate::acl::log_script_denial(srv, caller, denial, id, argv, &caller_argv);
+    })
 }
 
 /// `redis.call` and `redis.pcall`: run the command, push its reply as Lua
@@ -176,7 +221,7 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     }
     let failed = match execute(run) {
         Err(msg) => {
-            push_error_table(l, msg.as_bytes());
+            push_error_table(l, format!("-{msg}").as_bytes());
             mark_stats_counted(l);
             true
         }
@@ -249,8 +294,8 @@ pub(crate) unsafe extern "C-unwind" fn redis_set_repl(l: *mut lua_State) -> c_in
     0
 }
 
-/// `redis.acl_check_cmd(...)`: whether the user may run the command. There
-/// are no ACL users besides the default one, who may run everything known.
+/// `redis.acl_check_cmd(...)`: whether the script's user (its caller's)
+/// may run the command with these arguments; nothing is logged.
 pub(crate) unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut lua_State) -> c_int {
     let run = CURRENT.with(Cell::get);
     let Some(run) = run.as_mut() else {
@@ -261,11 +306,12 @@ pub(crate) unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut lua_State) ->
     }
     let srv = &*run.srv;
     let argv: Vec<&[u8]> = run.args.iter().map(Vec::as_slice).collect();
-    let known = srv.commands.resolve(&argv).is_some_and(|id| srv.commands.get(id).spec.handler.is_some());
+    let id = srv.commands.resolve(&argv).filter(|&id| srv.commands.get(id).spec.handler.is_some());
+    let allowed = id.map(|id| crate::acl::permission(srv, &*run.caller, id, &argv).is_ok());
     drop(argv);
-    if !known {
+    let Some(allowed) = allowed else {
         return raise_error(l, b"Invalid command passed to redis.acl_check_cmd()");
-    }
-    ffi::lua_pushboolean(l, 1);
+    };
+    ffi::lua_pushboolean(l, c_int::from(allowed));
     1
 }

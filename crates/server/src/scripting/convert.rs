@@ -145,20 +145,38 @@ unsafe fn push_tagged(l: *mut lua_State, field: &std::ffi::CStr, push_value: imp
     ffi::lua_setfield(l, -2, field.as_ptr());
 }
 
-/// Writes the script's result (popped from the stack) as the reply. A
-/// top-level error is returned instead, for the caller to account for.
+/// The state of one result's conversion.
+struct Conversion {
+    /// The script client's protocol (`redis.setresp`).
+    script_resp3: bool,
+    /// Errors written inside aggregates.
+    nested_errors: Vec<ScriptError>,
+}
+
+/// The errors a script's result holds, for the caller to account for (a
+/// call whose reply holds an error failed, as in Redis).
+pub enum ResultErrors {
+    /// The result is an error: it is not written.
+    TopLevel(ScriptError),
+    /// The result was written; these errors are inside it.
+    Nested(Vec<ScriptError>),
+}
+
+/// Writes the script's result (popped from the stack) as the reply, unless
+/// it is an error.
 ///
 /// # Safety
 /// The result is on top of the stack.
-pub unsafe fn reply_from_lua(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) -> Option<ScriptError> {
+pub unsafe fn reply_from_lua(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) -> ResultErrors {
     if ffi::lua_istable(l, -1) != 0 {
         if let Some(err) = error_of_table(l) {
             ffi::lua_pop(l, 1);
-            return Some(err);
+            return ResultErrors::TopLevel(err);
         }
     }
-    write_value(l, reply, script_resp3);
-    None
+    let mut out = Conversion { script_resp3, nested_errors: Vec::new() };
+    write_value(l, reply, &mut out);
+    ResultErrors::Nested(out.nested_errors)
 }
 
 /// The error an `{err=...}` table on top stands for, if it is one.
@@ -225,13 +243,13 @@ pub unsafe fn script_error(l: *mut lua_State, name: &str) -> ScriptError {
 }
 
 /// Converts the value on top (popped) into `reply`.
-unsafe fn write_value(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) {
+unsafe fn write_value(l: *mut lua_State, reply: &mut Reply, out: &mut Conversion) {
     ffi::luaL_checkstack(l, 4, c"reply conversion".as_ptr());
     match ffi::lua_type(l, -1) {
         ffi::LUA_TSTRING => reply.bulk(to_bytes(l, -1)),
         ffi::LUA_TBOOLEAN => {
             let truthy = ffi::lua_toboolean(l, -1) != 0;
-            if script_resp3 {
+            if out.script_resp3 {
                 reply.bool(truthy);
             } else if truthy {
                 reply.int(1);
@@ -240,7 +258,7 @@ unsafe fn write_value(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
             }
         }
         ffi::LUA_TNUMBER => reply.int(lua_number_to_integer(ffi::lua_tonumber(l, -1))),
-        ffi::LUA_TTABLE => write_table(l, reply, script_resp3),
+        ffi::LUA_TTABLE => write_table(l, reply, out),
         _ => reply.null(),
     }
     ffi::lua_pop(l, 1);
@@ -267,9 +285,10 @@ unsafe fn raw_field(l: *mut lua_State, field: &std::ffi::CStr) -> c_int {
 }
 
 /// A table result (left on the stack for the caller to pop).
-unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) {
+unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, out: &mut Conversion) {
     if let Some(err) = error_of_table(l) {
         reply.error(&err.message);
+        out.nested_errors.push(err);
         return;
     }
     if raw_field(l, c"ok") == ffi::LUA_TSTRING {
@@ -304,8 +323,8 @@ unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
         ffi::lua_pushnil(l);
         while ffi::lua_next(l, -2) != 0 {
             ffi::lua_pushvalue(l, -2);
-            write_value(l, reply, script_resp3); // the key
-            write_value(l, reply, script_resp3); // the value
+            write_value(l, reply, out); // the key
+            write_value(l, reply, out); // the value
             pairs += 1;
         }
         reply.finish(deferred, pairs);
@@ -320,7 +339,7 @@ unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
         while ffi::lua_next(l, -2) != 0 {
             ffi::lua_pop(l, 1);
             ffi::lua_pushvalue(l, -1);
-            write_value(l, reply, script_resp3);
+            write_value(l, reply, out);
             members += 1;
         }
         reply.finish(deferred, members);
@@ -336,7 +355,7 @@ unsafe fn write_table(l: *mut lua_State, reply: &mut Reply, script_resp3: bool) 
             ffi::lua_pop(l, 1);
             break;
         }
-        write_value(l, reply, script_resp3);
+        write_value(l, reply, out);
         len += 1;
     }
     reply.finish(deferred, len);

@@ -28,6 +28,7 @@ use mlua::ffi;
 
 use crate::client::{Client, ClientId};
 use crate::command::{CmdError, CmdResult, Ctx};
+use crate::server::Server;
 use lua::{Api, LuaVm};
 
 /// Replication targets of `redis.set_repl` (Redis's PROPAGATE_* values).
@@ -44,6 +45,14 @@ pub mod script_flags {
     /// An EVAL script without a shebang: 6.x semantics, flags come from the
     /// commands it calls.
     pub const EVAL_COMPAT: u32 = 1 << 5;
+
+    /// Whether a script with these flags may run on a replica whose link
+    /// with its master is down while `replica-serve-stale-data` is `no`:
+    /// only one that declares `allow-stale` (a script without shebang never
+    /// may). For the replica's checks before a script runs.
+    pub fn allow_stale_replica(flags: u32) -> bool {
+        flags & EVAL_COMPAT == 0 && flags & ALLOW_STALE != 0
+    }
 
     /// Flag names in the order Redis lists them.
     pub const NAMES: [(u32, &str); 5] = [
@@ -201,6 +210,47 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
     Ok((flags, len))
 }
 
+/// The command flags EVAL or FCALL (`table_flags`) runs under for a script
+/// with `flags`: a script without shebang keeps the command's, one that
+/// declares its flags replaces what they speak of (may write, may grow
+/// memory when over `maxmemory`, may run on a stale replica), and is no
+/// longer a may-replicate command since it says whether it writes.
+pub fn command_flags(table_flags: u32, flags: u32) -> u32 {
+    use crate::command::flags::{DENYOOM, MAY_REPLICATE, STALE, WRITE};
+    if flags & script_flags::EVAL_COMPAT != 0 {
+        return table_flags;
+    }
+    let mut derived = table_flags & !(STALE | DENYOOM | WRITE | MAY_REPLICATE);
+    // no-writes implies allow-oom.
+    if flags & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0 {
+        derived |= DENYOOM;
+    }
+    if flags & script_flags::NO_WRITES == 0 {
+        derived |= WRITE;
+    }
+    if flags & script_flags::ALLOW_STALE != 0 {
+        derived |= STALE;
+    }
+    derived
+}
+
+/// Why a script with declared flags may not start now, if so (checked once
+/// the request passed the command checks, which `command_flags` shaped):
+/// a write script from a read-only command, or, over `maxmemory`, a script
+/// that does not allow it. A script without shebang is never refused here.
+fn start_refusal(srv: &Server, flags: u32, read_only_command: bool) -> Option<&'static str> {
+    if flags & script_flags::EVAL_COMPAT != 0 {
+        return None;
+    }
+    if flags & script_flags::NO_WRITES == 0 && read_only_command {
+        return Some("ERR Can not execute a script with write flag using *_ro command.");
+    }
+    if flags & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0 && crate::evict::oom_at_command_start(srv) {
+        return Some("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+    }
+    None
+}
+
 /// A script's keys and arguments.
 pub type KeysAndArgs<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]]);
 
@@ -239,11 +289,14 @@ pub struct Invocation<'a> {
 /// Runs a script or function for the client of `ctx` and replies with its
 /// result.
 pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
-    let compat = inv.flags & script_flags::EVAL_COMPAT != 0;
-    if !compat && inv.flags & script_flags::NO_WRITES == 0 && inv.read_only_command {
-        return Err("ERR Can not execute a script with write flag using *_ro command.".into());
+    if let Some(refusal) = start_refusal(ctx.srv, inv.flags, inv.read_only_command) {
+        return Err(refusal.into());
     }
-    let read_only = inv.read_only_command || (!compat && inv.flags & script_flags::NO_WRITES != 0);
+    let compat = inv.flags & script_flags::EVAL_COMPAT != 0;
+    let limits = call::Limits {
+        read_only: inv.read_only_command || (!compat && inv.flags & script_flags::NO_WRITES != 0),
+        allow_oom: !compat && inv.flags & script_flags::ALLOW_OOM != 0,
+    };
     let eval_mode = inv.eval_mode;
     let scripting = &mut ctx.srv.scripting;
     let vm = if eval_mode {
@@ -270,7 +323,7 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
     ctx.srv.propagation.open_group();
     let l = vm.state;
     let outcome = {
-        let mut run_ctx = call::RunCtx::new(ctx.srv, script_client, read_only);
+        let mut run_ctx = call::RunCtx::new(ctx.srv, ctx.client, script_client, limits);
         let _current = call::CurrentRun::enter(&mut run_ctx);
         // SAFETY: our state, on this thread; the run context outlives the call.
         let failed = unsafe { call_lua(&vm, &inv, ctx.srv.config.busy_reply_threshold > 0) };
@@ -282,9 +335,9 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
 
     let script_resp3 = script_client.reply.is_resp3();
     // SAFETY: the result (or error) is on top of our state's stack.
-    let error = unsafe {
+    let errors = unsafe {
         if failed {
-            Some(convert::script_error(l, &inv.name))
+            convert::ResultErrors::TopLevel(convert::script_error(l, &inv.name))
         } else {
             convert::reply_from_lua(l, &mut ctx.client.reply, script_resp3)
         }
@@ -308,14 +361,23 @@ pub fn run(ctx: &mut Ctx, argv: &[&[u8]], inv: Invocation) -> CmdResult {
     if run.is_some_and(|r| r.timed_out) {
         busy::leave(ctx.srv);
     }
-    if let Some(err) = error {
-        if err.count_in_stats {
-            ctx.error(&err.message);
-        } else {
+    match errors {
+        convert::ResultErrors::TopLevel(err) if err.count_in_stats => ctx.error(&err.message),
+        convert::ResultErrors::TopLevel(err) => {
             // The error was counted when its command failed; the script
             // still counts as a failed call.
             ctx.failed = true;
             ctx.client.reply.error(&err.message);
+        }
+        convert::ResultErrors::Nested(nested) => {
+            // Errors inside the reply count as replied errors (unless
+            // their command's were counted), and fail the call.
+            for err in &nested {
+                if err.count_in_stats {
+                    ctx.srv.stats.record_error(&err.message);
+                }
+            }
+            ctx.failed |= !nested.is_empty();
         }
     }
     Ok(())
@@ -364,6 +426,24 @@ mod tests {
         assert_eq!(parse_shebang(b"#!py\n"), Err("Unexpected engine in script shebang: #!py".into()));
         assert_eq!(parse_shebang(b"#!lua x=1\n"), Err("Unknown lua shebang option: x=1".into()));
         assert_eq!(parse_shebang(b"#!lua flags=bad\n"), Err("Unexpected flag in script shebang: bad".into()));
+    }
+
+    #[test]
+    fn declared_flags_replace_what_they_speak_of() {
+        use crate::command::flags::{DENYOOM, MAY_REPLICATE, NOSCRIPT, STALE, WRITE};
+        let eval = NOSCRIPT | MAY_REPLICATE | STALE;
+        assert_eq!(command_flags(eval, script_flags::EVAL_COMPAT), eval);
+        assert_eq!(command_flags(eval, 0), NOSCRIPT | WRITE | DENYOOM);
+        assert_eq!(command_flags(eval, script_flags::ALLOW_OOM), NOSCRIPT | WRITE);
+        assert_eq!(command_flags(eval, script_flags::NO_WRITES), NOSCRIPT);
+        assert_eq!(command_flags(eval, script_flags::NO_WRITES | script_flags::ALLOW_STALE), NOSCRIPT | STALE);
+    }
+
+    #[test]
+    fn only_declared_allow_stale_runs_on_a_stale_replica() {
+        assert!(script_flags::allow_stale_replica(script_flags::ALLOW_STALE | script_flags::NO_WRITES));
+        assert!(!script_flags::allow_stale_replica(script_flags::NO_WRITES));
+        assert!(!script_flags::allow_stale_replica(script_flags::EVAL_COMPAT));
     }
 
     #[test]
