@@ -200,6 +200,10 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     if ctx.srv.config.maxmemory != old_maxmemory {
         crate::evict::maxmemory_changed(ctx.srv);
     }
+    let backlog_size = ctx.srv.config.repl_backlog_size as u64;
+    if let Some(backlog) = ctx.srv.propagation.backlog.as_mut() {
+        backlog.resize(backlog_size);
+    }
     // Only turning the AOF on can fail here; the setting then goes back.
     if let Err(reason) = crate::persistence::aof::config_changed(ctx.srv) {
         restore(&mut ctx.srv.config, &chosen, &old);

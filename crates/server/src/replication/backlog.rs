@@ -144,6 +144,15 @@ impl Backlog {
         self.position(id).map_or(0, |p| self.end - p)
     }
 
+    /// What the buffer keeps for this reader alone: its pending bytes past
+    /// the history the backlog keeps anyway. The replica output-buffer
+    /// limits apply to this (Redis counts all pending bytes, so a replica
+    /// that resumes from deep in a large backlog is cut off at once and
+    /// reconnects, in a loop).
+    pub fn held_for(&self, id: ReaderId) -> u64 {
+        self.pending(id).saturating_sub(self.size)
+    }
+
     /// The next contiguous run of bytes the reader needs (empty when it is
     /// up to date). Call `advance` with how much of it was sent.
     pub fn unsent(&self, id: ReaderId) -> &[u8] {
@@ -250,5 +259,15 @@ mod tests {
         assert_eq!(drain(&mut b, r), b"cdefgh");
         b.remove_reader(r);
         assert_eq!(b.position(r), None);
+    }
+
+    #[test]
+    fn a_reader_within_the_history_holds_nothing_of_its_own() {
+        let mut b = Backlog::new(1000, 0);
+        b.append(&[b'x'; 900]);
+        let r = b.add_reader(0, Rc::default());
+        assert_eq!((b.pending(r), b.held_for(r)), (900, 0));
+        b.append(&[b'y'; 300]);
+        assert_eq!((b.pending(r), b.held_for(r)), (1200, 200));
     }
 }

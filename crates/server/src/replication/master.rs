@@ -93,6 +93,8 @@ pub struct Replica {
     pub wake: Rc<Notify>,
     /// The answer to its PSYNC (+CONTINUE, +FULLRESYNC), to send first.
     pub greeting: Vec<u8>,
+    /// Since when (unix s) its pending output is past the soft limit.
+    pub soft_limit_since_s: std::cell::Cell<Option<i64>>,
 }
 
 /// A client blocked in WAIT.
@@ -209,6 +211,7 @@ pub fn psync(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result<()
         snapshot: None,
         wake: client.wake.clone(),
         greeting: Vec::new(),
+        soft_limit_since_s: Default::default(),
     };
     if psync {
         let replid = String::from_utf8_lossy(argv[1]).into_owned();
@@ -750,7 +753,7 @@ async fn send_stream(stream: &mut Transport, server: &Rc<RefCell<Server>>, id: C
             let srv = server.borrow();
             let Some(reader) = srv.repl.master_side.replicas.get(&id).and_then(|r| r.reader) else { return false };
             let Some(backlog) = srv.propagation.backlog.as_ref() else { return false };
-            if over_output_limit(&srv, backlog.pending(reader)) {
+            if over_output_limit(&srv, id, backlog.held_for(reader)) {
                 log_at!(
                     Warning,
                     "Client id={id} (replica) scheduled to be closed ASAP for overcoming of output buffer limits."
@@ -762,7 +765,25 @@ async fn send_stream(stream: &mut Transport, server: &Rc<RefCell<Server>>, id: C
         if chunk.is_empty() {
             return true;
         }
-        if !write_all(stream, &chunk).await {
+        let give_up = || {
+            let mut srv = server.borrow_mut();
+            srv.refresh_time();
+            let pending =
+                match (srv.repl.master_side.replicas.get(&id).and_then(|r| r.reader), &srv.propagation.backlog) {
+                    (Some(reader), Some(backlog)) => backlog.held_for(reader),
+                    _ => return true,
+                };
+            let killed = srv.clients.get(&id).and_then(|c| c.try_borrow().ok()).is_none_or(|c| c.close_asap);
+            if over_output_limit(&srv, id, pending) {
+                log_at!(
+                    Warning,
+                    "Client id={id} (replica) scheduled to be closed ASAP for overcoming of output buffer limits."
+                );
+                return true;
+            }
+            killed
+        };
+        if !write_all_unless(stream, &chunk, give_up).await {
             return false;
         }
         let mut srv = server.borrow_mut();
@@ -774,11 +795,24 @@ async fn send_stream(stream: &mut Transport, server: &Rc<RefCell<Server>>, id: C
     }
 }
 
-/// `client-output-buffer-limit replica`'s hard limit on what a replica has
-/// still to be sent.
-fn over_output_limit(srv: &Server, pending: u64) -> bool {
+/// `client-output-buffer-limit replica` on what the buffer holds for a
+/// replica alone (`Backlog::held_for`): past the hard limit, or past the soft one for longer than its
+/// seconds (counted from when it was first seen past it).
+fn over_output_limit(srv: &Server, id: ClientId, pending: u64) -> bool {
     let limit = srv.config.client_output_buffer_limit[1];
-    limit.hard > 0 && pending >= limit.hard
+    if limit.hard > 0 && pending >= limit.hard {
+        return true;
+    }
+    let Some(replica) = srv.repl.master_side.replicas.get(&id) else { return false };
+    let now_s = srv.now_ms / 1000;
+    let over_soft = limit.soft > 0 && pending >= limit.soft;
+    let since = replica.soft_limit_since_s.get();
+    match (over_soft, since) {
+        (false, _) => replica.soft_limit_since_s.set(None),
+        (true, None) => replica.soft_limit_since_s.set(Some(now_s)),
+        (true, Some(since)) => return now_s - since > limit.soft_seconds,
+    }
+    false
 }
 
 /// Sends the snapshot: the dump file (`$<len>`), or the child's pieces
@@ -883,13 +917,29 @@ fn read_acks(
     true
 }
 
-async fn write_all(stream: &mut Transport, mut bytes: &[u8]) -> bool {
+async fn write_all(stream: &mut Transport, bytes: &[u8]) -> bool {
+    write_all_unless(stream, bytes, || false).await
+}
+
+/// Writes `bytes`, giving up (false) if the socket fails or, while it is
+/// full, `give_up` says so (checked ten times a second): a replica that
+/// stopped reading must still meet its output limit and its timeout.
+async fn write_all_unless(stream: &mut Transport, mut bytes: &[u8], give_up: impl Fn() -> bool) -> bool {
     while !bytes.is_empty() || stream.unflushed() {
         match stream.try_write(bytes) {
             Ok(n) => bytes = &bytes[n..],
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if stream.writable().await.is_err() {
-                    return false;
+                tokio::select! {
+                    ready = stream.writable() => {
+                        if ready.is_err() {
+                            return false;
+                        }
+                    }
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                        if give_up() {
+                            return false;
+                        }
+                    }
                 }
             }
             Err(_) => return false,
