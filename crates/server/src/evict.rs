@@ -135,13 +135,18 @@ impl Default for Eviction {
     }
 }
 
-/// Memory Redis leaves out of the comparison with `maxmemory`: replicas'
-/// output buffers beyond the backlog and the AOF buffer, since evicting to
-/// make room for the DELs they carry would feed itself. Cinnabar has neither
-/// replicas nor an AOF buffer yet, so nothing is left out; they add their
-/// bytes here when they come (INFO `mem_not_counted_for_evict`).
-pub fn not_counted_for_evict(_srv: &Server) -> usize {
-    0
+/// Memory Redis leaves out of the comparison with `maxmemory`: what the
+/// replication buffer holds for replicas beyond the backlog's history,
+/// since evicting to make room for the DELs it carries would feed itself
+/// (INFO `mem_not_counted_for_evict`). The AOF's pending bytes are written
+/// before every reply, so they never build up.
+pub fn not_counted_for_evict(srv: &Server) -> usize {
+    match &srv.propagation.backlog {
+        Some(backlog) if !srv.repl.master_side.replicas.is_empty() => {
+            backlog.memory().saturating_sub(backlog.histlen()) as usize
+        }
+        _ => 0,
+    }
 }
 
 /// Bytes to free to get back under `maxmemory`, if over it.
@@ -158,7 +163,7 @@ fn memory_to_free(srv: &Server) -> Option<usize> {
 /// Evicting is off while clients are paused (the dataset must stay still)
 /// and on replicas that ignore maxmemory (they mirror their master).
 fn eviction_allowed(srv: &Server) -> bool {
-    let ignoring_replica = srv.config.replicaof.is_some() && srv.config.replica_ignore_maxmemory;
+    let ignoring_replica = srv.repl.is_replica() && srv.config.replica_ignore_maxmemory;
     !ignoring_replica && srv.client_pause.mode_at(srv.now_ms) == PauseMode::Off
 }
 

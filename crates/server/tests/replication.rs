@@ -414,3 +414,42 @@ fn a_replica_past_its_output_limit_is_cut_off_and_comes_back() {
     wait_converged(&[&master, &replica]);
     assert_eq!(master.stat("sync_full"), 2);
 }
+
+/// min-replicas-to-write: writes are refused with Redis's error until
+/// enough replicas acknowledge recently.
+#[test]
+fn min_replicas_to_write_refuses_writes_like_redis() {
+    let mut refusals = Vec::new();
+    for kind in [Kind::Cinnabar, Kind::Redis] {
+        let master = Node::start(kind, &["--min-replicas-to-write", "1", "--repl-diskless-sync-delay", "0"]);
+        refusals.push(master.cmd(&["SET", "k", "v"]));
+        let replica = Node::redis(&[]);
+        replica.replicate_from(&master);
+        wait_linked(&replica);
+        wait_until("a good replica", Duration::from_secs(10), || master.cmd(&["SET", "k", "v"]) == "+OK\r\n");
+    }
+    assert_eq!(refusals[0], "-NOREPLICAS Not enough good replicas to write.\r\n");
+    assert_eq!(refusals[0], refusals[1]);
+}
+
+/// CLIENT LIST marks the links (S on the master, M on the replica); the
+/// byte counters of INFO stats move; a master alone past repl-backlog-ttl
+/// frees its backlog.
+#[test]
+fn links_are_visible_and_the_backlog_expires_when_alone() {
+    let master = Node::cinnabar(&["--repl-backlog-ttl", "1", "--repl-diskless-sync-delay", "0"]);
+    let replica = Node::cinnabar(&[]);
+    replica.replicate_from(&master);
+    wait_linked(&replica);
+    write_keys(&master, "k", 10);
+    wait_converged(&[&master, &replica]);
+    assert!(master.cmd(&["CLIENT", "LIST", "TYPE", "replica"]).contains("flags=S "));
+    assert!(replica.cmd(&["CLIENT", "LIST", "TYPE", "master"]).contains("flags=M "));
+    assert!(master.stat("total_net_repl_output_bytes") > 0);
+    assert!(replica.stat("total_net_repl_input_bytes") > 0);
+    assert_eq!(master.info_field("replication", "repl_backlog_active"), "1");
+    replica.cmd(&["REPLICAOF", "NO", "ONE"]);
+    wait_until("the backlog to be freed", Duration::from_secs(10), || {
+        master.info_field("replication", "repl_backlog_active") == "0"
+    });
+}
