@@ -220,3 +220,28 @@ fn a_master_killed_during_a_full_sync_comes_back_and_the_replica_converges() {
     assert_has_keys(&replica, &(0..100).map(|i| format!("acked:{i}")).collect::<Vec<_>>());
     wait_converged(&[&master, &replica]);
 }
+
+/// A master stopped (SIGSTOP) past its replica's repl-timeout: the replica
+/// declares the link down, keeps serving its data, and once the master runs
+/// again continues partially and converges.
+#[test]
+fn a_stopped_master_is_left_then_followed_again_partially() {
+    let master = Node::redis(&[]);
+    let replica = Node::cinnabar(&["--repl-timeout", "2"]);
+    replica.replicate_from(&master);
+    wait_linked(&replica);
+    write_keys(&master, "before", 200);
+    wait_converged(&[&master, &replica]);
+
+    master.signal("STOP");
+    wait_until("the replica to give up on the link", Duration::from_secs(15), || {
+        replica.info_field("replication", "master_link_status") == "down"
+    });
+    assert_eq!(replica.cmd(&["GET", "before:1"]), "$7\r\nvalue-1\r\n", "stale data is served");
+    master.signal("CONT");
+    wait_linked(&replica);
+    write_keys(&master, "after", 200);
+    wait_converged(&[&master, &replica]);
+    assert_eq!(master.stat("sync_full"), 1);
+    assert!(master.stat("sync_partial_ok") >= 1);
+}

@@ -501,6 +501,7 @@ async fn follow_stream(server: &Rc<RefCell<Server>>, mut conn: Conn, epoch: u64)
     let mut input = std::mem::take(&mut conn.buf);
     let mut ack_timer = tokio::time::interval(Duration::from_secs(1));
     let wake = master.borrow().wake.clone();
+    let mut last_read = std::time::Instant::now();
     loop {
         if !current(server, epoch) || master.borrow().close_asap {
             return Ok(());
@@ -510,12 +511,12 @@ async fn follow_stream(server: &Rc<RefCell<Server>>, mut conn: Conn, epoch: u64)
             send_ack_on(&mut conn, offset).await?;
         }
         tokio::select! {
-            read = tokio::time::timeout(conn.timeout, conn.stream.read_buf(&mut input)) => {
+            read = conn.stream.read_buf(&mut input) => {
                 match read {
-                    Err(_) => return Err("MASTER timeout: no data nor PING received...".into()),
-                    Ok(Ok(0)) => return Err("the master closed the connection".into()),
-                    Ok(Err(e)) => return Err(format!("error reading from the master: {e}")),
-                    Ok(Ok(n)) => {
+                    Ok(0) => return Err("the master closed the connection".into()),
+                    Err(e) => return Err(format!("error reading from the master: {e}")),
+                    Ok(n) => {
+                        last_read = std::time::Instant::now();
                         let mut srv = server.borrow_mut();
                         srv.stats.net_repl_input_bytes += n as u64;
                         let now = crate::server::unix_ms();
@@ -527,6 +528,9 @@ async fn follow_stream(server: &Rc<RefCell<Server>>, mut conn: Conn, epoch: u64)
                 }
             }
             _ = ack_timer.tick() => {
+                if last_read.elapsed() > conn.timeout {
+                    return Err("MASTER timeout: no data nor PING received...".into());
+                }
                 let offset = server.borrow().propagation.repl_offset();
                 send_ack_on(&mut conn, offset).await?;
             }
