@@ -602,7 +602,7 @@ fn protocol_error_sample(pending: &[u8]) -> String {
 
 /// Empties an argument vector and reuses its allocation under a new lifetime,
 /// so the request loop allocates no vector per command.
-fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
+pub(crate) fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
     v.clear();
     v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
 }

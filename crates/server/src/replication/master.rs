@@ -726,6 +726,7 @@ async fn run_replica_link(
             }
             Some(Phase::WaitSnapshotStart | Phase::WaitSnapshotEnd) => {}
         }
+        let waiting = matches!(phase, Some(Phase::WaitSnapshotStart | Phase::WaitSnapshotEnd));
         tokio::select! {
             biased;
             _ = wake.notified() => {}
@@ -734,11 +735,8 @@ async fn run_replica_link(
                     return false;
                 }
             }
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
-                // Replicas waiting for a snapshot get a newline a second, so
-                // their link does not time out (as Redis does).
-                let waiting = matches!(phase, Some(Phase::WaitSnapshotStart | Phase::WaitSnapshotEnd));
-                if waiting && !write_all(stream, b"\n").await {
+            _ = keepalive_tick(waiting) => {
+                if !write_all(stream, b"\n").await {
                     return false;
                 }
             }
@@ -746,53 +744,90 @@ async fn run_replica_link(
     }
 }
 
-/// Writes what the replica has not been sent from the replication buffer.
+/// A second, while a replica waits for its snapshot: it then gets a
+/// newline, so its link does not time out (as Redis does). Never otherwise:
+/// an online replica's loop runs at every write and must not arm a timer.
+async fn keepalive_tick(waiting: bool) {
+    if waiting {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await
+    } else {
+        std::future::pending().await
+    }
+}
+
+/// Writes what the replica has not been sent from the replication buffer,
+/// straight from the buffer's blocks (no copy), until it is up to date or
+/// its socket is full; then waits for room, giving up if the replica
+/// passes its output limit or is dropped meanwhile.
 async fn send_stream(stream: &mut Transport, server: &Rc<RefCell<Server>>, id: ClientId) -> bool {
     loop {
-        let chunk = {
-            let srv = server.borrow();
-            let Some(reader) = srv.repl.master_side.replicas.get(&id).and_then(|r| r.reader) else { return false };
-            let Some(backlog) = srv.propagation.backlog.as_ref() else { return false };
-            if over_output_limit(&srv, id, backlog.held_for(reader)) {
-                log_at!(
-                    Warning,
-                    "Client id={id} (replica) scheduled to be closed ASAP for overcoming of output buffer limits."
-                );
-                return false;
-            }
-            backlog.unsent(reader).to_vec()
-        };
-        if chunk.is_empty() {
-            return true;
+        match write_unsent(stream, server, id) {
+            Sent::UpToDate => return true,
+            Sent::Failed => return false,
+            Sent::SocketFull => {}
         }
         let give_up = || {
             let mut srv = server.borrow_mut();
             srv.refresh_time();
-            let pending =
-                match (srv.repl.master_side.replicas.get(&id).and_then(|r| r.reader), &srv.propagation.backlog) {
-                    (Some(reader), Some(backlog)) => backlog.held_for(reader),
-                    _ => return true,
-                };
             let killed = srv.clients.get(&id).and_then(|c| c.try_borrow().ok()).is_none_or(|c| c.close_asap);
-            if over_output_limit(&srv, id, pending) {
-                log_at!(
-                    Warning,
-                    "Client id={id} (replica) scheduled to be closed ASAP for overcoming of output buffer limits."
-                );
-                return true;
-            }
-            killed
+            killed || replica_over_limit(&srv, id)
         };
-        if !write_all_unless(stream, &chunk, give_up).await {
-            return false;
-        }
-        let mut srv = server.borrow_mut();
-        srv.repl.master_side.net_output_bytes += chunk.len() as u64;
-        let Some(reader) = srv.repl.master_side.replicas.get(&id).and_then(|r| r.reader) else { return false };
-        if let Some(backlog) = srv.propagation.backlog.as_mut() {
-            backlog.advance(reader, chunk.len());
+        tokio::select! {
+            ready = stream.writable() => {
+                if ready.is_err() {
+                    return false;
+                }
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                if give_up() {
+                    return false;
+                }
+            }
         }
     }
+}
+
+enum Sent {
+    UpToDate,
+    SocketFull,
+    Failed,
+}
+
+/// Writes unsent stream bytes while the socket takes them.
+fn write_unsent(stream: &mut Transport, server: &Rc<RefCell<Server>>, id: ClientId) -> Sent {
+    let mut srv = server.borrow_mut();
+    if replica_over_limit(&srv, id) {
+        return Sent::Failed;
+    }
+    let Some(reader) = srv.repl.master_side.replicas.get(&id).and_then(|r| r.reader) else { return Sent::Failed };
+    loop {
+        let Some(backlog) = srv.propagation.backlog.as_mut() else { return Sent::Failed };
+        let chunk = backlog.unsent(reader);
+        if chunk.is_empty() && !stream.unflushed() {
+            return Sent::UpToDate;
+        }
+        match stream.try_write(chunk) {
+            Ok(n) => {
+                backlog.advance(reader, n);
+                srv.repl.master_side.net_output_bytes += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Sent::SocketFull,
+            Err(_) => return Sent::Failed,
+        }
+    }
+}
+
+/// True (and logged) once a replica passed its output-buffer limit.
+fn replica_over_limit(srv: &Server, id: ClientId) -> bool {
+    let held = match (srv.repl.master_side.replicas.get(&id).and_then(|r| r.reader), &srv.propagation.backlog) {
+        (Some(reader), Some(backlog)) => backlog.held_for(reader),
+        _ => return false,
+    };
+    if !over_output_limit(srv, id, held) {
+        return false;
+    }
+    log_at!(Warning, "Client id={id} (replica) scheduled to be closed ASAP for overcoming of output buffer limits.");
+    true
 }
 
 /// `client-output-buffer-limit replica` on what the buffer holds for a
@@ -917,29 +952,13 @@ fn read_acks(
     true
 }
 
-async fn write_all(stream: &mut Transport, bytes: &[u8]) -> bool {
-    write_all_unless(stream, bytes, || false).await
-}
-
-/// Writes `bytes`, giving up (false) if the socket fails or, while it is
-/// full, `give_up` says so (checked ten times a second): a replica that
-/// stopped reading must still meet its output limit and its timeout.
-async fn write_all_unless(stream: &mut Transport, mut bytes: &[u8], give_up: impl Fn() -> bool) -> bool {
+async fn write_all(stream: &mut Transport, mut bytes: &[u8]) -> bool {
     while !bytes.is_empty() || stream.unflushed() {
         match stream.try_write(bytes) {
             Ok(n) => bytes = &bytes[n..],
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                tokio::select! {
-                    ready = stream.writable() => {
-                        if ready.is_err() {
-                            return false;
-                        }
-                    }
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
-                        if give_up() {
-                            return false;
-                        }
-                    }
+                if stream.writable().await.is_err() {
+                    return false;
                 }
             }
             Err(_) => return false,

@@ -510,6 +510,8 @@ async fn follow_stream(server: &Rc<RefCell<Server>>, mut conn: Conn, epoch: u64)
         for offset in acks {
             send_ack_on(&mut conn, offset).await?;
         }
+        // Room for a large read: the stream comes in big batches.
+        input.reserve(crate::net::READ_CHUNK);
         tokio::select! {
             read = conn.stream.read_buf(&mut input) => {
                 match read {
@@ -552,6 +554,7 @@ fn apply_stream(
     let mut client = master.borrow_mut();
     let limits = Limits { max_bulk_len: srv.config.proto_max_bulk_len, auth_required: false };
     let mut consumed = 0;
+    let mut spare_argv: Vec<&'static [u8]> = Vec::new();
     while consumed < input.len() {
         let used = match parser.parse(&input[consumed..], limits) {
             Ok(Some(used)) => used,
@@ -562,7 +565,7 @@ fn apply_stream(
                 break;
             }
         };
-        let mut argv = Vec::new();
+        let mut argv = crate::net::recycle(std::mem::take(&mut spare_argv));
         parser.argv(&input[consumed..], &mut argv);
         if is_getack(&argv) {
             acks.push(srv.propagation.repl_offset());
@@ -576,6 +579,7 @@ fn apply_stream(
             }
         }
         client.reply.truncate(0);
+        spare_argv = crate::net::recycle(argv);
         parser.reset();
         srv.propagation.feed_from_master(&input[consumed..consumed + used]);
         consumed += used;
