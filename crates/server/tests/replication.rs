@@ -455,3 +455,25 @@ fn links_are_visible_and_the_backlog_expires_when_alone() {
         master.info_field("replication", "repl_backlog_active") == "0"
     });
 }
+
+/// Function libraries travel in the snapshot of a full sync (both ways) and
+/// survive a restart through the RDB.
+#[test]
+fn functions_reach_replicas_and_survive_restarts() {
+    let library = "#!lua name=lib\nredis.register_function{function_name='answer', callback=function() return 42 end, \
+                   flags={'no-writes'}}";
+    for (master_kind, replica_kind) in [(Kind::Cinnabar, Kind::Redis), (Kind::Redis, Kind::Cinnabar)] {
+        let master = Node::start(master_kind, &["--repl-diskless-sync-delay", "0"]);
+        assert_eq!(master.cmd(&["FUNCTION", "LOAD", library]), "$3\r\nlib\r\n");
+        let replica = Node::start(replica_kind, &[]);
+        replica.replicate_from(&master);
+        wait_linked(&replica);
+        assert_eq!(replica.cmd(&["FCALL_RO", "answer", "0"]), ":42\r\n", "{master_kind:?} -> {replica_kind:?}");
+    }
+    let mut node = Node::cinnabar(&[]);
+    node.cmd(&["FUNCTION", "LOAD", library]);
+    assert_eq!(node.cmd(&["SAVE"]), "+OK\r\n");
+    node.kill9();
+    node.restart();
+    assert_eq!(node.cmd(&["FCALL", "answer", "0"]), ":42\r\n");
+}

@@ -58,10 +58,6 @@ pub struct RdbState {
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     pub loading: Option<Loading>,
-    /// Function libraries read from the last loaded file and written back
-    /// into every snapshot, so they survive restarts until the scripting
-    /// engine takes them over.
-    pub function_libraries: Vec<Vec<u8>>,
 }
 
 impl Default for RdbState {
@@ -79,7 +75,6 @@ impl Default for RdbState {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             loading: None,
-            function_libraries: Vec::new(),
         }
     }
 }

@@ -80,7 +80,8 @@ pub fn loaded_stamp(policy: AccessPolicy, meta: Option<AccessMeta>) -> u32 {
 /// run it on the memory it inherited.
 struct Snapshot<'a> {
     dbs: &'a [Db],
-    functions: &'a [Vec<u8>],
+    /// The code of every function library (FUNCTION LOAD).
+    functions: Vec<Vec<u8>>,
     aux: Aux,
     opts: SaveOptions,
     policy: AccessPolicy,
@@ -100,7 +101,7 @@ impl<'a> Snapshot<'a> {
         };
         Snapshot {
             dbs: &srv.dbs,
-            functions: &srv.rdb.function_libraries,
+            functions: srv.scripting.functions.libraries.values().map(|l| l.code.clone()).collect(),
             aux,
             opts: save_options(&srv.config),
             policy: srv.access_policy(),
@@ -176,7 +177,7 @@ impl<'a> Snapshot<'a> {
                 std::thread::sleep(Duration::from_micros(delay as u64));
             }
         };
-        rdb::save_snapshot(out, self.opts, &self.aux, self.functions, self.dbs, &access, &mut after_key)
+        rdb::save_snapshot(out, self.opts, &self.aux, &self.functions, self.dbs, &access, &mut after_key)
     }
 }
 
@@ -240,8 +241,10 @@ pub async fn load_replicated(
     }
 }
 
-/// Replaces the whole dataset with a loaded one (a full sync).
+/// Replaces the whole dataset, functions included, with a loaded one (a
+/// full sync).
 pub fn replace_dataset(srv: &mut Server, loaded: Loaded) {
+    srv.scripting.functions.flush();
     for index in 0..srv.dbs.len() {
         srv.signal_flushed_db(index);
         let old = srv.dbs[index].take_all();
@@ -578,8 +581,10 @@ fn install(srv: &mut Server, loaded: Loaded, merge: bool) {
     } else {
         log_at!(Notice, "Done loading RDB, keys loaded: {keys}, keys expired: {expired}.");
     }
-    if !loaded.functions.is_empty() {
-        srv.rdb.function_libraries = loaded.functions;
+    for code in &loaded.functions {
+        if let Err(e) = srv.scripting.functions.load(code, true) {
+            log_at!(Warning, "Failed loading library from the RDB: {e}");
+        }
     }
     for (index, db) in loaded.dbs.into_iter().enumerate() {
         if !merge || srv.dbs[index].is_empty() {
