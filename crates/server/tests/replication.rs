@@ -477,3 +477,40 @@ fn functions_reach_replicas_and_survive_restarts() {
     node.restart();
     assert_eq!(node.cmd(&["FCALL", "answer", "0"]), ":42\r\n");
 }
+
+/// PUBLISH on a master reaches subscribers of its replicas (both ways).
+#[test]
+fn messages_published_on_the_master_reach_subscribers_of_replicas() {
+    for (master_kind, replica_kind) in [(Kind::Cinnabar, Kind::Redis), (Kind::Redis, Kind::Cinnabar)] {
+        let master = Node::start(master_kind, &["--repl-diskless-sync-delay", "0"]);
+        let replica = Node::start(replica_kind, &[]);
+        replica.replicate_from(&master);
+        wait_linked(&replica);
+        let mut subscriber = replica.conn();
+        subscriber.cmd(&["SUBSCRIBE", "news"]);
+        master.cmd(&["PUBLISH", "news", "hello"]);
+        let message = String::from_utf8_lossy(&subscriber.read_reply()).into_owned();
+        assert_eq!(
+            message, "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n",
+            "{master_kind:?} -> {replica_kind:?}"
+        );
+    }
+}
+
+/// A replica authenticates to a master that requires a password
+/// (`masterauth`, and `masteruser` for an ACL user).
+#[test]
+fn replicas_authenticate_with_masterauth_and_masteruser() {
+    let master = Node::redis(&["--requirepass", "secret"]);
+    let replica = Node::cinnabar(&["--masterauth", "secret"]);
+    replica.replicate_from(&master);
+    wait_linked(&replica);
+    let mut m = master.conn();
+    m.cmd(&["AUTH", "secret"]);
+    m.cmd(&["ACL", "SETUSER", "repl", "on", ">pw", "+psync", "+replconf", "+ping"]);
+    let second = Node::cinnabar(&["--masteruser", "repl", "--masterauth", "pw"]);
+    second.replicate_from(&master);
+    wait_linked(&second);
+    m.cmd(&["SET", "k", "v"]);
+    wait_until("the write", Duration::from_secs(10), || second.cmd(&["GET", "k"]) == "$1\r\nv\r\n");
+}

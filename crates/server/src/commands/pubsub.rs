@@ -293,6 +293,11 @@ fn sunsubscribe(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn publish_as(ctx: &mut Ctx, kind: Kind, argv: &[&[u8]]) -> CmdResult {
+    // Replicas' subscribers hear it too (not the AOF), as Redis propagates
+    // PUBLISH; what our own master sends reaches our replicas unchanged.
+    if !ctx.client.is_master {
+        ctx.srv.propagation.feed_replicas(argv);
+    }
     let receivers = pubsub::publish(ctx.srv, Some(ctx.client), kind, argv[1], argv[2]);
     ctx.reply().int(receivers as i64);
     Ok(())
