@@ -514,3 +514,33 @@ fn replicas_authenticate_with_masterauth_and_masteruser() {
     m.cmd(&["SET", "k", "v"]);
     wait_until("the write", Duration::from_secs(10), || second.cmd(&["GET", "k"]) == "$1\r\nv\r\n");
 }
+
+/// A failover that cannot complete (the replica is stopped) pauses writes
+/// until FAILOVER ABORT, or until its TIMEOUT passes; then writes resume.
+#[test]
+fn a_stuck_failover_is_aborted_by_hand_or_by_its_timeout() {
+    for kind in [Kind::Cinnabar, Kind::Redis] {
+        let master = Node::start(kind, &["--repl-diskless-sync-delay", "0"]);
+        let replica = Node::redis(&[]);
+        replica.replicate_from(&master);
+        wait_linked(&replica);
+        wait_until("the replica online", Duration::from_secs(10), || {
+            master.info_field("replication", "slave0").contains("state=online")
+        });
+        replica.signal("STOP");
+        master.cmd(&["SET", "k", "v"]);
+        let port = replica.port.to_string();
+        assert_eq!(master.cmd(&["FAILOVER", "TO", "127.0.0.1", &port]), "+OK\r\n", "{kind:?}");
+        assert_eq!(master.info_field("replication", "master_failover_state"), "waiting-for-sync");
+        assert_eq!(master.cmd(&["FAILOVER"]), "-ERR FAILOVER already in progress.\r\n", "{kind:?}");
+        assert_eq!(master.cmd(&["FAILOVER", "ABORT"]), "+OK\r\n");
+        assert_eq!(master.info_field("replication", "master_failover_state"), "no-failover");
+        assert_eq!(master.cmd(&["SET", "k", "w"]), "+OK\r\n", "{kind:?}: writes resume");
+        assert_eq!(master.cmd(&["FAILOVER", "TIMEOUT", "500"]), "+OK\r\n");
+        wait_until("the timeout to abort it", Duration::from_secs(10), || {
+            master.info_field("replication", "master_failover_state") == "no-failover"
+        });
+        assert_eq!(master.info_field("replication", "role"), "master", "{kind:?}");
+        replica.signal("CONT");
+    }
+}
