@@ -192,11 +192,19 @@ fn evalsha_request_flags(srv: &Server, argv: &[&[u8]], table_flags: u32) -> u32 
     if argv[1].len() != 40 {
         return table_flags;
     }
-    let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
-    match srv.scripting.script(&sha) {
+    let Some(sha) = lowercase_sha(argv[1]) else { return table_flags };
+    match std::str::from_utf8(&sha).ok().and_then(|sha| srv.scripting.script(sha)) {
         Some(script) => scripting::command_flags(table_flags, script.flags),
         None => table_flags,
     }
+}
+
+/// A script name as given (40 hex digits in any case), lower-cased without
+/// allocating: EVALSHA looks its script up twice per call.
+fn lowercase_sha(arg: &[u8]) -> Option<[u8; 40]> {
+    let mut sha: [u8; 40] = arg.try_into().ok()?;
+    sha.make_ascii_lowercase();
+    Some(sha)
 }
 
 fn eval(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
@@ -223,11 +231,11 @@ fn eval_generic(ctx: &mut Ctx, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
     }
     let (keys, args) = scripting::split_keys(&argv[3..], argv[2], crate::command::context::errors::NOT_INTEGER)?;
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
-        if ctx.srv.scripting.script(&sha).is_none() {
-            return Err(NO_SUCH_SCRIPT.into());
+        let known = lowercase_sha(argv[1]).and_then(|sha| String::from_utf8(sha.to_vec()).ok());
+        match known {
+            Some(sha) if ctx.srv.scripting.script(&sha).is_some() => sha,
+            _ => return Err(NO_SUCH_SCRIPT.into()),
         }
-        sha
     } else {
         ctx.srv.scripting.load_script(argv[1])?
     };

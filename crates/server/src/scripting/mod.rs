@@ -97,7 +97,8 @@ pub struct RunInfo {
 pub struct Scripting {
     /// The EVAL interpreter (taken out while a script runs).
     eval_vm: Option<LuaVm>,
-    scripts: HashMap<String, EvalScript>,
+    /// By SHA; foldhash, as EVALSHA looks a script up twice per call.
+    scripts: HashMap<String, EvalScript, foldhash::fast::RandomState>,
     pub functions: functions::Functions,
     /// The client scripts run commands as (taken out while a script runs).
     script_client: Option<Box<Client>>,
