@@ -67,6 +67,13 @@ impl Subscriptions {
         self.channels.len()
     }
 
+    /// True if `allowed(name, is_pattern)` holds for every channel, shard
+    /// channel and pattern subscribed to.
+    pub fn all_allowed(&self, allowed: impl Fn(&[u8], bool) -> bool) -> bool {
+        self.channels.iter().chain(&self.shard_channels).all(|c| allowed(c, false))
+            && self.patterns.iter().all(|p| allowed(p, true))
+    }
+
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()
     }

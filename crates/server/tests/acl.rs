@@ -406,3 +406,30 @@ fn client_kill_user_kills_that_users_connections() {
         assert!(closed(conn));
     }
 }
+
+/// An ACL change that takes a channel or pattern away from a user
+/// disconnects that user's clients subscribed to it, as Redis 7.0 does;
+/// clients whose subscriptions are still allowed stay.
+#[test]
+fn revoking_channels_disconnects_their_subscribers() {
+    for server in both(&[]) {
+        let mut admin = server.raw();
+        assert_eq!(admin.cmd(&["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~*", "&news*"]), "+OK\r\n");
+        let subscribe = |verb: &str, name: &str| {
+            let mut c = server.raw();
+            assert_eq!(c.cmd(&["AUTH", "u", "pw"]), "+OK\r\n");
+            c.cmd(&[verb, name]);
+            c
+        };
+        let mut channel = subscribe("SUBSCRIBE", "news1");
+        let mut pattern = subscribe("PSUBSCRIBE", "news*");
+        let mut shard = subscribe("SSUBSCRIBE", "news2");
+        admin.cmd(&["ACL", "SETUSER", "u", "resetchannels", "&news1", "&news2"]);
+        assert!(closed(&mut pattern), "{:?}: the pattern is no longer allowed", server.kind);
+        assert!(!closed(&mut channel), "{:?}", server.kind);
+        assert!(!closed(&mut shard), "{:?}", server.kind);
+        admin.cmd(&["ACL", "SETUSER", "u", "resetchannels", "&news2"]);
+        assert!(closed(&mut channel), "{:?}", server.kind);
+        assert!(!closed(&mut shard), "{:?}", server.kind);
+    }
+}

@@ -530,6 +530,31 @@ fn record(
     srv.acl.log.borrow_mut().add(entry, srv.config.acllog_max_len.max(0) as usize);
 }
 
+/// Disconnects the subscribed clients whose user may no longer use one of
+/// their channels or patterns (after ACL SETUSER or LOAD), as Redis 7.0
+/// does: others at once, `caller` once its reply is written.
+pub fn disconnect_revoked_subscribers(srv: &mut Server, caller: &mut Client) {
+    let revoked = |c: &Client| {
+        let Some(user) = c.user.as_ref() else { return false };
+        let user = user.borrow();
+        c.subscriptions.is_subscribed()
+            && !c.subscriptions.all_allowed(|name, pattern| check_channel(&user, name, pattern))
+    };
+    if revoked(caller) {
+        caller.close_after_reply = true;
+    }
+    let victims: Vec<_> = srv
+        .clients
+        .iter()
+        .filter(|(&id, c)| id != caller.id && c.try_borrow().is_ok_and(|c| revoked(&c)))
+        .map(|(&id, c)| (id, c.clone()))
+        .collect();
+    for (id, client) in victims {
+        client.borrow_mut().kill();
+        srv.remove_client(id);
+    }
+}
+
 /// Disconnects every client authenticated as one of `users` (after ACL
 /// DELUSER or LOAD): others at once, `caller` once its reply is written.
 pub fn disconnect_users(srv: &mut Server, caller: &mut Client, users: &[UserRef]) {

@@ -122,6 +122,7 @@ fn setuser(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let user = rules::set_user(existing.as_ref(), name, &argv[3..], &ctx.srv.commands, pubsub_all)
         .map_err(|e| format!("ERR {e}"))?;
     ctx.srv.acl.put(user);
+    acl::disconnect_revoked_subscribers(ctx.srv, ctx.client);
     ctx.reply().ok();
     Ok(())
 }
@@ -213,6 +214,7 @@ fn load(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     let users = file::load(&path, &ctx.srv.commands, pubsub_all(ctx)).map_err(|e| format!("ERR {e}"))?;
     let dropped = ctx.srv.acl.replace_all(users, &ctx.srv.commands);
     acl::disconnect_users(ctx.srv, ctx.client, &dropped);
+    acl::disconnect_revoked_subscribers(ctx.srv, ctx.client);
     ctx.reply().ok();
     Ok(())
 }
