@@ -544,3 +544,21 @@ fn a_stuck_failover_is_aborted_by_hand_or_by_its_timeout() {
         replica.signal("CONT");
     }
 }
+
+/// replica-announce-ip/port are what the master shows for its replica.
+#[test]
+fn masters_show_the_announced_replica_address() {
+    for (master_kind, replica_kind) in [(Kind::Cinnabar, Kind::Redis), (Kind::Redis, Kind::Cinnabar)] {
+        let master = Node::start(master_kind, &["--repl-diskless-sync-delay", "0"]);
+        let replica =
+            Node::start(replica_kind, &["--replica-announce-ip", "192.0.2.7", "--replica-announce-port", "5555"]);
+        replica.replicate_from(&master);
+        wait_linked(&replica);
+        wait_until("the replica online", Duration::from_secs(10), || {
+            master.info_field("replication", "slave0").contains("state=online")
+        });
+        let shown = master.info_field("replication", "slave0");
+        assert!(shown.starts_with("ip=192.0.2.7,port=5555,"), "{master_kind:?} <- {replica_kind:?}: {shown}");
+        assert!(master.cmd(&["ROLE"]).contains("$9\r\n192.0.2.7\r\n$4\r\n5555\r\n"));
+    }
+}
