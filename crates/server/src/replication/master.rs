@@ -158,8 +158,12 @@ pub fn replconf(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result
                 }
                 return Ok(false);
             }
-            // Our master's GETACK is answered by the link (replica.rs).
-            b"getack" => return Ok(false),
+            b"getack" => {
+                if client.is_master {
+                    super::replica::ack_requested(srv);
+                }
+                return Ok(false);
+            }
             b"rdb-only" | b"rdb-filter-only" => {}
             _ => {
                 return Err(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(option)));

@@ -74,6 +74,8 @@ pub struct MasterLink {
     pub read_offset: u64,
     /// Ask the master to hand over (FAILOVER): PSYNC ... FAILOVER.
     pub failover: bool,
+    /// Offsets REPLCONF GETACK asked to acknowledge, not yet sent.
+    pub acks_owed: Vec<u64>,
 }
 
 impl MasterLink {
@@ -110,6 +112,7 @@ pub fn follow(srv: &mut Server, host: String, port: u16) {
         transfer: None,
         read_offset: srv.propagation.repl_offset(),
         failover: false,
+        acks_owed: Vec::new(),
     });
     if let Some(server) = srv.handle.upgrade() {
         tokio::task::spawn_local(run_link(server, epoch));
@@ -139,6 +142,15 @@ pub fn promote(srv: &mut Server) {
         srv.repl.replid
     );
     log_at!(Notice, "MASTER MODE enabled");
+}
+
+/// REPLCONF GETACK from our master: acknowledge the offset applied so far
+/// (before the GETACK itself, as Redis counts it) once the batch is done.
+pub fn ack_requested(srv: &mut Server) {
+    let offset = srv.propagation.repl_offset();
+    if let Some(link) = srv.repl.link.as_mut() {
+        link.acks_owed.push(offset);
+    }
 }
 
 /// PSYNC <our replid> <offset> FAILOVER from our master: it asks us to take
@@ -542,14 +554,13 @@ async fn follow_stream(server: &Rc<RefCell<Server>>, mut conn: Conn, epoch: u64)
 }
 
 /// Runs every complete command in `input` as the master client; returns the
-/// offsets REPLCONF GETACK asked to acknowledge.
+/// offsets its REPLCONF GETACKs asked to acknowledge.
 fn apply_stream(
     server: &Rc<RefCell<Server>>,
     master: &Rc<RefCell<crate::client::Client>>,
     parser: &mut RequestParser,
     input: &mut Vec<u8>,
 ) -> Vec<u64> {
-    let mut acks = Vec::new();
     let mut srv = server.borrow_mut();
     let mut client = master.borrow_mut();
     let limits = Limits { max_bulk_len: srv.config.proto_max_bulk_len, auth_required: false };
@@ -567,9 +578,7 @@ fn apply_stream(
         };
         let mut argv = crate::net::recycle(std::mem::take(&mut spare_argv));
         parser.argv(&input[consumed..], &mut argv);
-        if is_getack(&argv) {
-            acks.push(srv.propagation.repl_offset());
-        } else if !argv.is_empty() {
+        if !argv.is_empty() {
             srv.propagation.applying_master_stream = true;
             let outcome = dispatch::execute(&mut srv, &mut client, &argv);
             srv.propagation.applying_master_stream = false;
@@ -585,11 +594,7 @@ fn apply_stream(
         consumed += used;
     }
     input.drain(..consumed);
-    acks
-}
-
-fn is_getack(argv: &[&[u8]]) -> bool {
-    argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack")
+    srv.repl.link.as_mut().map(|l| std::mem::take(&mut l.acks_owed)).unwrap_or_default()
 }
 
 async fn send_ack_on(conn: &mut Conn, offset: u64) -> LinkResult {
