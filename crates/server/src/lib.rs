@@ -153,6 +153,7 @@ async fn serve(config: Config) -> i32 {
         }
         log_at!(Warning, "Errors trying to shut down the server. Check the logs for more information.");
     }
+    replication::master::kill_snapshot_child(&mut server.borrow_mut());
     persistence::aof::shutdown(&mut server.borrow_mut());
     if !pidfile.is_empty() {
         log_at!(Notice, "Removing the pid file.");
