@@ -298,11 +298,13 @@ impl List {
     /// Makes room for one more node, growing the node table by an eighth
     /// rather than doubling it: a long list's table would otherwise carry
     /// up to a node's worth of unused slots per node (Redis links its nodes,
-    /// with no slack), while an eighth keeps growth amortised O(1).
+    /// with no slack), while an eighth keeps growth amortised O(1). A list's
+    /// first node gets a table of one: most lists are small.
     fn reserve_node(&mut self) {
         let len = self.nodes.len();
         if len == self.nodes.capacity() {
-            self.nodes.reserve_exact((len / 8).max(4));
+            let extra = if len == 0 { 1 } else { (len / 8).max(4) };
+            self.nodes.reserve_exact(extra);
         }
     }
 
