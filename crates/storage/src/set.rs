@@ -18,7 +18,9 @@ use crate::SmallBytes;
 /// A set; see the module comment.
 pub enum Set {
     Ints(IntSet),
-    Table(Dict<SmallBytes, ()>),
+    /// Boxed: most sets are small intsets, and a table is several times
+    /// their size (every set value is one allocation of this enum).
+    Table(Box<Dict<SmallBytes, ()>>),
 }
 
 /// A member as stored: integers of an intset, bytes of a table.
@@ -42,7 +44,7 @@ impl Clone for Set {
                 for member in t.keys() {
                     copy.insert_new(member.clone(), ());
                 }
-                Set::Table(copy)
+                Set::Table(Box::new(copy))
             }
         }
     }
@@ -71,7 +73,7 @@ impl Set {
         if as_int(first).is_some() {
             Set::Ints(IntSet::new())
         } else {
-            Set::Table(Dict::new())
+            Set::Table(Box::default())
         }
     }
 
@@ -84,7 +86,7 @@ impl Set {
     pub fn empty_like(&self) -> Self {
         match self {
             Set::Ints(_) => Set::Ints(IntSet::new()),
-            Set::Table(_) => Set::Table(Dict::new()),
+            Set::Table(_) => Set::Table(Box::default()),
         }
     }
 
@@ -158,7 +160,7 @@ impl Set {
             for i in s.iter() {
                 table.insert_new(SmallBytes::from(i.to_string().into_bytes()), ());
             }
-            *self = Set::Table(table);
+            *self = Set::Table(Box::new(table));
         }
     }
 

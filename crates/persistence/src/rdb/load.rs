@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use cinnabar_protocol::numbers::parse_f64;
-use cinnabar_storage::dict::Dict;
 use cinnabar_storage::hash::{Hash, HashLimits};
 use cinnabar_storage::intset::IntSet;
 use cinnabar_storage::list::End;
@@ -172,7 +171,7 @@ fn duplicate_set_member() -> RdbError {
 
 fn load_set<R: Read>(r: &mut RdbReader<R>, opts: &LoadOptions) -> Result<Set, RdbError> {
     let len = r.count()?;
-    let mut set = if len > opts.set_max_intset_entries { Set::Table(Dict::new()) } else { Set::new_ints() };
+    let mut set = if len > opts.set_max_intset_entries { Set::Table(Box::default()) } else { Set::new_ints() };
     for _ in 0..len {
         if !set.add(&r.string()?, opts.set_max_intset_entries) {
             return Err(duplicate_set_member());
@@ -186,7 +185,7 @@ fn load_intset<R: Read>(r: &mut RdbReader<R>, opts: &LoadOptions) -> Result<Set,
     if ints.len() <= opts.set_max_intset_entries {
         return Ok(Set::Ints(ints));
     }
-    let mut set = Set::Table(Dict::new());
+    let mut set = Set::Table(Box::default());
     let mut digits = Vec::with_capacity(20);
     for i in ints.iter() {
         digits.clear();
