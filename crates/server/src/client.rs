@@ -197,27 +197,10 @@ impl Client {
     /// closed at once, and its pending output dropped. Returns true if it
     /// closed the client.
     pub fn enforce_output_limit(&mut self, srv: &crate::server::Server) -> bool {
-        let now_ms = srv.now_ms;
         let limit = srv.config.client_output_buffer_limit[self.client_type().limit_class()];
         let pending = self.pending_output() as u64;
-        let over_hard = limit.hard > 0 && pending >= limit.hard;
-        let over_soft = limit.soft > 0 && pending >= limit.soft;
-        // As Redis: the soft limit counts in whole seconds from the first
-        // time it was seen exceeded, and closes only once more than its
-        // seconds have passed (never on that first sight).
-        let now_s = now_ms / 1000;
-        let soft_expired = match (over_soft, self.soft_limit_since_s) {
-            (false, _) => {
-                self.soft_limit_since_s = None;
-                false
-            }
-            (true, None) => {
-                self.soft_limit_since_s = Some(now_s);
-                false
-            }
-            (true, Some(since)) => now_s - since > limit.soft_seconds,
-        };
-        if !(over_hard || soft_expired) || self.close_asap {
+        let exceeded = limit.exceeded(pending, &mut self.soft_limit_since_s, srv.now_ms / 1000);
+        if !exceeded || self.close_asap {
             return false;
         }
         log_at!(

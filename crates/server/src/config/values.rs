@@ -25,6 +25,30 @@ pub struct ObufLimit {
     pub soft_seconds: i64,
 }
 
+impl ObufLimit {
+    /// True once `pending` output bytes break the limit: past the hard
+    /// limit, or past the soft one for more than its seconds. As Redis, the
+    /// soft limit counts in whole seconds from the first time it was seen
+    /// exceeded (`since`, kept by the caller) and never closes on that first
+    /// sight.
+    pub fn exceeded(&self, pending: u64, since: &mut Option<i64>, now_s: i64) -> bool {
+        if self.hard > 0 && pending >= self.hard {
+            return true;
+        }
+        if self.soft == 0 || pending < self.soft {
+            *since = None;
+            return false;
+        }
+        match *since {
+            None => {
+                *since = Some(now_s);
+                false
+            }
+            Some(first) => now_s - first > self.soft_seconds,
+        }
+    }
+}
+
 /// `notify-keyspace-events` classes, as bits.
 pub mod notify {
     pub const KEYSPACE: u32 = 1 << 0;
@@ -654,6 +678,19 @@ pub fn apply_loglevel(config: &mut Config) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn output_limits_close_past_hard_or_after_soft_seconds() {
+        let limit = ObufLimit { hard: 100, soft: 50, soft_seconds: 2 };
+        let mut since = None;
+        assert!(limit.exceeded(100, &mut since, 0));
+        assert!(!limit.exceeded(60, &mut since, 10));
+        assert!(!limit.exceeded(60, &mut since, 12));
+        assert!(limit.exceeded(60, &mut since, 13));
+        assert!(!limit.exceeded(10, &mut since, 14));
+        assert_eq!(since, None);
+    }
+
     use super::*;
 
     #[test]

@@ -835,23 +835,13 @@ fn replica_over_limit(srv: &Server, id: ClientId) -> bool {
 }
 
 /// `client-output-buffer-limit replica` on what the buffer holds for a
-/// replica alone (`Backlog::held_for`): past the hard limit, or past the soft one for longer than its
-/// seconds (counted from when it was first seen past it).
+/// replica alone (`Backlog::held_for`).
 fn over_output_limit(srv: &Server, id: ClientId, pending: u64) -> bool {
-    let limit = srv.config.client_output_buffer_limit[1];
-    if limit.hard > 0 && pending >= limit.hard {
-        return true;
-    }
     let Some(replica) = srv.repl.master_side.replicas.get(&id) else { return false };
-    let now_s = srv.now_ms / 1000;
-    let over_soft = limit.soft > 0 && pending >= limit.soft;
-    let since = replica.soft_limit_since_s.get();
-    match (over_soft, since) {
-        (false, _) => replica.soft_limit_since_s.set(None),
-        (true, None) => replica.soft_limit_since_s.set(Some(now_s)),
-        (true, Some(since)) => return now_s - since > limit.soft_seconds,
-    }
-    false
+    let mut since = replica.soft_limit_since_s.get();
+    let exceeded = srv.config.client_output_buffer_limit[1].exceeded(pending, &mut since, srv.now_ms / 1000);
+    replica.soft_limit_since_s.set(since);
+    exceeded
 }
 
 /// Sends the snapshot: the dump file (`$<len>`), or the child's pieces
