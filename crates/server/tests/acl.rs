@@ -121,14 +121,7 @@ fn acl_log_entries_match_redis() {
     ];
     same_replies(&servers, denials);
     for server in &servers {
-        let mut conn = server.client();
-        let entries: Vec<Vec<redis::Value>> = redis::cmd("ACL")
-            .arg("LOG")
-            .query::<Vec<redis::Value>>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(fields)
-            .collect();
+        let entries = acl_log(server);
         let summary: Vec<String> = entries.iter().map(|e| summarize(e)).collect();
         assert_eq!(
             summary,
@@ -144,6 +137,7 @@ fn acl_log_entries_match_redis() {
         );
         let info = text(&entries[3][13]);
         assert!(info.contains(" cmd=incr user=u "), "{info}");
+        let mut conn = server.client();
         let one: Vec<redis::Value> = redis::cmd("ACL").arg("LOG").arg(1).query(&mut conn).unwrap();
         assert_eq!(one.len(), 1);
         assert_eq!(redis::cmd("ACL").arg("LOG").arg("RESET").query::<String>(&mut conn).unwrap(), "OK");
@@ -166,14 +160,7 @@ fn commands_refused_to_scripts_are_logged_with_context_lua() {
     ];
     same_replies(&servers, denials);
     for server in &servers {
-        let mut conn = server.client();
-        let entries: Vec<Vec<redis::Value>> = redis::cmd("ACL")
-            .arg("LOG")
-            .query::<Vec<redis::Value>>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(fields)
-            .collect();
+        let entries = acl_log(server);
         let summary: Vec<String> = entries.iter().map(|e| summarize(e)).collect();
         assert_eq!(
             summary,
@@ -189,6 +176,13 @@ fn commands_refused_to_scripts_are_logged_with_context_lua() {
         let info = text(&entries[1][13]);
         assert!(info.contains(" argv-mem=34 ") && info.contains(" cmd=eval user=u "), "{:?}: {info}", server.kind);
     }
+}
+
+/// ACL LOG's entries, each as its flat list of field names and values.
+fn acl_log(server: &ServerProcess) -> Vec<Vec<redis::Value>> {
+    let mut conn = server.client();
+    let entries: Vec<redis::Value> = redis::cmd("ACL").arg("LOG").query(&mut conn).expect("ACL LOG");
+    entries.into_iter().map(fields).collect()
 }
 
 fn fields(entry: redis::Value) -> Vec<redis::Value> {

@@ -12,6 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::node::{wait_converged, wait_linked, wait_until, write_keys, Node};
+use common::Kind;
 
 /// Writes keys one by one, each followed by WAIT for `replicas`; returns the
 /// keys WAIT confirmed on all of them, until the master stops answering.
@@ -94,56 +95,43 @@ fn wait_confirmed_writes_survive_the_masters_death_and_a_promotion() {
     wait_converged(&[&promoted, &follower]);
 }
 
-/// PSYNC2 across implementations: a redis-server master with a Cinnabar and
-/// a redis-server replica; the redis replica is promoted; the Cinnabar
-/// replica and the demoted master follow it with partial syncs.
-#[test]
-fn a_cinnabar_replica_and_a_demoted_master_follow_a_promoted_redis_replica_partially() {
-    let master = Node::redis(&[]);
-    let cinnabar = Node::cinnabar(&[]);
-    let promoted = Node::redis(&[]);
-    cinnabar.replicate_from(&master);
+/// PSYNC2 across implementations: a master of kind `master` with two
+/// replicas, `promoted` and `other`; `promoted` is promoted with REPLICAOF NO
+/// ONE; `other` and the demoted master follow it with partial syncs.
+fn followers_continue_partially_after_a_promotion(master: Kind, promoted: Kind, other: Kind) {
+    let master = Node::start(master, &[]);
+    let promoted = Node::start(promoted, &[]);
+    let other = Node::start(other, &[]);
     promoted.replicate_from(&master);
-    wait_linked(&cinnabar);
+    other.replicate_from(&master);
     wait_linked(&promoted);
+    wait_linked(&other);
     write_keys(&master, "before", 500);
-    wait_converged(&[&master, &cinnabar, &promoted]);
+    wait_converged(&[&master, &promoted, &other]);
 
     assert_eq!(promoted.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
-    cinnabar.replicate_from(&promoted);
+    other.replicate_from(&promoted);
     master.replicate_from(&promoted);
-    wait_linked(&cinnabar);
+    wait_linked(&other);
     wait_linked(&master);
     assert_eq!(promoted.stat("sync_partial_ok"), 2, "both followers continued partially");
     assert_eq!(promoted.stat("sync_full"), 0);
     write_keys(&promoted, "after", 500);
-    wait_converged(&[&promoted, &cinnabar, &master]);
+    wait_converged(&[&promoted, &other, &master]);
 }
 
-/// The same with Cinnabar promoted: a Cinnabar master, a Cinnabar replica
-/// that is promoted, and a redis-server replica plus the demoted Cinnabar
-/// master following it partially.
+/// A redis-server master; its redis replica is promoted; a Cinnabar replica
+/// and the demoted master follow.
+#[test]
+fn a_cinnabar_replica_and_a_demoted_master_follow_a_promoted_redis_replica_partially() {
+    followers_continue_partially_after_a_promotion(Kind::Redis, Kind::Redis, Kind::Cinnabar);
+}
+
+/// A Cinnabar master; its Cinnabar replica is promoted; a redis-server
+/// replica and the demoted Cinnabar master follow.
 #[test]
 fn a_redis_replica_and_a_demoted_master_follow_a_promoted_cinnabar_replica_partially() {
-    let master = Node::cinnabar(&[]);
-    let promoted = Node::cinnabar(&[]);
-    let redis = Node::redis(&[]);
-    promoted.replicate_from(&master);
-    redis.replicate_from(&master);
-    wait_linked(&promoted);
-    wait_linked(&redis);
-    write_keys(&master, "before", 500);
-    wait_converged(&[&master, &promoted, &redis]);
-
-    assert_eq!(promoted.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
-    redis.replicate_from(&promoted);
-    master.replicate_from(&promoted);
-    wait_linked(&redis);
-    wait_linked(&master);
-    assert_eq!(promoted.stat("sync_partial_ok"), 2, "both followers continued partially");
-    assert_eq!(promoted.stat("sync_full"), 0);
-    write_keys(&promoted, "after", 500);
-    wait_converged(&[&promoted, &redis, &master]);
+    followers_continue_partially_after_a_promotion(Kind::Cinnabar, Kind::Cinnabar, Kind::Redis);
 }
 
 /// A replica killed (-9) in the middle of a full sync comes back, syncs
