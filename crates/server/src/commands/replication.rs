@@ -2,6 +2,9 @@
 //! replica says to its master (REPLCONF, PSYNC, SYNC). The machinery is in
 //! `crate::replication`.
 
+use cinnabar_protocol::numbers::parse_i64;
+
+use crate::command::context::errors;
 use crate::command::{acl, flags::*, Arg, CmdResult, CommandSpec, Ctx};
 use crate::log::log_at;
 use crate::replication::{failover, master, replica};
@@ -207,8 +210,8 @@ fn wait(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
                     local and are not propagated."
             .into());
     }
-    let wanted = parse_long(argv[1])?;
-    let timeout = parse_long(argv[2])?;
+    let wanted = parse_i64(argv[1]).ok_or(errors::NOT_INTEGER)?;
+    let timeout = parse_i64(argv[2]).ok_or(errors::NOT_INTEGER)?;
     if timeout < 0 {
         return Err("ERR timeout is negative".into());
     }
@@ -223,13 +226,6 @@ fn wait(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     ctx.srv.propagation.feed_replicas(&[b"REPLCONF", b"GETACK", b"*"]);
     ctx.block(&[], deadline);
     Ok(())
-}
-
-fn parse_long(arg: &[u8]) -> Result<i64, crate::command::CmdError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| "ERR value is not an integer or out of range".into())
 }
 
 fn failover_command(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {

@@ -4,7 +4,10 @@
 //! replica of it and asks it, with `PSYNC ... FAILOVER`, to take over; the
 //! pause ends when it accepted (or the failover is aborted).
 
+use cinnabar_protocol::numbers::parse_i64;
+
 use crate::client::PauseMode;
+use crate::command::context::errors::NOT_INTEGER;
 use crate::log::log_at;
 use crate::server::Server;
 
@@ -106,10 +109,7 @@ pub fn command(srv: &mut Server, argv: &[&[u8]]) -> Result<(), String> {
 }
 
 fn parse_long(arg: &[u8]) -> Result<i64, String> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| "ERR value is not an integer or out of range".to_string())
+    parse_i64(arg).ok_or_else(|| NOT_INTEGER.to_string())
 }
 
 /// Ends the failover: the write pause is lifted.

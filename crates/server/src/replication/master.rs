@@ -174,7 +174,7 @@ pub fn replconf(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Result
 }
 
 fn parse_number(value: &[u8]) -> Option<u64> {
-    std::str::from_utf8(value).ok()?.parse().ok()
+    cinnabar_protocol::numbers::parse_i64(value).and_then(|n| u64::try_from(n).ok())
 }
 
 /// PSYNC replid offset / SYNC: answers `+CONTINUE` or `+FULLRESYNC` (the
