@@ -225,9 +225,8 @@ async fn run_link(server: Rc<RefCell<Server>>, epoch: u64) {
                 link.state = LinkState::Connect;
                 link.transfer = None;
             }
-            if let Some(loading) = srv.rdb.loading.take() {
-                drop(loading);
-            }
+            // A snapshot being loaded when the link broke is abandoned.
+            srv.rdb.loading = None;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
