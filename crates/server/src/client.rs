@@ -91,6 +91,9 @@ pub struct Client {
     pub is_replica: bool,
     /// Our master's connection (replica side): runs the replication stream.
     pub is_master: bool,
+    /// The internal client replaying the AOF at start-up (DEBUG LOADAOF):
+    /// like the master link, obeyed without the checks clients get.
+    pub replays_aof: bool,
     /// What a would-be replica said in REPLCONF before its PSYNC.
     pub replica_hello: crate::replication::master::ReplicaHello,
     /// master_repl_offset after this client's last command: the offset
@@ -175,6 +178,7 @@ impl Client {
             pending_input: Vec::new(),
             is_replica: false,
             is_master: false,
+            replays_aof: false,
             replica_hello: Default::default(),
             woff: 0,
         }

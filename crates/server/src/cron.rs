@@ -32,6 +32,11 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     }
     srv.refresh_time();
     srv.stats.sample(srv.now_ms);
+    // While the AOF replays, the dataset is half built: nothing may expire,
+    // be saved or rewritten yet (Redis runs no serverCron while loading).
+    if srv.loading {
+        return;
+    }
     let expire_started = Instant::now();
     // Replicas leave expiry to their master's DELs.
     if srv.active_expire_enabled && !srv.repl.is_replica() {

@@ -103,9 +103,6 @@ async fn serve(config: Config) -> i32 {
     log::set_role('M');
     log_at!(Notice, "Running mode=standalone, port={}.", port);
     log_at!(Warning, "Server initialized");
-    if persistence::aof::load_at_startup(&mut server.borrow_mut()).is_err() {
-        return 1;
-    }
     tokio::task::spawn_local(persistence::aof::run_flusher(server.clone()));
     for listener in listeners {
         server.borrow_mut().listener_fds.push(std::os::fd::AsRawFd::as_raw_fd(&listener));
@@ -117,9 +114,12 @@ async fn serve(config: Config) -> i32 {
     }
     tokio::task::spawn_local(run_cron(server.clone()));
     tokio::task::spawn_local(evict::run_background(server.clone()));
-    // With the AOF on, it alone holds the dataset (as Redis: the RDB is ignored).
-    if !server.borrow().config.appendonly {
-        persistence::rdb::load_at_startup(&server).await;
+    // Clients are served (-LOADING) while the dataset loads. With the AOF
+    // on, it alone holds the dataset (as Redis: the RDB is ignored).
+    match persistence::aof::load_at_startup(&server).await {
+        Ok(true) => {}
+        Ok(false) => persistence::rdb::load_at_startup(&server).await,
+        Err(_) => return 1,
     }
     log_at!(Notice, "Ready to accept connections");
     let master = server.borrow().config.replicaof.clone();

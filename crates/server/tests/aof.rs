@@ -38,6 +38,15 @@ fn info_field(conn: &mut RawConn, name: &str) -> String {
     info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or("").to_string()
 }
 
+/// Waits until no rewrite runs or is scheduled.
+fn wait_rewrite_done(conn: &mut RawConn) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(conn, "aof_rewrite_in_progress") != "0" || info_field(conn, "aof_rewrite_scheduled") != "0" {
+        assert!(Instant::now() < deadline, "the rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Fills the dataset with every type and encoding, TTLs and several databases.
 fn populate(c: &mut RawConn) {
     let big = "v".repeat(100);
@@ -107,6 +116,7 @@ fn survives_restart_and_loads_in_redis(extra: &[&str], base: &str) {
         populate(&mut c);
         assert_eq!(c.cmd(&["BGREWRITEAOF"]), "+Background append only file rewriting started\r\n");
         c.cmd(&["RPUSH", "after-rewrite", "1"]);
+        wait_rewrite_done(&mut c);
         c.cmd(&["XACK", "stream", "grp", "1-1"]);
         digest(&server)
         // Dropping the server kills it with SIGKILL: no shutdown flush.
@@ -346,6 +356,7 @@ fn rewrites_under_concurrent_writes_keep_everything() {
     let mut c = server.raw();
     for _ in 0..5 {
         assert_eq!(c.cmd(&["BGREWRITEAOF"]), "+Background append only file rewriting started\r\n");
+        wait_rewrite_done(&mut c);
         std::thread::sleep(Duration::from_millis(20));
     }
     writer.join().unwrap();
@@ -374,6 +385,9 @@ fn config_set_appendonly_turns_the_aof_on_and_off() {
     assert_eq!(info_field(&mut c, "aof_enabled"), "0");
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
     assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    // Made while the first base is written: kept by the temp incr file.
+    c.cmd(&["SET", "during-rewrite", "1"]);
+    wait_rewrite_done(&mut c);
     assert_eq!(info_field(&mut c, "aof_rewrites"), "1");
     c.cmd(&["SET", "after-on", "1"]);
     let expected = digest(&server);
@@ -511,29 +525,180 @@ fn debug_loadaof_reloads_without_appending_twice() {
 #[test]
 fn failed_rewrites_are_reported_and_automatic_ones_back_off() {
     let dir = data_dir();
+    // A slow rewrite (a second per key) whose child the test kills.
     let server = start_in(
         Kind::Cinnabar,
         dir.path(),
-        &["--auto-aof-rewrite-percentage", "1", "--auto-aof-rewrite-min-size", "1"],
+        &["--auto-aof-rewrite-percentage", "1", "--auto-aof-rewrite-min-size", "1", "--rdb-key-save-delay", "1000000"],
     );
-    // A directory where the rewrite's temp file must go makes every rewrite fail.
-    std::fs::create_dir(dir.path().join(format!("temp-rewriteaof-bg-{}.aof", server.pid()))).unwrap();
     let mut c = server.raw();
+    c.cmd(&["SET", "k", "v"]);
     assert_eq!(c.cmd(&["BGREWRITEAOF"]), "+Background append only file rewriting started\r\n");
-    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "err");
-    c.cmd(&["SET", "grow", "the aof"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server
-        .log()
-        .contains("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes")
-    {
+    assert_eq!(c.cmd(&["BGREWRITEAOF"]), "-ERR Background append only file rewriting already in progress\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let limited = "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes";
+    while !server.log().contains(limited) {
         assert!(Instant::now() < deadline, "{}", server.log());
+        for child in server.children() {
+            let _ = Command::new("kill").args(["-9", &child.to_string()]).status();
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "err");
     assert_eq!(info_field(&mut c, "aof_rewrites_consecutive_failures"), "3");
+    assert!(server.log().contains("Background AOF rewrite terminated by signal 9"));
+    // No half-written base is left behind.
+    let temp_files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("temp-rewriteaof"));
+    assert_eq!(temp_files.count(), 0);
     // Writes go on: the AOF still appends to its newest incr file.
     c.cmd(&["SET", "after", "1"]);
     drop(server);
     let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
     assert_eq!(restarted.raw().cmd(&["GET", "after"]), "$1\r\n1\r\n");
+}
+
+/// One child at a time: BGREWRITEAOF during a BGSAVE is scheduled, BGSAVE
+/// during a rewrite is refused or scheduled, and each scheduled job runs
+/// when the other ends. The replies are compared with redis-server's.
+#[test]
+fn rewrites_and_bgsaves_take_turns_as_in_redis() {
+    let script = |kind: Kind| -> Vec<String> {
+        let dir = data_dir();
+        // About half a second per child: 10 keys, 50 ms each.
+        let server = start_in(kind, dir.path(), &["--rdb-key-save-delay", "50000"]);
+        let mut c = server.raw();
+        for i in 0..10 {
+            c.cmd(&["SET", &format!("k{i}"), "v"]);
+        }
+        let mut replies = vec![
+            c.cmd(&["BGSAVE"]),
+            c.cmd(&["BGREWRITEAOF"]),
+            info_field(&mut c, "aof_rewrite_scheduled"),
+            c.cmd(&["BGSAVE"]),
+            c.cmd(&["SAVE"]),
+        ];
+        // The scheduled rewrite starts once the BGSAVE ended.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while info_field(&mut c, "aof_rewrite_in_progress") != "1" {
+            assert!(Instant::now() < deadline, "the scheduled rewrite never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        replies.extend([c.cmd(&["BGSAVE"]), c.cmd(&["BGSAVE", "SCHEDULE"]), c.cmd(&["BGREWRITEAOF"])]);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        replies.push(c.cmd(&["EXEC"]));
+        wait_rewrite_done(&mut c);
+        // The scheduled BGSAVE runs after the rewrite.
+        while info_field(&mut c, "rdb_saves") != "2" || info_field(&mut c, "rdb_bgsave_in_progress") != "0" {
+            assert!(Instant::now() < deadline, "the scheduled BGSAVE never ran");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        replies.extend([info_field(&mut c, "aof_rewrites"), info_field(&mut c, "aof_last_bgrewrite_status")]);
+        replies
+    };
+    let redis = script(Kind::Redis);
+    let cinnabar = script(Kind::Cinnabar);
+    assert_eq!(cinnabar, redis);
+    assert_eq!(redis[1], "+Background append only file rewriting scheduled\r\n");
+}
+
+/// CONFIG SET appendonly yes while a BGSAVE runs: the first rewrite waits
+/// for it, and what is written meanwhile is kept once the AOF is on.
+#[test]
+fn turning_the_aof_on_during_a_bgsave_waits_for_it() {
+    let dir = data_dir();
+    let d = dir.path().to_str().unwrap();
+    let args =
+        ["--dir", d, "--rdb-key-save-delay", "50000", "--enable-debug-command", "yes", "--appendfsync", "always"];
+    let server = ServerProcess::cinnabar(&args);
+    let mut c = server.raw();
+    for i in 0..10 {
+        c.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), "+OK\r\n");
+    assert_eq!(info_field(&mut c, "aof_rewrite_scheduled"), "1");
+    assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    c.cmd(&["SET", "while-waiting", "1"]);
+    wait_rewrite_done(&mut c);
+    c.cmd(&["SET", "after", "1"]);
+    let expected = digest(&server);
+    drop(server);
+    let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
+    assert_eq!(digest(&restarted), expected);
+    let (ok, report) = redis_check_aof(&manifest_path(dir.path()));
+    assert!(ok, "{report}");
+}
+
+/// kill -9 of the server during a rewrite: the child goes with it (its base
+/// could never be installed), and the AOF as it was loads with every
+/// acknowledged write, including those made during the rewrite.
+#[test]
+fn a_rewrite_child_dies_with_its_server_and_the_aof_still_loads() {
+    let dir = data_dir();
+    let server = start_in(Kind::Cinnabar, dir.path(), &["--rdb-key-save-delay", "100000"]);
+    let mut c = server.raw();
+    for i in 0..20 {
+        c.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(c.cmd(&["BGREWRITEAOF"]), "+Background append only file rewriting started\r\n");
+    c.cmd(&["SET", "during", "1"]);
+    let children = server.children();
+    assert_eq!(children.len(), 1);
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{}", children[0])).exists() {
+        assert!(Instant::now() < deadline, "the rewrite child outlived its server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
+    assert_eq!(restarted.raw().cmd(&["DBSIZE"]), ":21\r\n");
+    let (ok, report) = redis_check_aof(&manifest_path(dir.path()));
+    assert!(ok, "{report}");
+}
+
+/// While the AOF replays at start-up, connections are accepted and answered
+/// -LOADING (INFO says `loading:1`), as Redis answers them; then the whole
+/// dataset is there.
+#[test]
+fn clients_get_loading_while_the_aof_loads() {
+    let dir = data_dir();
+    {
+        let server = start_in(Kind::Cinnabar, dir.path(), &[]);
+        let mut c = server.raw();
+        for i in 0..3000 {
+            c.cmd(&["SET", &format!("k{i}"), "v"]);
+        }
+    }
+    let port = common::free_port();
+    let d = dir.path().to_str().unwrap();
+    // 0.5 ms a command: the replay takes about 1.5 s.
+    let mut child = Command::new(common::cinnabar_binary())
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir", d, "--appendonly", "yes"])
+        .args(["--key-load-delay", "500"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut c = loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break RawConn::connect(port);
+        }
+        assert!(Instant::now() < deadline, "never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(c.cmd(&["GET", "k1"]), "-LOADING Redis is loading the dataset in memory\r\n");
+    assert_eq!(info_field(&mut c, "loading"), "1");
+    assert_ne!(info_field(&mut c, "loading_total_bytes"), "0");
+    while c.cmd(&["PING"]) != "+PONG\r\n" {
+        assert!(Instant::now() < deadline, "the AOF never finished loading");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.cmd(&["DBSIZE"]), ":3000\r\n");
+    assert_eq!(info_field(&mut c, "loading"), "0");
+    let _ = child.kill();
+    let _ = child.wait();
 }

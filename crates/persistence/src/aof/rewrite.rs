@@ -25,13 +25,20 @@ pub const ITEMS_PER_COMMAND: usize = 64;
 const FLUSH_AT: usize = 64 * 1024;
 
 /// Writes every key of `dbs` (database index = position) to `out`, preceded
-/// by a `#TS:<unix>` annotation when `timestamp` is given. Returns the bytes
+/// by a `#TS:<unix>` annotation when `timestamp` is given; `after_key` is
+/// told how many keys are written after each one. Returns the bytes
 /// written.
-pub fn write_dataset<W: Write>(out: &mut W, dbs: &[Db], timestamp: Option<i64>) -> io::Result<u64> {
+pub fn write_dataset<W: Write>(
+    out: &mut W,
+    dbs: &[Db],
+    timestamp: Option<i64>,
+    after_key: &mut dyn FnMut(u64),
+) -> io::Result<u64> {
     let mut w = CommandWriter { out, buf: Vec::with_capacity(FLUSH_AT * 2), written: 0 };
     if let Some(ts) = timestamp {
         w.buf.extend_from_slice(format!("#TS:{ts}\r\n").as_bytes());
     }
+    let mut keys = 0;
     for (index, db) in dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
@@ -42,6 +49,8 @@ pub fn write_dataset<W: Write>(out: &mut W, dbs: &[Db], timestamp: Option<i64>) 
             if let Some(when) = db.expire_at(key) {
                 w.command(&[b"PEXPIREAT", key, &decimal(when)])?;
             }
+            keys += 1;
+            after_key(keys);
         }
     }
     w.flush()?;
@@ -210,7 +219,7 @@ mod tests {
         dbs[2].set(b"n", Entry::new(Value::Str(StrValue::from_bytes(b"12")), 0), false);
         dbs[2].set_expire(b"n", 1_900_000_000_000);
         let mut out = Vec::new();
-        write_dataset(&mut out, &dbs, Some(1700000000)).unwrap();
+        write_dataset(&mut out, &dbs, Some(1700000000), &mut |_| {}).unwrap();
         assert!(out.starts_with(b"#TS:1700000000\r\n"));
         assert_eq!(commands(&out), ["SELECT 0", "SET k v", "SELECT 2", "SET n 12", "PEXPIREAT n 1900000000000"]);
     }
@@ -224,7 +233,7 @@ mod tests {
         let mut dbs = vec![Db::new()];
         dbs[0].set(b"l", Entry::new(Value::List(Box::new(list)), 0), false);
         let mut out = Vec::new();
-        write_dataset(&mut out, &dbs, None).unwrap();
+        write_dataset(&mut out, &dbs, None, &mut |_| {}).unwrap();
         let cmds = commands(&out);
         let sizes: Vec<usize> = cmds[1..].iter().map(|c| c.split(' ').count() - 2).collect();
         assert_eq!(sizes, [64, 64, 2]);

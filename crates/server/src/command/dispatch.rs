@@ -190,6 +190,11 @@ fn check(
     if (arity > 0 && arity != argc) || argc < -arity {
         return Err((Some(id), format!("ERR wrong number of arguments for '{}' command", command.fullname)));
     }
+    // Our master's stream and the AOF are applied whatever the local state
+    // (Redis's "obey client", whose user is the superuser).
+    if client.is_master || client.replays_aof {
+        return Ok((id, super::request_flags(srv, id, argv)));
+    }
     if command.spec.flags & flags::PROTECTED != 0 && !protected_command_allowed(srv, client, &command.fullname) {
         return Err((Some(id), protected_command_error(&command.fullname)));
     }
@@ -202,11 +207,6 @@ fn check(
         return Err((Some(id), "ERR Command not allowed inside a transaction".to_string()));
     }
     let request_flags = super::request_flags(srv, id, argv);
-    // Our master's stream is applied whatever the local state (Redis's
-    // "obey client").
-    if client.is_master {
-        return Ok((id, request_flags));
-    }
     if let Some(refusal) = crate::evict::refusal(srv, client, id, request_flags) {
         return Err((Some(id), refusal.to_string()));
     }

@@ -303,7 +303,7 @@ fn persistence_section(out: &mut String, ctx: &mut Ctx) {
     let srv = &*ctx.srv;
     let rdb = &srv.rdb;
     let now = crate::server::unix_ms() / 1000;
-    let child = rdb.child.as_ref();
+    let child = crate::persistence::current_child(srv);
     let info = child.map(|c| c.info).unwrap_or_default();
     let keys_total = child.map_or(0, |c| c.keys_total);
     let fork_perc = if keys_total > 0 { info.keys_processed as f64 * 100.0 / keys_total as f64 } else { 0.0 };
@@ -318,11 +318,11 @@ fn persistence_section(out: &mut String, ctx: &mut Ctx) {
         "current_save_keys_processed" => info.keys_processed,
         "current_save_keys_total" => keys_total,
         "rdb_changes_since_last_save" => srv.dirty,
-        "rdb_bgsave_in_progress" => i32::from(child.is_some()),
+        "rdb_bgsave_in_progress" => i32::from(crate::persistence::rdb_child_running(srv)),
         "rdb_last_save_time" => srv.last_save,
         "rdb_last_bgsave_status" => if rdb.last_bgsave_ok { "ok" } else { "err" },
         "rdb_last_bgsave_time_sec" => rdb.last_bgsave_time_sec,
-        "rdb_current_bgsave_time_sec" => child.map_or(-1, |c| now - c.started_unix),
+        "rdb_current_bgsave_time_sec" => rdb.child.as_ref().map_or(-1, |c| now - c.started_unix),
         "rdb_saves" => rdb.saves,
         "rdb_last_cow_size" => rdb.last_cow_size,
         "rdb_last_load_keys_expired" => rdb.last_load_keys_expired,
@@ -333,7 +333,7 @@ fn persistence_section(out: &mut String, ctx: &mut Ctx) {
         out.push_str(&format!("{name}:{value}\r\n"));
     }
     fields!(out,
-        "aof_last_cow_size" => 0,
+        "aof_last_cow_size" => srv.aof.rewrite.last_cow_size,
         "module_fork_in_progress" => 0,
         "module_fork_last_cow_size" => 0,
     );

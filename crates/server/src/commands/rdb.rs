@@ -36,7 +36,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 const IN_PROGRESS: &str = "ERR Background save already in progress";
 
 fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    if rdb::bgsave_in_progress(ctx.srv) {
+    if crate::persistence::rdb_child_running(ctx.srv) {
         return Err(IN_PROGRESS.into());
     }
     ctx.srv.rdb.saves += 1;
@@ -47,16 +47,25 @@ fn save(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// BGSAVE [SCHEDULE]: while another kind of child (an AOF rewrite) runs, or
+/// inside a transaction, SCHEDULE lets the cron start it later.
 fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
-    match argv {
-        [_] => {}
-        [_, opt] if opt.eq_ignore_ascii_case(b"schedule") => {}
+    let schedule = match argv {
+        [_] => false,
+        [_, opt] if opt.eq_ignore_ascii_case(b"schedule") => true,
         _ => return Err(crate::command::context::errors::SYNTAX.into()),
-    }
-    // BGSAVE is the only kind of child so far, so SCHEDULE never has to wait
-    // for another one.
-    if rdb::bgsave_in_progress(ctx.srv) {
+    };
+    let in_exec = ctx.client.multi.is_some();
+    if crate::persistence::rdb_child_running(ctx.srv) {
         return Err(IN_PROGRESS.into());
+    }
+    if crate::persistence::child_running(ctx.srv) || in_exec {
+        if !(schedule || in_exec) {
+            return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+        }
+        ctx.srv.rdb.bgsave_scheduled = true;
+        ctx.reply().simple("Background saving scheduled");
+        return Ok(());
     }
     if !rdb::bgsave(ctx.srv) {
         return Err("ERR".into());

@@ -221,16 +221,22 @@ pub fn reply_help(ctx: &mut Ctx, command: &[u8], lines: &[&str]) {
 
 /// BGREWRITEAOF (the rewrite itself is in `persistence::aof`).
 fn bgrewriteaof(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {
-    match crate::persistence::aof::bgrewriteaof(ctx.srv) {
-        crate::persistence::aof::BgrewriteReply::Started => {
-            ctx.reply().simple("Background append only file rewriting started");
-            Ok(())
+    use crate::persistence::aof::BgrewriteReply;
+    let in_exec = ctx.client.multi.is_some();
+    match crate::persistence::aof::bgrewriteaof(ctx.srv, in_exec) {
+        BgrewriteReply::Started => ctx.reply().simple("Background append only file rewriting started"),
+        BgrewriteReply::Scheduled => ctx.reply().simple("Background append only file rewriting scheduled"),
+        BgrewriteReply::AlreadyRunning => {
+            return Err("ERR Background append only file rewriting already in progress".into())
         }
-        crate::persistence::aof::BgrewriteReply::Failed => {
-            Err("ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
-                .into())
+        BgrewriteReply::Failed => {
+            return Err(
+                "ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
+                    .into(),
+            )
         }
     }
+    Ok(())
 }
 
 fn time(ctx: &mut Ctx, _argv: &[&[u8]]) -> CmdResult {

@@ -38,6 +38,16 @@ use crate::server::Server;
 pub use load::{load_at_startup, reload, StartupFailed};
 pub use rewrite::{bgrewriteaof, BgrewriteReply};
 
+/// Whether the AOF is kept (Redis's `aof_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AofState {
+    Off,
+    /// Being turned on: the rewrite that makes its first base runs or is
+    /// scheduled; writes made meanwhile go to a temp incr file.
+    WaitRewrite,
+    On,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
     Always,
@@ -93,6 +103,7 @@ impl StreamSink for AofSink {
 
 /// The AOF's state (owned by the main thread, in `Server::aof`).
 pub struct Aof {
+    pub state: AofState,
     pending: Rc<RefCell<Pending>>,
     sink: Option<SinkId>,
     pub manifest: Manifest,
@@ -124,6 +135,7 @@ pub struct Aof {
 impl Default for Aof {
     fn default() -> Self {
         Aof {
+            state: AofState::Off,
             pending: Rc::default(),
             sink: None,
             manifest: Manifest::default(),
@@ -148,6 +160,12 @@ impl Default for Aof {
 
 impl Aof {
     pub fn is_on(&self) -> bool {
+        self.state == AofState::On
+    }
+
+    /// True while commands are appended to a file (the AOF is on, or a
+    /// rewrite turning it on runs).
+    fn is_appending(&self) -> bool {
         self.file.is_some()
     }
 
@@ -195,11 +213,20 @@ fn attach_sink(srv: &mut Server) {
 }
 
 /// Turns the AOF off (CONFIG SET appendonly no): flushes, fsyncs and closes
-/// the incr file and detaches from the stream.
+/// the incr file, detaches from the stream, and stops a running rewrite.
 pub fn stop(srv: &mut Server) {
-    if !srv.aof.is_on() {
+    if srv.aof.state == AofState::Off {
         return;
     }
+    rewrite::abandon_temp_incr(srv);
+    stop_appending(srv);
+    srv.aof.state = AofState::Off;
+    srv.aof.rewrite.scheduled = false;
+    rewrite::kill_child(srv);
+}
+
+/// Flushes, fsyncs and closes the incr file and detaches from the stream.
+fn stop_appending(srv: &mut Server) {
     flush(srv, true);
     if let Some(file) = srv.aof.file.take() {
         match file.sync_data() {
@@ -214,7 +241,6 @@ pub fn stop(srv: &mut Server) {
     aof.pending.borrow_mut().bytes = Vec::new();
     aof.incr_size = 0;
     aof.incr_fsynced = 0;
-    aof.rewrite.scheduled = false;
     aof.passed = aof.appended();
     aof.flush_done.notify_waiters();
 }
@@ -296,10 +322,10 @@ fn write_failed(aof: &mut Aof, file: &File, bytes: Vec<u8>, e: std::io::Error, p
 }
 
 fn fsync_as_policy(srv: &mut Server, policy: FsyncPolicy, file: &Arc<File>, now_s: i64, sync_in_progress: bool) {
-    let aof = &mut srv.aof;
-    if srv.config.no_appendfsync_on_rewrite && aof.rewrite.in_progress() {
+    if srv.config.no_appendfsync_on_rewrite && crate::persistence::child_running(srv) {
         return;
     }
+    let aof = &mut srv.aof;
     match policy {
         FsyncPolicy::Always => {
             let started = std::time::Instant::now();
@@ -338,7 +364,7 @@ fn disk_error(aof: &Aof) -> Option<std::io::Error> {
 /// Why write commands are refused, as Redis refuses them while the AOF
 /// cannot be written (`-MISCONF`); None when they may run.
 pub fn write_refusal(srv: &Server) -> Option<String> {
-    if !srv.aof.is_on() {
+    if srv.aof.state == AofState::Off {
         return None;
     }
     disk_error(&srv.aof).map(|e| format!("MISCONF Errors writing to the AOF file: {}", strerror(&e)))
@@ -350,7 +376,7 @@ pub async fn wait_flushed(server: &Rc<RefCell<Server>>, target: u64) {
     loop {
         let (wanted, done) = {
             let srv = server.borrow();
-            if srv.aof.passed >= target || !srv.aof.is_on() {
+            if srv.aof.passed >= target || !srv.aof.is_appending() {
                 return;
             }
             (srv.aof.flush_wanted.clone(), srv.aof.flush_done.clone())
@@ -384,16 +410,20 @@ pub async fn run_flusher(server: Rc<RefCell<Server>>) {
 /// commands (active expiry) and due everysec fsyncs, a postponed write, a
 /// retry after a write error, then scheduled and automatic rewrites.
 pub fn cron(srv: &mut Server) {
-    if !srv.aof.is_on() && !srv.aof.rewrite.scheduled {
-        return;
+    if srv.aof.is_appending() {
+        flush(srv, false);
+        srv.aof.flush_done.notify_waiters();
     }
-    flush(srv, false);
-    srv.aof.flush_done.notify_waiters();
     rewrite::cron(srv);
 }
 
-/// Flushes and fsyncs everything before the process exits.
+/// Stops a rewrite child, flushes and fsyncs everything before the process
+/// exits.
 pub fn shutdown(srv: &mut Server) {
+    if srv.aof.rewrite.in_progress() {
+        log_at!(Warning, "There is a child rewriting the AOF. Killing it!");
+        rewrite::kill_child(srv);
+    }
     if let Some(file) = srv.aof.file.clone() {
         log_at!(Notice, "Calling fsync() on the AOF file.");
         flush(srv, true);
@@ -405,7 +435,7 @@ pub fn shutdown(srv: &mut Server) {
 /// rewrite, as Redis does) or off; `aof-timestamp-enabled` takes effect.
 pub fn config_changed(srv: &mut Server) -> Result<(), String> {
     srv.aof.pending.borrow_mut().timestamps = srv.config.aof_timestamp_enabled;
-    match (srv.config.appendonly, srv.aof.is_on()) {
+    match (srv.config.appendonly, srv.aof.state != AofState::Off) {
         (true, false) => {
             if srv.aof.last_write_errno.take().is_some() {
                 log_at!(Warning, "AOF reopen, just ignore the last error.");
@@ -431,17 +461,17 @@ pub fn info_fields(srv: &Server) -> (InfoFields, InfoFields) {
     let now_s = srv.now_ms / 1000;
     let write_ok = disk_error(aof).is_none();
     let always = vec![
-        ("aof_enabled", u8::from(srv.config.appendonly).to_string()),
+        ("aof_enabled", u8::from(aof.state != AofState::Off).to_string()),
         ("aof_rewrite_in_progress", u8::from(r.in_progress()).to_string()),
         ("aof_rewrite_scheduled", u8::from(r.scheduled).to_string()),
         ("aof_last_rewrite_time_sec", r.last_duration_s.to_string()),
-        ("aof_current_rewrite_time_sec", r.started_s.map_or(-1, |s| now_s - s).to_string()),
+        ("aof_current_rewrite_time_sec", r.child.as_ref().map_or(-1, |c| now_s - c.started_unix).to_string()),
         ("aof_last_bgrewrite_status", if r.last_ok { "ok" } else { "err" }.to_string()),
         ("aof_rewrites", r.count.to_string()),
         ("aof_rewrites_consecutive_failures", r.failures_in_a_row.to_string()),
         ("aof_last_write_status", if write_ok { "ok" } else { "err" }.to_string()),
     ];
-    let enabled = if srv.config.appendonly {
+    let enabled = if aof.state != AofState::Off {
         vec![
             ("aof_current_size", aof.current_size.to_string()),
             ("aof_base_size", aof.base_size.to_string()),

@@ -131,6 +131,21 @@ pub fn spawn_keeping(
     Ok(Child { pid, info_fd: fds[0], fork_time })
 }
 
+/// For a child whose work only its parent can use (an AOF rewrite's base
+/// is installed by the parent): the child is killed when `parent` dies.
+/// A BGSAVE child is left to finish its dump, as Redis's is.
+pub fn die_with_parent(parent: u32) {
+    // SAFETY: prctl and getppid only concern the calling process; `_exit`
+    // leaves at once, which is what a child whose parent is gone should do.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // The parent may have died before the request was made.
+        if libc::getppid() as u32 != parent {
+            libc::_exit(1);
+        }
+    }
+}
+
 /// Closes every descriptor above stderr except those in `keep` (the info
 /// pipe, a snapshot pipe), so the child does not hold the listening
 /// sockets, client connections or the event loop's descriptors (a port

@@ -18,7 +18,7 @@ use cinnabar_persistence::rdb::{self, AccessMeta, Aux, LoadOptions, Loaded, RdbE
 use cinnabar_storage::hash::HashLimits;
 use cinnabar_storage::{Db, Entry, ZsetLimits};
 
-use super::{fork, BgsaveChild, Loading};
+use super::{fork, ChildJob, Loading};
 use crate::access::AccessPolicy;
 use crate::config::Config;
 use crate::log::log_at;
@@ -254,25 +254,31 @@ pub fn replace_dataset(srv: &mut Server, loaded: Loaded) {
 }
 
 /// Writes the dataset as an AOF base in RDB format (aux `aof-base 1`, as
-/// Redis 7.0 writes `<name>.<n>.base.rdb`). Returns the sink.
-pub fn write_aof_base<W: std::io::Write>(srv: &Server, out: W) -> std::io::Result<W> {
+/// Redis 7.0 writes `<name>.<n>.base.rdb`); `progress` is told how many
+/// keys are done (and pauses `rdb-key-save-delay` itself, as the rewrite's
+/// command form has to). Returns the sink.
+pub fn write_aof_base<W: std::io::Write>(srv: &Server, out: W, progress: &mut dyn FnMut(u64)) -> std::io::Result<W> {
     let mut snapshot = Snapshot::of(srv);
     snapshot.aux.aof_base = true;
-    // The rewrite is not slowed down by rdb-key-save-delay.
     snapshot.key_delay_us = 0;
-    snapshot.serialize(out, &mut |_| {}).map_err(|e| std::io::Error::other(rdb_error_text(&e)))
+    snapshot.serialize(out, progress).map_err(|e| std::io::Error::other(rdb_error_text(&e)))
 }
 
-/// Loads an RDB-format AOF base (or preamble) into the (empty) databases.
-/// Returns the length of the RDB part; the error text says why it failed.
-pub fn load_aof_base<R: std::io::Read>(srv: &mut Server, input: R) -> Result<u64, String> {
-    let opts = load_options(&srv.config, Some(unix_ms()));
-    let policy = srv.access_policy();
+/// Parses the RDB part of an AOF base (or an old file's preamble) at
+/// `path`; runs on any thread. The error text says why it failed.
+pub fn parse_aof_base(path: &Path, opts: &LoadOptions, policy: AccessPolicy) -> Result<Loaded, String> {
+    let file = File::open(path).map_err(|e| os_error_text(&e))?;
     let stamp = move |meta| loaded_stamp(policy, meta);
-    let loaded = rdb::load_snapshot(input, &opts, &stamp, &mut |_| {}).map_err(|e| e.to_string())?;
+    // The reader buffers by itself.
+    rdb::load_snapshot(file, opts, &stamp, &mut |_| {}).map_err(|e| e.to_string())
+}
+
+/// Installs a parsed AOF base into the (empty) databases. Returns the
+/// length of its RDB part: the commands after it are the rest of the file.
+pub fn install_aof_base(srv: &mut Server, loaded: Loaded) -> u64 {
     let length = loaded.length;
     install(srv, loaded, false);
-    Ok(length)
+    length
 }
 
 fn fsync_dir_of(filename: &str) -> std::io::Result<()> {
@@ -332,28 +338,11 @@ pub fn bgsave(srv: &mut Server) -> bool {
             return false;
         }
     };
-    let fork_usec = child.fork_time.as_micros() as u64;
-    srv.rdb.latest_fork_usec = fork_usec;
-    srv.rdb.total_forks += 1;
-    let threshold = srv.config.latency_monitor_threshold;
-    srv.latency.add_if_needed(threshold, "fork", fork_usec / 1000, srv.now_ms / 1000);
+    super::record_fork(srv, &child);
     log_at!(Notice, "Background saving started by pid {}", child.pid);
-    srv.rdb.child = Some(BgsaveChild {
-        child,
-        started_unix: unix_now(),
-        keys_total,
-        info: fork::ChildInfo::default(),
-        cow_peak: 0,
-    });
-    set_resize_allowed(srv, false);
+    srv.rdb.child = Some(ChildJob::new(child, keys_total));
+    super::child_changed(srv);
     true
-}
-
-/// Keeps the key tables from resizing while a child shares their pages.
-fn set_resize_allowed(srv: &mut Server, allowed: bool) {
-    for db in &mut srv.dbs {
-        db.allow_resize(allowed);
-    }
 }
 
 /// True when writes must be refused with -MISCONF: the last BGSAVE failed,
@@ -362,13 +351,8 @@ pub fn writes_denied(srv: &Server) -> bool {
     srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty() && !srv.rdb.last_bgsave_ok
 }
 
-/// True while a BGSAVE child (or a snapshot child for replicas) runs.
-pub fn bgsave_in_progress(srv: &Server) -> bool {
-    super::child_running(srv)
-}
-
-/// The cron's part: reap a finished child, or start a BGSAVE when a save
-/// point is due.
+/// The cron's part: reap a finished child, or start a BGSAVE when one was
+/// scheduled or a save point is due.
 pub fn cron(srv: &mut Server) {
     if srv.rdb.child.is_some() {
         check_child(srv);
@@ -379,6 +363,12 @@ pub fn cron(srv: &mut Server) {
     }
     let now = unix_now();
     let may_retry = now - srv.rdb.last_bgsave_try > BGSAVE_RETRY_DELAY || srv.rdb.last_bgsave_ok;
+    if srv.rdb.bgsave_scheduled && may_retry {
+        if bgsave(srv) {
+            srv.rdb.bgsave_scheduled = false;
+        }
+        return;
+    }
     let due = srv
         .config
         .save
@@ -393,23 +383,20 @@ pub fn cron(srv: &mut Server) {
 
 fn check_child(srv: &mut Server) {
     let Some(running) = &mut srv.rdb.child else { return };
-    running.child.receive_info(&mut running.info);
-    running.cow_peak = running.cow_peak.max(running.info.cow_bytes);
-    let Some(exit) = running.child.try_reap() else { return };
-    running.child.receive_info(&mut running.info);
+    let Some(exit) = running.poll() else { return };
     let running = srv.rdb.child.take().expect("checked above");
     finish_bgsave(srv, &running, exit);
 }
 
-fn finish_bgsave(srv: &mut Server, running: &BgsaveChild, exit: fork::Exit) {
+fn finish_bgsave(srv: &mut Server, running: &ChildJob, exit: fork::Exit) {
     match exit {
         fork::Exit::Code(0) => {
             log_at!(Notice, "Background saving terminated with success");
             srv.dirty = srv.dirty.saturating_sub(srv.rdb.dirty_before_bgsave);
             srv.last_save = unix_now();
             srv.rdb.last_bgsave_ok = true;
-            if running.info.done {
-                srv.rdb.last_cow_size = running.info.cow_bytes;
+            if let Some(cow) = running.final_cow_size() {
+                srv.rdb.last_cow_size = cow;
             }
         }
         fork::Exit::Code(_) => {
@@ -426,7 +413,7 @@ fn finish_bgsave(srv: &mut Server, running: &BgsaveChild, exit: fork::Exit) {
         }
     }
     srv.rdb.last_bgsave_time_sec = unix_now() - running.started_unix;
-    set_resize_allowed(srv, true);
+    super::child_changed(srv);
     let ok = srv.rdb.last_bgsave_ok && matches!(exit, fork::Exit::Code(0));
     crate::replication::master::disk_snapshot_done(srv, ok);
 }

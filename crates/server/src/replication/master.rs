@@ -302,7 +302,7 @@ fn full_resync_line(replid: &str, offset: u64, old_protocol: bool) -> String {
 /// child at a time; diskless replicas wait `repl-diskless-sync-delay`
 /// seconds for company unless `repl-diskless-sync-max-replicas` are there.
 pub fn start_snapshots(srv: &mut Server) {
-    if crate::persistence::child_running(srv) || srv.repl.master_side.diskless_child.is_some() {
+    if crate::persistence::child_running(srv) {
         return;
     }
     let waiting: Vec<(ClientId, bool, i64)> = srv
@@ -385,8 +385,7 @@ fn fork_diskless_snapshot(srv: &mut Server, group: &[ClientId]) {
             return;
         }
     };
-    srv.rdb.latest_fork_usec = child.fork_time.as_micros() as u64;
-    srv.rdb.total_forks += 1;
+    crate::persistence::record_fork(srv, &child);
     log_at!(Notice, "Background RDB transfer started by pid {}", child.pid);
     let mut senders = Vec::new();
     for id in group {
@@ -401,6 +400,7 @@ fn fork_diskless_snapshot(srv: &mut Server, group: &[ClientId]) {
     let pid = child.pid;
     let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
     srv.repl.master_side.diskless_child = Some(SnapshotChild { child, finished: finished.clone() });
+    crate::persistence::child_changed(srv);
     std::thread::Builder::new()
         .name("repl-snapshot".into())
         .spawn(move || relay_snapshot(read_fd, pid, senders, &finished))
@@ -586,6 +586,7 @@ fn forget_finished_snapshot_child(srv: &mut Server) {
     if master.diskless_child.as_ref().is_some_and(|c| c.finished.load(std::sync::atomic::Ordering::Acquire)) {
         master.diskless_child = None;
         log_at!(Notice, "Background RDB transfer terminated with success");
+        crate::persistence::child_changed(srv);
     }
 }
 
@@ -630,6 +631,7 @@ pub fn kill_snapshot_child(srv: &mut Server) {
     if let Some(running) = srv.repl.master_side.diskless_child.take() {
         // SAFETY: signalling our own child; the relay thread reaps it.
         unsafe { libc::kill(running.child.pid, libc::SIGUSR1) };
+        crate::persistence::child_changed(srv);
     }
 }
 

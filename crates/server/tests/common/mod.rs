@@ -118,6 +118,13 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// The processes the server forked (a BGSAVE or AOF rewrite child).
+    pub fn children(&self) -> Vec<u32> {
+        let pid = self.pid();
+        let list = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        list.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+    }
+
     /// A redis-rs connection.
     pub fn client(&self) -> redis::Connection {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))

@@ -5,15 +5,26 @@
 //! the AOF sink is not attached yet), cut a truncated tail when
 //! `aof-load-truncated` allows it, then open the incr file to append to,
 //! creating the base first when there was no AOF at all.
+//!
+//! `FilesLoad` does the loading in steps. At start-up the steps run from a
+//! task that lets the event loop in between (every 1024 commands, as
+//! Redis), so clients are accepted and answered `-LOADING` as Redis answers
+//! them, and an RDB base is parsed on a thread; DEBUG LOADAOF runs the same
+//! steps back to back.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use cinnabar_persistence::aof::manifest::{manifest_name, Manifest};
 use cinnabar_persistence::aof::reader::{CommandReader, ReadError};
 use cinnabar_persistence::aof::RDB_SIGNATURE;
+use cinnabar_persistence::rdb::Loaded as RdbLoaded;
 
 use super::rewrite::{delete_history, persist_logged, write_base};
 use super::{aof_dir, open_for_append, start_appending};
@@ -24,34 +35,99 @@ use crate::log::log_at;
 use crate::server::Server;
 
 /// Reads the manifest and, with `appendonly yes`, loads the dataset from the
-/// AOF and opens it for appending. Ok(true) when the AOF provided the
-/// dataset (the RDB is then not read), Ok(false) with `appendonly no`.
-/// Err when the server must not start.
-pub fn load_at_startup(srv: &mut Server) -> Result<bool, StartupFailed> {
-    load_and_open(srv).map_err(|()| StartupFailed)
+/// AOF and opens it for appending, while the event loop answers clients
+/// `-LOADING`. Ok(true) when the AOF provided the dataset (the RDB is then
+/// not read), Ok(false) with `appendonly no`. Err when the server must not
+/// start.
+pub async fn load_at_startup(server: &Rc<RefCell<Server>>) -> Result<bool, StartupFailed> {
+    {
+        let mut srv = server.borrow_mut();
+        srv.aof.manifest = read_manifest(&srv).map_err(|()| StartupFailed)?;
+        if !srv.config.appendonly {
+            return Ok(false);
+        }
+    }
+    let started = Instant::now();
+    let loaded = load_in_steps(server).await;
+    let mut srv = server.borrow_mut();
+    srv.loading = false;
+    srv.rdb.loading = None;
+    if loaded.map_err(|()| StartupFailed)? != Loaded::NothingToLoad {
+        log_at!(Notice, "DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f32());
+    }
+    // Loading ran commands: they are not the clients' statistics.
+    srv.stats.reset();
+    srv.commands.reset_stats();
+    open_at_startup(&mut srv).map_err(|()| StartupFailed)?;
+    Ok(true)
 }
 
 /// The server must not start; the reason was logged.
 #[derive(Debug)]
 pub struct StartupFailed;
 
-fn load_and_open(srv: &mut Server) -> Result<bool, ()> {
-    srv.aof.manifest = read_manifest(srv)?;
-    if !srv.config.appendonly {
-        return Ok(false);
+/// Runs the load's steps, letting the event loop in between; INFO shows
+/// `loading:1` and its progress meanwhile.
+async fn load_in_steps(server: &Rc<RefCell<Server>>) -> Result<Loaded, ()> {
+    let (mut load, progress) = {
+        let mut srv = server.borrow_mut();
+        srv.loading = true;
+        let load = FilesLoad::start(&mut srv)?;
+        let progress = Arc::new(AtomicU64::new(0));
+        srv.rdb.loading = Some(crate::persistence::Loading {
+            start_unix: crate::server::unix_ms() / 1000,
+            total_bytes: load.total,
+            loaded_bytes: progress.clone(),
+        });
+        (load, progress)
+    };
+    loop {
+        let step = load.step(&mut server.borrow_mut(), COMMANDS_PER_STEP)?;
+        progress.store(load.progress(), Ordering::Relaxed);
+        match step {
+            Step::More => tokio::task::yield_now().await,
+            Step::RdbBase(path) => {
+                let parsed = parse_base_on_thread(server, path).await;
+                load.base_parsed(&mut server.borrow_mut(), parsed)?;
+            }
+            Step::Done => return Ok(load.outcome),
+        }
     }
-    let started = Instant::now();
-    srv.loading = true;
-    let loaded = load_files(srv);
-    srv.loading = false;
-    if loaded? != Loaded::NothingToLoad {
-        log_at!(Notice, "DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f32());
+}
+
+/// Commands replayed between two turns of the event loop.
+const COMMANDS_PER_STEP: u64 = 1024;
+
+/// Parses an RDB base on its own thread while the event loop runs.
+async fn parse_base_on_thread(server: &Rc<RefCell<Server>>, path: PathBuf) -> Result<RdbLoaded, String> {
+    let (opts, policy) = {
+        let srv = server.borrow();
+        (crate::persistence::rdb::load_options(&srv.config, Some(crate::server::unix_ms())), srv.access_policy())
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("aof-base-load".into())
+        .spawn(move || {
+            let _ = tx.send(crate::persistence::rdb::parse_aof_base(&path, &opts, policy));
+        })
+        .map_err(|e| e.to_string())?;
+    rx.await.unwrap_or_else(|_| Err("the loader thread died".to_string()))
+}
+
+/// Runs every step of a load at once (DEBUG LOADAOF).
+fn load_now(srv: &mut Server) -> Result<Loaded, ()> {
+    let mut load = FilesLoad::start(srv)?;
+    loop {
+        match load.step(srv, u64::MAX)? {
+            Step::More => {}
+            Step::RdbBase(path) => {
+                let opts = crate::persistence::rdb::load_options(&srv.config, Some(crate::server::unix_ms()));
+                let parsed = crate::persistence::rdb::parse_aof_base(&path, &opts, srv.access_policy());
+                load.base_parsed(srv, parsed)?;
+            }
+            Step::Done => return Ok(load.outcome),
+        }
     }
-    // Loading ran commands: they are not the clients' statistics.
-    srv.stats.reset();
-    srv.commands.reset_stats();
-    open_at_startup(srv)?;
-    Ok(true)
 }
 
 /// DEBUG LOADAOF: flushes the AOF, empties the dataset and loads it again
@@ -59,7 +135,7 @@ fn load_and_open(srv: &mut Server) -> Result<bool, ()> {
 /// the replayed commands are not appended a second time. A failure to load
 /// ends the process, as in Redis.
 pub fn reload(srv: &mut Server) {
-    if srv.aof.is_on() {
+    if srv.aof.is_appending() {
         super::flush(srv, true);
     }
     let listening = srv.aof.sink.take().map(|id| srv.propagation.detach(id)).is_some();
@@ -71,7 +147,7 @@ pub fn reload(srv: &mut Server) {
         srv.aof.manifest = manifest;
         delete_history(srv);
         srv.loading = true;
-        let loaded = load_files(srv);
+        let loaded = load_now(srv);
         srv.loading = false;
         loaded
     });
@@ -110,7 +186,7 @@ fn read_manifest(srv: &Server) -> Result<Manifest, ()> {
     })
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Loaded {
     NothingToLoad,
     Empty,
@@ -121,56 +197,183 @@ enum Loaded {
 #[derive(Debug, PartialEq, Eq)]
 enum FileOutcome {
     Complete,
-    Empty,
     /// Loaded up to a cut tail (allowed only for the last file).
     Truncated,
 }
 
-fn load_files(srv: &mut Server) -> Result<Loaded, ()> {
-    migrate_single_file(srv)?;
-    let manifest = srv.aof.manifest.clone();
-    if manifest.is_empty() {
-        return Ok(Loaded::NothingToLoad);
-    }
-    let dir = aof_dir(&srv.config);
-    let mut total = 0;
-    for file in manifest.files_to_load() {
-        match std::fs::metadata(dir.join(&file.name)) {
-            Ok(meta) => total += meta.len(),
-            Err(e) => {
-                log_at!(Warning, "Unable to obtain the AOF file {} length. stat: {}", file.name, strerror(&e));
-                return Err(());
-            }
+/// What the caller of `FilesLoad::step` does next.
+enum Step {
+    /// Commands ran and more remain.
+    More,
+    /// The next file starts with an RDB part: parse it
+    /// (`rdb::parse_aof_base`) and hand the result to `base_parsed`.
+    RdbBase(PathBuf),
+    Done,
+}
+
+/// A load of the manifest's base and incr files, in steps.
+struct FilesLoad {
+    dir: PathBuf,
+    /// (name, is the base), in loading order.
+    files: Vec<(String, bool)>,
+    next: usize,
+    current: Option<FileLoad>,
+    /// Bytes of all files, and of the files already loaded.
+    total: u64,
+    done_bytes: u64,
+    outcome: Loaded,
+    /// The internal client the commands run as.
+    client: Client,
+}
+
+/// The file being loaded: its commands, read in order.
+struct FileLoad {
+    name: String,
+    is_base: bool,
+    started: Instant,
+    reader: CommandReader<BufReader<File>>,
+    /// A MULTI seen and its queued commands: run at EXEC, dropped if the
+    /// file ends first (the offset before MULTI is where it is then cut).
+    transaction: Option<(u64, Vec<Vec<Vec<u8>>>)>,
+}
+
+impl FilesLoad {
+    /// Migrates an old single file, checks every file of the manifest
+    /// exists, and sums their sizes.
+    fn start(srv: &mut Server) -> Result<FilesLoad, ()> {
+        migrate_single_file(srv)?;
+        let manifest = &srv.aof.manifest;
+        let dir = aof_dir(&srv.config);
+        let mut load = FilesLoad {
+            files: Vec::new(),
+            dir,
+            next: 0,
+            current: None,
+            total: 0,
+            done_bytes: 0,
+            outcome: Loaded::NothingToLoad,
+            client: loading_client(srv),
+        };
+        if manifest.is_empty() {
+            return Ok(load);
         }
+        for file in manifest.files_to_load() {
+            match std::fs::metadata(load.dir.join(&file.name)) {
+                Ok(meta) => load.total += meta.len(),
+                Err(e) => {
+                    log_at!(Warning, "Unable to obtain the AOF file {} length. stat: {}", file.name, strerror(&e));
+                    return Err(());
+                }
+            }
+            load.files.push((file.name.clone(), manifest.base.as_ref() == Some(file)));
+        }
+        load.outcome = if load.total == 0 { Loaded::Empty } else { Loaded::Data };
+        if load.total == 0 {
+            load.files.clear();
+        }
+        Ok(load)
     }
-    if total == 0 {
-        return Ok(Loaded::Empty);
+
+    /// Bytes loaded so far.
+    fn progress(&self) -> u64 {
+        self.done_bytes + self.current.as_ref().map_or(0, |f| f.reader.valid_up_to())
     }
-    let count = manifest.files_to_load().count();
-    for (i, file) in manifest.files_to_load().enumerate() {
-        let last = i + 1 == count;
-        let started = Instant::now();
-        let outcome = load_file(srv, &dir, &file.name)?;
+
+    /// Runs up to `budget` commands, or opens the next file.
+    fn step(&mut self, srv: &mut Server, budget: u64) -> Result<Step, ()> {
+        let Some(file) = &mut self.current else {
+            return self.open_next(srv);
+        };
+        let Some(outcome) = run_commands(srv, &mut self.client, file, &self.dir, budget)? else {
+            return Ok(Step::More);
+        };
+        let last = self.next == self.files.len();
         if outcome == FileOutcome::Truncated && !last {
             log_at!(Warning, "Fatal error: the truncated file is not the last file");
             return Err(());
         }
-        if outcome != FileOutcome::Empty {
-            let kind = if manifest.base.as_ref() == Some(file) { "base" } else { "incr" };
-            log_at!(
-                Notice,
-                "DB loaded from {} file {}: {:.3} seconds",
-                kind,
-                file.name,
-                started.elapsed().as_secs_f32()
-            );
-        }
+        let kind = if file.is_base { "base" } else { "incr" };
+        log_at!(
+            Notice,
+            "DB loaded from {} file {}: {:.3} seconds",
+            kind,
+            file.name,
+            file.started.elapsed().as_secs_f32()
+        );
+        self.finish_file();
+        Ok(Step::More)
     }
-    let aof = &mut srv.aof;
-    aof.current_size = total;
-    aof.base_size =
-        manifest.base.as_ref().and_then(|b| std::fs::metadata(dir.join(&b.name)).ok()).map_or(0, |m| m.len());
-    Ok(Loaded::Data)
+
+    fn finish_file(&mut self) {
+        self.current = None;
+        self.done_bytes = self.files[..self.next]
+            .iter()
+            .filter_map(|(n, _)| std::fs::metadata(self.dir.join(n)).ok())
+            .map(|m| m.len())
+            .sum();
+    }
+
+    /// Opens the next file: an empty one is skipped, one starting with an
+    /// RDB part first needs it parsed.
+    fn open_next(&mut self, srv: &mut Server) -> Result<Step, ()> {
+        let Some((name, _)) = self.files.get(self.next) else {
+            self.record_sizes(srv);
+            return Ok(Step::Done);
+        };
+        let path = self.dir.join(name);
+        let mut input = open_file(&path, name)?;
+        self.next += 1;
+        if input.get_ref().metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+            self.finish_file();
+            return Ok(Step::More);
+        }
+        if input.fill_buf().map(|b| b.starts_with(RDB_SIGNATURE)).unwrap_or(false) {
+            log_at!(Notice, "Reading RDB base file on AOF loading...");
+            return Ok(Step::RdbBase(path));
+        }
+        self.current = Some(self.file_load(input, 0));
+        Ok(Step::More)
+    }
+
+    /// The RDB part of the file just opened was parsed: install it and go
+    /// on with the commands after it.
+    fn base_parsed(&mut self, srv: &mut Server, parsed: Result<RdbLoaded, String>) -> Result<(), ()> {
+        let (name, _) = self.files[self.next - 1].clone();
+        let loaded = parsed.map_err(|e| {
+            log_at!(Warning, "Error reading the RDB base file {}, AOF loading aborted: {}", name, e);
+        })?;
+        let start = crate::persistence::rdb::install_aof_base(srv, loaded);
+        let mut input = open_file(&self.dir.join(&name), &name)?;
+        input.seek(SeekFrom::Start(start)).map_err(|e| {
+            log_at!(Warning, "Unrecoverable error reading the append only file {}: {}", name, strerror(&e));
+        })?;
+        log_at!(Notice, "Reading the remaining AOF tail...");
+        self.current = Some(self.file_load(input, start));
+        Ok(())
+    }
+
+    fn file_load(&self, input: BufReader<File>, start: u64) -> FileLoad {
+        let (name, is_base) = self.files[self.next - 1].clone();
+        FileLoad { name, is_base, started: Instant::now(), reader: CommandReader::new(input, start), transaction: None }
+    }
+
+    /// aof_current_size and aof_base_size once everything is loaded.
+    fn record_sizes(&self, srv: &mut Server) {
+        if self.files.is_empty() {
+            return;
+        }
+        let base = self.files.iter().find(|(_, is_base)| *is_base);
+        let aof = &mut srv.aof;
+        aof.current_size = self.total;
+        aof.base_size = base.and_then(|(n, _)| std::fs::metadata(self.dir.join(n)).ok()).map_or(0, |m| m.len());
+    }
+}
+
+fn open_file(path: &Path, name: &str) -> Result<BufReader<File>, ()> {
+    let file = File::open(path).map_err(|e| {
+        log_at!(Warning, "Fatal error: can't open the append log file {} for reading: {}", name, strerror(&e));
+    })?;
+    Ok(BufReader::with_capacity(64 * 1024, file))
 }
 
 /// An `appendonly.aof` in the working directory and no AOF in the directory
@@ -215,68 +418,53 @@ fn migrate_single_file(srv: &mut Server) -> Result<(), ()> {
     Ok(())
 }
 
-/// Loads one AOF file by running its commands.
-fn load_file(srv: &mut Server, dir: &Path, name: &str) -> Result<FileOutcome, ()> {
-    let path = dir.join(name);
-    let file = File::open(&path).map_err(|e| {
-        log_at!(Warning, "Fatal error: can't open the append log file {} for reading: {}", name, strerror(&e));
-    })?;
-    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-        return Ok(FileOutcome::Empty);
-    }
-    let mut input = BufReader::with_capacity(64 * 1024, file);
-    let starts_with_rdb = input.fill_buf().map(|b| b.starts_with(RDB_SIGNATURE)).unwrap_or(false);
-    let mut start = 0;
-    if starts_with_rdb {
-        log_at!(Notice, "Reading RDB base file on AOF loading...");
-        // The RDB reader reads ahead: the command tail is read from a
-        // fresh handle positioned where the snapshot ended.
-        start = crate::persistence::rdb::load_aof_base(srv, input).map_err(|e| {
-            log_at!(Warning, "Error reading the RDB base file {}, AOF loading aborted: {}", name, e);
-        })?;
-        let mut file = File::open(&path).map_err(|e| {
-            log_at!(Warning, "Unrecoverable error reading the append only file {}: {}", name, strerror(&e));
-        })?;
-        file.seek(SeekFrom::Start(start)).map_err(|e| {
-            log_at!(Warning, "Unrecoverable error reading the append only file {}: {}", name, strerror(&e));
-        })?;
-        input = BufReader::with_capacity(64 * 1024, file);
-        log_at!(Notice, "Reading the remaining AOF tail...");
-    }
-    let mut reader = CommandReader::new(input, start);
-    let mut client = loading_client(srv);
-    // A MULTI seen and its queued commands: run at EXEC, dropped if the file
-    // ends first (the offset before MULTI is where the file is then cut).
-    let mut transaction: Option<(u64, Vec<Vec<Vec<u8>>>)> = None;
-    loop {
-        let before = reader.valid_up_to();
-        match reader.next_command() {
+/// Runs up to `budget` of the file's commands: Ok(None) when more remain,
+/// else how the file ended. The hidden `key-load-delay` slows each down
+/// (for tests).
+fn run_commands(
+    srv: &mut Server,
+    client: &mut Client,
+    file: &mut FileLoad,
+    dir: &Path,
+    budget: u64,
+) -> Result<Option<FileOutcome>, ()> {
+    let name = file.name.as_str();
+    let delay = std::time::Duration::from_micros(srv.config.key_load_delay.max(0) as u64);
+    for _ in 0..budget {
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let before = file.reader.valid_up_to();
+        match file.reader.next_command() {
             Ok(Some(argv)) => {
                 let name_arg = argv[0].as_slice();
                 if name_arg.eq_ignore_ascii_case(b"multi") {
-                    transaction = Some((before, Vec::new()));
-                } else if name_arg.eq_ignore_ascii_case(b"exec") && transaction.is_some() {
-                    let (_, queued) = transaction.take().expect("checked");
+                    file.transaction = Some((before, Vec::new()));
+                } else if name_arg.eq_ignore_ascii_case(b"exec") && file.transaction.is_some() {
+                    let (_, queued) = file.transaction.take().expect("checked");
                     for command in &queued {
-                        execute(srv, &mut client, command, name)?;
+                        execute(srv, client, command, name)?;
                     }
-                } else if let Some((_, queued)) = &mut transaction {
+                } else if let Some((_, queued)) = &mut file.transaction {
                     check_known(srv, &argv, name)?;
                     queued.push(argv);
                 } else {
-                    execute(srv, &mut client, &argv, name)?;
+                    execute(srv, client, &argv, name)?;
                 }
             }
-            Ok(None) => match transaction {
-                Some((before_multi, _)) => {
-                    log_at!(Warning, "Revert incomplete MULTI/EXEC transaction in AOF file {}", name);
-                    return truncated(srv, &path, name, before_multi);
-                }
-                None => return Ok(FileOutcome::Complete),
-            },
+            Ok(None) => {
+                return match file.transaction {
+                    Some((before_multi, _)) => {
+                        log_at!(Warning, "Revert incomplete MULTI/EXEC transaction in AOF file {}", name);
+                        truncated(srv, &dir.join(name), name, before_multi).map(Some)
+                    }
+                    None => Ok(Some(FileOutcome::Complete)),
+                };
+            }
             Err(ReadError::Truncated) => {
-                let valid = transaction.map_or(reader.valid_up_to(), |(before_multi, _)| before_multi);
-                return truncated(srv, &path, name, valid);
+                let valid =
+                    file.transaction.as_ref().map_or(file.reader.valid_up_to(), |(before_multi, _)| *before_multi);
+                return truncated(srv, &dir.join(name), name, valid).map(Some);
             }
             Err(ReadError::Format) => {
                 log_at!(
@@ -292,6 +480,7 @@ fn load_file(srv: &mut Server, dir: &Path, name: &str) -> Result<FileOutcome, ()
             }
         }
     }
+    Ok(None)
 }
 
 /// The file ends inside a command: cut it at `valid` if allowed.
@@ -320,6 +509,7 @@ fn truncated(srv: &Server, path: &Path, name: &str, valid: u64) -> Result<FileOu
 fn loading_client(srv: &Server) -> Client {
     let mut client = Client::new(0, String::new(), String::new(), -1, srv.now_ms);
     client.authenticated = true;
+    client.replays_aof = true;
     client
 }
 
@@ -356,7 +546,7 @@ fn open_at_startup(srv: &mut Server) -> Result<(), ()> {
         let timestamp = srv.config.aof_timestamp_enabled.then_some(srv.now_ms / 1000);
         let format = super::rewrite::base_format(srv);
         let incremental = srv.config.aof_rewrite_incremental_fsync;
-        match write_base(&dir.join(&base), srv, format, timestamp, incremental) {
+        match write_base(&dir.join(&base), srv, format, timestamp, incremental, &mut |_| {}) {
             Ok(size) => {
                 srv.aof.current_size = size;
                 srv.aof.base_size = size;
@@ -384,6 +574,7 @@ fn open_at_startup(srv: &mut Server) -> Result<(), ()> {
     }
     srv.aof.manifest = manifest;
     start_appending(srv, file, size);
+    srv.aof.state = super::AofState::On;
     delete_history(srv);
     Ok(())
 }
