@@ -37,11 +37,11 @@ pub fn free_effort(value: &Value) -> usize {
     match value {
         Value::Str(_) => 1,
         Value::Stream(s) => s.free_effort(),
-        Value::Hash(h) => match &**h {
+        Value::Hash(h) => match h {
             Hash::Table(t) => t.len(),
             Hash::Listpack(_) => 1,
         },
-        Value::Set(s) => match &**s {
+        Value::Set(s) => match s {
             Set::Table(t) => t.len(),
             Set::Ints(_) => 1,
         },

@@ -25,10 +25,13 @@ const INT_ENCODING_MAX: usize = 20;
 pub enum Value {
     Str(StrValue),
     Stream(Box<Stream>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
+    // Small hashes, sets and sorted sets are a listpack or intset header
+    // held inline (their big encodings are boxed inside): no allocation of
+    // their own per key, as Redis's robj points straight at the listpack.
+    Hash(Hash),
+    Set(Set),
     List(Box<crate::List>),
-    Zset(Box<Zset>),
+    Zset(Zset),
 }
 
 impl Value {
@@ -150,12 +153,12 @@ impl Value {
     /// Redis's figure for them. None for other encodings.
     pub fn compact_bytes(&self) -> Option<usize> {
         match self {
-            Value::Hash(h) => match &**h {
+            Value::Hash(h) => match h {
                 Hash::Listpack(lp) => Some(lp.bytes_len()),
                 Hash::Table(_) => None,
             },
             Value::Zset(z) => z.listpack().map(|lp| lp.bytes_len()),
-            Value::Set(s) => match &**s {
+            Value::Set(s) => match s {
                 Set::Ints(ints) => Some(ints.as_bytes().len()),
                 Set::Table(_) => None,
             },
@@ -169,8 +172,8 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::Stream(s) => s.heap_size(),
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
             Value::List(l) => l.memory_usage(),
             Value::Zset(z) => z.heap_size(),
         }

@@ -88,8 +88,8 @@ pub fn load_value<R: Read>(r: &mut RdbReader<R>, rdb_type: u8, opts: &LoadOption
             Value::List(Box::new(list))
         }
         types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => Value::List(Box::new(load_quicklist(r, rdb_type, opts)?)),
-        types::SET => Value::Set(Box::new(load_set(r, opts)?)),
-        types::SET_INTSET => Value::Set(Box::new(load_intset(r, opts)?)),
+        types::SET => Value::Set(load_set(r, opts)?),
+        types::SET_INTSET => Value::Set(load_intset(r, opts)?),
         types::ZSET | types::ZSET_2 => {
             let mut z = ZsetBuilder::new(opts);
             for _ in 0..r.count()? {
@@ -97,13 +97,13 @@ pub fn load_value<R: Read>(r: &mut RdbReader<R>, rdb_type: u8, opts: &LoadOption
                 let score = if rdb_type == types::ZSET { r.text_double()? } else { r.binary_double()? };
                 z.add(&member, score)?;
             }
-            Value::Zset(Box::new(z.finish()))
+            Value::Zset(z.finish())
         }
         types::ZSET_ZIPLIST => {
             let elements = ziplist_elements(&r.string()?)?;
-            Value::Zset(Box::new(zset_from_pairs(elements.iter().map(|e| e.as_slice()), opts)?))
+            Value::Zset(zset_from_pairs(elements.iter().map(|e| e.as_slice()), opts)?)
         }
-        types::ZSET_LISTPACK => Value::Zset(Box::new(load_zset_listpack(r, opts)?)),
+        types::ZSET_LISTPACK => Value::Zset(load_zset_listpack(r, opts)?),
         types::HASH => {
             let len = r.count()?;
             let mut h = HashBuilder::new(opts, len);
@@ -112,15 +112,15 @@ pub fn load_value<R: Read>(r: &mut RdbReader<R>, rdb_type: u8, opts: &LoadOption
                 let value = r.string()?;
                 h.set(&field, &value)?;
             }
-            Value::Hash(Box::new(h.hash))
+            Value::Hash(h.hash)
         }
         types::HASH_ZIPMAP | types::HASH_ZIPLIST => {
             let blob = r.string()?;
             let elements =
                 if rdb_type == types::HASH_ZIPMAP { zipmap_elements(&blob)? } else { ziplist_elements(&blob)? };
-            Value::Hash(Box::new(hash_from_pairs(elements.iter().map(|e| e.as_slice()), opts)?))
+            Value::Hash(hash_from_pairs(elements.iter().map(|e| e.as_slice()), opts)?)
         }
-        types::HASH_LISTPACK => Value::Hash(Box::new(load_hash_listpack(r, opts)?)),
+        types::HASH_LISTPACK => Value::Hash(load_hash_listpack(r, opts)?),
         types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 => Value::Stream(Box::new(load_stream(r, rdb_type)?)),
         types::MODULE_PRE_GA | types::MODULE_2 => {
             return Err(RdbError::corrupt("The RDB file contains module data I can't load: no matching module type"))

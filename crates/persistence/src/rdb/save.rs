@@ -49,15 +49,15 @@ pub fn value_type(value: &Value) -> u8 {
     match value {
         Value::Str(_) => types::STRING,
         Value::List(_) => types::LIST_QUICKLIST_2,
-        Value::Set(s) => match **s {
+        Value::Set(s) => match *s {
             Set::Ints(_) => types::SET_INTSET,
             Set::Table(_) => types::SET,
         },
-        Value::Zset(z) => match **z {
+        Value::Zset(z) => match *z {
             Zset::Listpack(_) => types::ZSET_LISTPACK,
             Zset::SkipList(_) => types::ZSET_2,
         },
-        Value::Hash(h) => match **h {
+        Value::Hash(h) => match *h {
             Hash::Listpack(_) => types::HASH_LISTPACK,
             Hash::Table(_) => types::HASH,
         },
@@ -78,18 +78,18 @@ pub fn save_value<W: Write>(w: &mut RdbWriter<W>, value: &Value) -> Result<(), R
             }
             Ok(())
         }
-        Value::Set(set) => match &**set {
+        Value::Set(set) => match set {
             Set::Ints(ints) => w.string(ints.as_bytes()),
             table => {
                 w.length(table.len() as u64)?;
                 table.iter().try_for_each(|m| save_element(w, m))
             }
         },
-        Value::Zset(z) => match &**z {
+        Value::Zset(z) => match z {
             Zset::Listpack(lp) => w.string(lp.as_bytes()),
             skiplist => save_skiplist(w, skiplist),
         },
-        Value::Hash(h) => match &**h {
+        Value::Hash(h) => match h {
             Hash::Listpack(lp) => w.string(lp.as_bytes()),
             table => {
                 w.length(table.len() as u64)?;

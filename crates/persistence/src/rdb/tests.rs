@@ -44,21 +44,21 @@ fn sample_dbs() -> Vec<Db> {
         for i in 0..n {
             h.set(format!("f{i}").as_bytes(), format!("{i}").as_bytes(), HASH);
         }
-        put(&mut db, name, Value::Hash(Box::new(h)));
+        put(&mut db, name, Value::Hash(h));
     }
     for (name, n, prefix) in [("intset", 100, ""), ("bigset", 1000, ""), ("strset", 10, "m")] {
         let mut s = Set::for_member(format!("{prefix}0").as_bytes());
         for i in 0..n {
             s.add(format!("{prefix}{i}").as_bytes(), 512);
         }
-        put(&mut db, name, Value::Set(Box::new(s)));
+        put(&mut db, name, Value::Set(s));
     }
     for (name, n) in [("smallzset", 10), ("bigzset", 1000)] {
         let mut z = Zset::for_first_member(ZSET, 2);
         for i in 0..n {
             z.add(format!("m{i}").as_bytes(), i as f64 * 1.5, ZSET);
         }
-        put(&mut db, name, Value::Zset(Box::new(z)));
+        put(&mut db, name, Value::Zset(z));
     }
     let mut s = Stream::new();
     for i in 1..=300u64 {

@@ -243,14 +243,14 @@ fn serialized_length(value: &Value) -> usize {
             };
             length_prefix(l.node_count()) + l.node_footprints().map(|n| 1 + node(n)).sum::<usize>()
         }
-        Value::Hash(h) => match &**h {
+        Value::Hash(h) => match h {
             Hash::Listpack(lp) => string_length(lp.as_bytes()),
             Hash::Table(_) => {
                 length_prefix(h.len())
                     + h.iter().map(|(f, v)| string_length(&f.to_vec()) + string_length(&v.to_vec())).sum::<usize>()
             }
         },
-        Value::Set(s) => match &**s {
+        Value::Set(s) => match s {
             Set::Ints(ints) => string_length(ints.as_bytes()),
             Set::Table(_) => length_prefix(s.len()) + s.iter().map(|m| string_length(&m.to_vec())).sum::<usize>(),
         },

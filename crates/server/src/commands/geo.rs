@@ -712,7 +712,7 @@ fn store_points(ctx: &mut Ctx, dest: &[u8], points: &[Point], store_dist: bool, 
     for p in points {
         z.add(&p.member, if store_dist { p.dist } else { p.score }, limits);
     }
-    ctx.set_key(dest, Value::Zset(Box::new(z)), false);
+    ctx.set_key(dest, Value::Zset(z), false);
     ctx.mark_dirty(points.len() as u64);
     ctx.notify(notify::ZSET, event, dest);
     ctx.reply().int(points.len() as i64);

@@ -207,7 +207,7 @@ fn limits(ctx: &Ctx) -> HashLimits {
 /// `hashTypeLookupWriteOrCreate`); the caller always adds a field to a new one.
 fn hash_or_create<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut Hash, CmdError> {
     if ctx.write_hash(key)?.is_none() {
-        ctx.set_key(key, Value::Hash(Box::default()), false);
+        ctx.set_key(key, Value::Hash(Default::default()), false);
     }
     Ok(ctx.write_hash(key)?.expect("created above"))
 }

@@ -230,7 +230,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) {
 fn sadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     let max = max_intset(ctx);
     if ctx.write_set(argv[1])?.is_none() {
-        ctx.set_key(argv[1], Value::Set(Box::new(Set::for_member(argv[2]))), false);
+        ctx.set_key(argv[1], Value::Set(Set::for_member(argv[2])), false);
     }
     let set = ctx.write_set(argv[1])?.expect("created above");
     let added = argv[2..].iter().filter(|m| set.add(m, max)).count();
@@ -430,7 +430,7 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     delete_if_empty(ctx, src);
     ctx.mark_dirty(1);
     if dst_exists.is_none() {
-        ctx.set_key(dst, Value::Set(Box::new(Set::for_member(member))), false);
+        ctx.set_key(dst, Value::Set(Set::for_member(member)), false);
     }
     let max = max_intset(ctx);
     if ctx.write_set(dst)?.expect("exists or created above").add(member, max) {
@@ -520,7 +520,7 @@ fn store_result(ctx: &mut Ctx, dest: &[u8], result: Set, event: &str) {
     let len = result.len();
     // An empty result changes (and propagates) something only if it deletes `dest`.
     let changed = if len > 0 {
-        ctx.set_key(dest, Value::Set(Box::new(result)), false);
+        ctx.set_key(dest, Value::Set(result), false);
         ctx.notify(notify::SET, event, dest);
         true
     } else if ctx.delete_key(dest) {

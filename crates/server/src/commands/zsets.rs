@@ -569,7 +569,7 @@ pub(crate) fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[&[u8]], f: AddFla
     let (mut added, mut updated, mut processed, mut last_score) = (0, 0, 0, 0.0);
     if exists || !f.xx {
         if !exists {
-            ctx.set_key(key, Value::Zset(Box::new(Zset::for_first_member(limits, pairs[1].len()))), false);
+            ctx.set_key(key, Value::Zset(Zset::for_first_member(limits, pairs[1].len())), false);
         }
         let z = ctx.db().get_mut(key).and_then(|e| e.value.as_zset_mut()).expect("just looked up");
         for (pair, &score) in pairs.chunks(2).zip(&scores) {
@@ -823,7 +823,7 @@ fn store_result(ctx: &mut Ctx, dest: &[u8], elements: &[(Vec<u8>, f64)], event: 
     for (m, s) in elements {
         z.add(m, *s, limits);
     }
-    ctx.set_key(dest, Value::Zset(Box::new(z)), false);
+    ctx.set_key(dest, Value::Zset(z), false);
     ctx.mark_dirty(1);
     ctx.notify(notify::ZSET, event, dest);
     ctx.reply().int(elements.len() as i64);
