@@ -190,6 +190,13 @@ impl Client {
         self.wake.notify_one();
     }
 
+    /// The memory this connection holds (CLIENT LIST `tot-mem` without the
+    /// running command's arguments): what client eviction weighs.
+    pub fn memory(&self) -> usize {
+        let multi_mem = self.multi.as_ref().map_or(0, |t| t.mem);
+        CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + self.pending_output() + multi_mem
+    }
+
     /// Output bytes not yet written to the socket.
     pub fn pending_output(&self) -> usize {
         self.reply.len() + self.output_in_flight
@@ -321,8 +328,7 @@ impl Client {
         let user = self.user.as_ref().map_or_else(|| "(superuser)".to_string(), |u| u.borrow().name_lossy());
         let pending_output = self.pending_output();
         let events = if pending_output > 0 { "rw" } else { "r" };
-        let tot_mem =
-            CLIENT_STRUCT_SIZE + self.query_buffer_len + self.query_buffer_free + pending_output + argv_mem + multi_mem;
+        let tot_mem = self.memory() + argv_mem;
         let output = OutputShape::of(pending_output);
         let subs = &self.subscriptions;
         format!(

@@ -1,6 +1,6 @@
 //! The periodic task (Redis's `serverCron`), run `hz` times a second: active
 //! expiry (timed for the latency monitor), incremental rehashing of the
-//! keyspace, idle-client timeouts, sampling of rates and memory, and the
+//! keyspace, idle-client timeouts and client eviction, sampling of rates and memory, and the
 //! AOF's periodic flush and rewrite checks, the snapshot driver's reaping
 //! of BGSAVE children and `save` points, and once a second replication's
 //! duties (PINGs, timeouts, pending full syncs, FAILOVER).
@@ -53,6 +53,7 @@ pub fn tick(srv: &mut Server, state: &mut CronState) {
     rehash_databases(srv);
     crate::tracking::limit_table(srv);
     close_idle_clients(srv);
+    crate::client_eviction::evict_clients(srv, None);
     crate::persistence::aof::cron(srv);
     crate::persistence::rdb::cron(srv);
     if srv.now_ms / 1000 != state.last_second {

@@ -11,6 +11,7 @@ pub mod active_expire;
 pub mod allocator;
 pub mod blocking;
 pub mod client;
+pub mod client_eviction;
 pub mod command;
 pub mod commands;
 pub mod config;

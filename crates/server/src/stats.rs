@@ -14,6 +14,8 @@ pub struct Stats {
     pub expired_keys: u64,
     /// Keys deleted to stay under maxmemory.
     pub evicted_keys: u64,
+    /// Connections closed by `maxmemory-clients` (INFO evicted_clients).
+    pub evicted_clients: u64,
     /// Microseconds memory stayed over maxmemory in finished episodes
     /// (total_eviction_exceeded_time), and when the current one began.
     pub eviction_exceeded_us: u64,

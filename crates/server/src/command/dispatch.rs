@@ -50,6 +50,11 @@ fn execute_tracked(srv: &mut Server, client: &mut Client, argv: &[&[u8]]) -> Out
         client.close_asap = true;
         return Outcome::Done;
     }
+    // After the last command's output and before this one runs (Redis's
+    // processCommand): a caller evicted here does not get its command run.
+    if crate::client_eviction::evict_clients(srv, Some(client)) {
+        return Outcome::Done;
+    }
     let checked = check(srv, client, argv);
     if let Ok((_, request_flags)) = checked {
         // Monitors are never paused (Redis marks them as replicas).

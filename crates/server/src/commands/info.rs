@@ -383,7 +383,7 @@ fn stats_section(out: &mut String, ctx: &mut Ctx) {
         "expired_time_cap_reached_count" => s.expired_time_cap_reached_count,
         "expire_cycle_cpu_milliseconds" => s.expire_cycle_cpu_milliseconds,
         "evicted_keys" => s.evicted_keys,
-        "evicted_clients" => 0,
+        "evicted_clients" => ctx.srv.stats.evicted_clients,
         "total_eviction_exceeded_time" => eviction_total_ms,
         "current_eviction_exceeded_time" => eviction_current_ms,
         "keyspace_hits" => s.keyspace_hits,
