@@ -85,13 +85,14 @@ async fn serve(config: Config) -> i32 {
             return 1;
         }
     };
-    let tls_listeners = match bind_tls(&config) {
-        Ok(l) => l,
+    let (tls_context, tls_listeners) = match bind_tls(&config) {
+        Ok(tls) => tls,
         Err(()) => return 1,
     };
     let pidfile = config.pidfile.clone();
     let server = Rc::new(RefCell::new(Server::new(config)));
     server.borrow_mut().handle = Rc::downgrade(&server);
+    server.borrow_mut().tls_context = tls_context;
     {
         let srv = &mut *server.borrow_mut();
         if let Err(reason) = acl::file::load_at_startup(&mut srv.acl, &srv.config, &srv.commands) {
@@ -107,11 +108,11 @@ async fn serve(config: Config) -> i32 {
     tokio::task::spawn_local(persistence::aof::run_flusher(server.clone()));
     for listener in listeners {
         server.borrow_mut().listener_fds.push(std::os::fd::AsRawFd::as_raw_fd(&listener));
-        tokio::task::spawn_local(net::accept_loop(listener, server.clone(), None));
+        tokio::task::spawn_local(net::accept_loop(listener, server.clone(), false));
     }
     // Not in listener_fds: a busy script's loop accepts plain connections only.
-    for (listener, context) in tls_listeners {
-        tokio::task::spawn_local(net::accept_loop(listener, server.clone(), Some(context)));
+    for listener in tls_listeners {
+        tokio::task::spawn_local(net::accept_loop(listener, server.clone(), true));
     }
     tokio::task::spawn_local(run_cron(server.clone()));
     tokio::task::spawn_local(evict::run_background(server.clone()));
@@ -164,19 +165,19 @@ async fn serve(config: Config) -> i32 {
     0
 }
 
+/// The TLS context and the listeners of `tls-port`, if set.
+type TlsListening = (Option<std::sync::Arc<rustls::ServerConfig>>, Vec<tokio::net::TcpListener>);
+
 /// With a `tls-port`, builds the TLS context and binds its listeners, or
 /// logs why not as Redis does.
-fn bind_tls(config: &Config) -> Result<Vec<(tokio::net::TcpListener, std::sync::Arc<rustls::ServerConfig>)>, ()> {
+fn bind_tls(config: &Config) -> Result<TlsListening, ()> {
     if config.tls_port == 0 {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     }
-    let context = tls::server_config(config).map_err(|cause| {
-        log_at!(Warning, "{}", cause);
-        log_at!(Warning, "Failed to configure TLS. Check logs for more info.");
-    })?;
+    let context = tls::server_config(config).map_err(|cause| tls::log_failure(&cause))?;
     let port = config.tls_port as u16;
     match net::bind_all(&config.bind, port, config.tcp_backlog as u32) {
-        Ok(l) if !l.is_empty() => Ok(l.into_iter().map(|l| (l, context.clone())).collect()),
+        Ok(l) if !l.is_empty() => Ok((Some(context), l)),
         _ => {
             log_at!(Warning, "Failed listening on port {} (tls), aborting.", port);
             Err(())

@@ -68,9 +68,10 @@ pub fn bind_all(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpL
     Ok(listeners)
 }
 
-/// Accepts connections forever, refusing them past `maxclients`; with a TLS
-/// context, each connection's task starts with the TLS handshake.
-pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>, tls: Option<Arc<ServerConfig>>) {
+/// Accepts connections forever, refusing them past `maxclients`; on a TLS
+/// listener, each connection's task starts with the TLS handshake under the
+/// server's current TLS context.
+pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>, tls: bool) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -91,11 +92,12 @@ pub async fn accept_loop(listener: TcpListener, server: Rc<RefCell<Server>>, tls
             }
         };
         log_at!(Verbose, "Accepted {}", format_addr(&peer));
-        match &tls {
+        let context = if tls { server.borrow().tls_context.clone() } else { None };
+        match context {
             None => tokio::task::spawn_local(serve(Transport::Plain(stream), server.clone(), client)),
             Some(config) => {
                 client.borrow_mut().tls = true;
-                tokio::task::spawn_local(serve_tls(stream, config.clone(), server.clone(), client))
+                tokio::task::spawn_local(serve_tls(stream, config, server.clone(), client))
             }
         };
     }

@@ -42,6 +42,9 @@ pub struct Server {
     pub listening_port: u16,
     /// The listening sockets (a busy script accepts on them itself).
     pub listener_fds: Vec<i32>,
+    /// The TLS context new `tls-port` connections get (CONFIG SET of the
+    /// `tls-*` files replaces it; connections keep the one they began with).
+    pub tls_context: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
     pub active_expire_enabled: bool,
     /// True after DEBUG PAUSE-CRON 1: the periodic task does nothing.
@@ -123,6 +126,7 @@ impl Server {
             shutdown_requested: Rc::new(tokio::sync::Notify::new()),
             listening_port: 0,
             listener_fds: Vec::new(),
+            tls_context: None,
             active_expire_enabled: true,
             cron_paused: false,
             quicklist_packed_threshold: 1 << 30,

@@ -21,6 +21,24 @@ use crate::config::Config;
 /// "Failed to configure TLS. Check logs for more info."
 pub type TlsError = String;
 
+/// Logs why the TLS context could not be built, as Redis does.
+pub fn log_failure(cause: &TlsError) {
+    crate::log::log_at!(Warning, "{}", cause);
+    crate::log::log_at!(Warning, "Failed to configure TLS. Check logs for more info.");
+}
+
+/// The directives the TLS context is built from: CONFIG SET of any of them
+/// rebuilds it.
+pub const CONTEXT_DIRECTIVES: &[&str] = &[
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-key-file-pass",
+    "tls-ca-cert-file",
+    "tls-ca-cert-dir",
+    "tls-auth-clients",
+    "tls-protocols",
+];
+
 /// Builds the server-side TLS context from the configuration.
 pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
     if config.tls_cert_file.is_empty() {
@@ -38,8 +56,7 @@ pub fn server_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
     }
     let versions = protocol_versions(&config.tls_protocols)?;
     let certs = load_certs(&config.tls_cert_file)?;
-    let key = PrivateKeyDer::from_pem_file(&config.tls_key_file)
-        .map_err(|e| format!("Failed to load private key: {}: {}", config.tls_key_file, e))?;
+    let key = load_key(&config.tls_key_file, &config.tls_key_file_pass)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
@@ -79,6 +96,22 @@ fn protocol_versions(spec: &str) -> Result<Vec<&'static SupportedProtocolVersion
         return Err("Only TLSv1.2 and TLSv1.3 are supported by tls-protocols.".into());
     }
     Ok(versions)
+}
+
+/// The private key of `path`; an encrypted PKCS#8 key (`ENCRYPTED PRIVATE
+/// KEY`, as `openssl pkcs8 -topk8` writes it) is decrypted with `pass`
+/// (`tls-key-file-pass`). rustls reads only clear keys, so decryption is
+/// the RustCrypto `pkcs8` crate's (PBES2: PBKDF2 or scrypt, AES-CBC).
+fn load_key(path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let fail = |e: &dyn std::fmt::Display| format!("Failed to load private key: {}: {}", path, e);
+    let pem = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
+    if !pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        return PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| fail(&e));
+    }
+    let (_, document) = pkcs8::Document::from_pem(&pem).map_err(|e| fail(&e))?;
+    let encrypted = document.decode_msg::<pkcs8::EncryptedPrivateKeyInfo>().map_err(|e| fail(&e))?;
+    let clear = encrypted.decrypt(pass).map_err(|e| fail(&e))?;
+    Ok(PrivateKeyDer::Pkcs8(clear.as_bytes().to_vec().into()))
 }
 
 fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {

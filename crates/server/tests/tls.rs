@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-use common::{cinnabar_binary, free_port, ServerProcess};
+use common::{cinnabar_binary, free_port, Kind, ServerProcess};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate.
 fn make_certs(dir: &Path) {
@@ -32,15 +32,24 @@ struct Tls {
 
 impl Tls {
     fn start(extra: &[&str]) -> Tls {
+        Tls::start_kind(Kind::Cinnabar, extra)
+    }
+
+    fn start_kind(kind: Kind, extra: &[&str]) -> Tls {
         let certs = tempfile::tempdir().unwrap();
         make_certs(certs.path());
+        Tls::start_in(kind, certs, extra)
+    }
+
+    /// A server on the certificates `make_certs` left in `certs`.
+    fn start_in(kind: Kind, certs: tempfile::TempDir, extra: &[&str]) -> Tls {
         let tls_port = free_port();
         let path = |f: &str| certs.path().join(f).to_string_lossy().into_owned();
         let (cert, key, ca, port) = (path("server.crt"), path("server.key"), path("ca.crt"), tls_port.to_string());
         let mut args = vec!["--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key];
         args.extend(["--tls-ca-cert-file", &ca]);
         args.extend_from_slice(extra);
-        let server = ServerProcess::cinnabar(&args);
+        let server = ServerProcess::start(kind, &args);
         Tls { certs, server, tls_port }
     }
 
@@ -51,10 +60,17 @@ impl Tls {
     /// redis-cli over TLS, with the client certificate or without; its
     /// output (stdout then stderr).
     fn cli(&self, with_cert: bool, args: &[&str]) -> String {
+        self.cli_with(self.certs.path(), with_cert, args)
+    }
+
+    /// `cli` trusting the CA (and showing the client certificate) of the
+    /// certificates in `certs`.
+    fn cli_with(&self, certs: &Path, with_cert: bool, args: &[&str]) -> String {
+        let file = |name: &str| certs.join(name).to_string_lossy().into_owned();
         let mut cmd = Command::new("redis-cli");
-        cmd.args(["--tls", "--cacert", &self.file("ca.crt"), "-p", &self.tls_port.to_string()]);
+        cmd.args(["--tls", "--cacert", &file("ca.crt"), "-p", &self.tls_port.to_string()]);
         if with_cert {
-            cmd.args(["--cert", &self.file("client.crt"), "--key", &self.file("client.key")]);
+            cmd.args(["--cert", &file("client.crt"), "--key", &file("client.key")]);
         }
         let out = cmd.args(args).output().expect("redis-cli");
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
@@ -146,4 +162,60 @@ fn auth_clients_no_asks_no_certificate_and_protocols_apply() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "a TLSv1.3 handshake succeeded with tls-protocols TLSv1.2");
+}
+
+/// CONFIG SET of the certificate files rebuilds the context for new
+/// connections; a file that cannot be loaded is refused with Redis's error
+/// and the old context stays. Run against redis-server too.
+#[test]
+fn config_set_reloads_the_tls_context_for_new_connections() {
+    let scenario = |kind: Kind| -> Vec<String> {
+        let tls = Tls::start_kind(kind, &[]);
+        let rotated = tempfile::tempdir().unwrap();
+        make_certs(rotated.path());
+        let file = |name: &str| rotated.path().join(name).to_string_lossy().into_owned();
+        let mut plain = tls.server.raw();
+        let mut seen = vec![tls.cli(true, &["PING"])];
+        let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
+        seen.push(plain.cmd(&["CONFIG", "SET", "tls-cert-file", &cert, "tls-key-file", &key, "tls-ca-cert-file", &ca]));
+        // The old CA no longer vouches for the server; the new one does.
+        seen.push((tls.cli(true, &["PING"]) == "PONG").to_string());
+        seen.push(tls.cli_with(rotated.path(), true, &["PING"]));
+        seen.push(plain.cmd(&["CONFIG", "SET", "tls-cert-file", "/nonexistent/server.crt"]));
+        seen.push((plain.cmd(&["CONFIG", "GET", "tls-cert-file"]).contains(&cert)).to_string());
+        seen.push(tls.cli_with(rotated.path(), true, &["PING"]));
+        seen
+    };
+    let redis = scenario(Kind::Redis);
+    assert_eq!(scenario(Kind::Cinnabar), redis);
+    assert_eq!(redis[3], "PONG");
+    assert!(redis[4].starts_with("-ERR CONFIG SET failed"), "{}", redis[4]);
+}
+
+/// An encrypted PKCS#8 key is read with `tls-key-file-pass`; a wrong pass
+/// set at run time is refused and the working context stays.
+#[test]
+fn an_encrypted_key_is_read_with_tls_key_file_pass() {
+    let scenario = |kind: Kind| -> Vec<String> {
+        let certs = tempfile::tempdir().unwrap();
+        make_certs(certs.path());
+        let out = Command::new("openssl")
+            .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "server.key", "-out", "server-enc.key"])
+            .args(["-passout", "pass:s3cret"])
+            .current_dir(certs.path())
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let key = certs.path().join("server-enc.key").to_string_lossy().into_owned();
+        let tls = Tls::start_in(kind, certs, &["--tls-key-file", &key, "--tls-key-file-pass", "s3cret"]);
+        let mut plain = tls.server.raw();
+        vec![
+            tls.cli(true, &["PING"]),
+            plain.cmd(&["CONFIG", "SET", "tls-key-file-pass", "wrong"]),
+            tls.cli(true, &["PING"]),
+        ]
+    };
+    let redis = scenario(Kind::Redis);
+    assert_eq!(scenario(Kind::Cinnabar), redis);
+    assert_eq!(redis[0], "PONG");
 }

@@ -191,6 +191,21 @@ fn set(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
             return Err(set_failed(entry, &reason));
         }
     }
+    // New TLS connections use a context rebuilt from the new files; when
+    // that fails the old context and settings stay (Redis's applyTlsCfg).
+    let tls_changed = chosen.iter().any(|(d, _)| crate::tls::CONTEXT_DIRECTIVES.contains(&d.name));
+    if tls_changed && ctx.srv.tls_context.is_some() {
+        match crate::tls::server_config(&ctx.srv.config) {
+            Ok(context) => ctx.srv.tls_context = Some(context),
+            Err(cause) => {
+                crate::tls::log_failure(&cause);
+                restore(&mut ctx.srv.config, &chosen, &old);
+                let entry = chosen.iter().find(|(d, _)| crate::tls::CONTEXT_DIRECTIVES.contains(&d.name));
+                let entry = entry.map_or("tls-cert-file", |(_, e)| e);
+                return Err(set_failed(entry, "Unable to update TLS configuration. Check server logs."));
+            }
+        }
+    }
     // The default user's password is `requirepass` (the ACL registry is not
     // part of `Config`, so its apply step happens here).
     if chosen.iter().any(|(d, _)| d.name == "requirepass") {
