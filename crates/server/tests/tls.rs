@@ -219,3 +219,31 @@ fn an_encrypted_key_is_read_with_tls_key_file_pass() {
     assert_eq!(scenario(Kind::Cinnabar), redis);
     assert_eq!(redis[0], "PONG");
 }
+
+/// `tls-replication yes`: a Cinnabar replica of a redis-server master's
+/// TLS port, and a redis-server replica of Cinnabar's, both sync and follow.
+#[test]
+fn replication_runs_over_tls_both_ways() {
+    for (master_kind, replica_kind) in [(Kind::Redis, Kind::Cinnabar), (Kind::Cinnabar, Kind::Redis)] {
+        let master = Tls::start_kind(master_kind, &[]);
+        master.server.raw().cmd(&["SET", "before", "1"]);
+        let (cert, key, ca) = (master.file("server.crt"), master.file("server.key"), master.file("ca.crt"));
+        let port = master.tls_port.to_string();
+        let replica = ServerProcess::start(
+            replica_kind,
+            &["--tls-replication", "yes", "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-ca-cert-file", &ca]
+                .into_iter()
+                .chain(["--replicaof", "127.0.0.1", &port])
+                .collect::<Vec<_>>(),
+        );
+        master.server.raw().cmd(&["SET", "after", "2"]);
+        let mut r = replica.raw();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while r.cmd(&["GET", "after"]) != "$1\r\n2\r\n" {
+            assert!(std::time::Instant::now() < deadline, "{master_kind:?} -> {replica_kind:?}: {}", replica.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(r.cmd(&["GET", "before"]), "$1\r\n1\r\n");
+        assert!(r.cmd(&["INFO", "replication"]).contains("master_link_status:up"));
+    }
+}

@@ -232,9 +232,18 @@ async fn run_link(server: Rc<RefCell<Server>>, epoch: u64) {
     }
 }
 
+/// The byte stream to the master: a plain socket, or a TLS session on one
+/// (`tls-replication yes`).
+trait LinkIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> LinkIo for T {}
+
 /// A connection to the master with its read buffer.
 struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn LinkIo>,
+    /// The socket's descriptor and addresses, for the master client.
+    fd: i32,
+    peer: String,
+    local: String,
     buf: Vec<u8>,
     timeout: Duration,
 }
@@ -266,7 +275,12 @@ impl Conn {
     async fn send(&mut self, argv: &[&[u8]]) -> LinkResult {
         let mut request = Vec::new();
         cinnabar_protocol::request::encode_command(&mut request, argv);
-        self.stream.write_all(&request).await.map_err(|e| format!("error writing to the master: {e}"))
+        let written = async {
+            self.stream.write_all(&request).await?;
+            // A TLS session may hold the record until flushed.
+            self.stream.flush().await
+        };
+        written.await.map_err(|e| format!("error writing to the master: {e}"))
     }
 
     /// Sends a command and returns its one-line reply.
@@ -276,6 +290,21 @@ impl Conn {
     }
 }
 
+/// Connects to the master, over TLS with `tls-replication yes`.
+async fn connect(server: &Rc<RefCell<Server>>, host: &str, port: u16, timeout: Duration) -> Result<Conn, String> {
+    let tcp = TcpStream::connect((host, port)).await.map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+    let peer = tcp.peer_addr().map(|a| crate::net::format_addr(&a)).unwrap_or_default();
+    let local = tcp.local_addr().map(|a| crate::net::format_addr(&a)).unwrap_or_default();
+    let config = server.borrow().config.tls_replication.then(|| server.borrow().config.clone());
+    let stream: Box<dyn LinkIo> = match config {
+        Some(config) => Box::new(crate::tls::connect_to_master(&config, tcp, host).await?),
+        None => Box::new(tcp),
+    };
+    Ok(Conn { stream, fd, peer, local, buf: Vec::new(), timeout })
+}
+
 async fn sync_and_follow(server: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult {
     let (host, port, timeout) = {
         let srv = server.borrow();
@@ -283,13 +312,10 @@ async fn sync_and_follow(server: &Rc<RefCell<Server>>, epoch: u64) -> LinkResult
         (link.host.clone(), link.port, Duration::from_secs(srv.config.repl_timeout.max(1) as u64))
     };
     set_state(server, LinkState::Connecting);
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+    let mut conn = tokio::time::timeout(timeout, connect(server, &host, port, timeout))
         .await
-        .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
-        .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
-    let _ = stream.set_nodelay(true);
+        .map_err(|_| "Timeout connecting to the MASTER...".to_string())??;
     log_at!(Notice, "MASTER <-> REPLICA sync started");
-    let mut conn = Conn { stream, buf: Vec::new(), timeout };
     set_state(server, LinkState::Handshake);
     let reply = handshake(server, &mut conn).await?;
     if !current(server, epoch) {
@@ -487,10 +513,7 @@ fn store_snapshot_file(server: &Rc<RefCell<Server>>, payload: &[u8]) -> LinkResu
 async fn follow_stream(server: &Rc<RefCell<Server>>, mut conn: Conn, epoch: u64) -> LinkResult {
     let master = {
         let mut srv = server.borrow_mut();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.stream);
-        let peer = conn.stream.peer_addr().map(|a| crate::net::format_addr(&a)).unwrap_or_default();
-        let local = conn.stream.local_addr().map(|a| crate::net::format_addr(&a)).unwrap_or_default();
-        let client = srv.add_client(peer, local, fd);
+        let client = srv.add_client(conn.peer.clone(), conn.local.clone(), conn.fd);
         {
             let mut c = client.borrow_mut();
             c.is_master = true;
