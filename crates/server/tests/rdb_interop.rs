@@ -512,3 +512,76 @@ fn lfu_counters_and_lru_idle_times_travel_in_the_dump() {
         assert!((1000..1010).contains(&idle), "{from:?} -> {to:?}: idle {idle}");
     }
 }
+
+/// A small tmpfs mounted for one test (root only), unmounted on drop.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(kilobytes: u32) -> Option<SmallDisk> {
+        let path = tempfile::tempdir().unwrap().keep();
+        let size = format!("size={kilobytes}k");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &size, "tmpfs"])
+            .arg(&path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!("cannot mount a tmpfs (not root?): the full-disk case is not exercised");
+            let _ = std::fs::remove_dir(&path);
+            return None;
+        }
+        Some(SmallDisk { path })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).output();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// Bytes no compressor shrinks (xorshift).
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// BGSAVE on a full disk: reported (status err, MISCONF), the previous dump
+/// is left as it was and no partial file stays behind.
+#[test]
+fn bgsave_on_a_full_disk_keeps_the_previous_dump() {
+    let Some(disk) = SmallDisk::mount(512) else { return };
+    let dir = disk.path.to_str().unwrap();
+    let server = ServerProcess::cinnabar(&["--dir", dir, "--save", "3600 1"]);
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "small", "1"]);
+    assert_eq!(raw.cmd(&["SAVE"]), "+OK\r\n");
+    let dump = disk.path.join("dump.rdb");
+    let before = std::fs::read(&dump).unwrap();
+    let big = incompressible(700 * 1024);
+    raw.call(&[b"SET", b"big", &big]);
+    assert_eq!(raw.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    wait_for_bgsave(&mut raw);
+    assert_eq!(info_field(&mut raw, "persistence", "rdb_last_bgsave_status"), "err");
+    assert!(raw.cmd(&["SET", "k", "v"]).starts_with("-MISCONF "));
+    assert_eq!(std::fs::read(&dump).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(&disk.path)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(server.log().contains("No space left on device"), "{}", server.log());
+    drop(server);
+}
