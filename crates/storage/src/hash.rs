@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn short_pairs_take_one_small_node() {
         assert_eq!(FieldTable::NODE_SIZE, 32);
-        assert_eq!(std::mem::size_of::<Hash>(), 24);
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
         let pair = FieldValue::new(b"field:1234", b"abc");
         assert_eq!((pair.field(), pair.value(), pair.heap_size()), (&b"field:1234"[..], &b"abc"[..], 0));
         let long = FieldValue::new(&[b'f'; 200], b"");

@@ -6,12 +6,14 @@
 //! a binary search; inserting a wider value upgrades the whole array. Keeping
 //! Redis's layout gives Redis's memory use and lets RDB store the blob as is.
 
+use crate::classbuf::ClassBuf;
+
 const HEADER: usize = 8;
 
 /// An intset; see the module comment.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IntSet {
-    buf: Vec<u8>,
+    buf: ClassBuf<u32>,
 }
 
 impl Default for IntSet {
@@ -39,7 +41,7 @@ fn width_for(v: i64) -> usize {
 
 impl IntSet {
     pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(HEADER);
+        let mut buf = ClassBuf::new();
         buf.extend_from_slice(&2u32.to_le_bytes());
         buf.extend_from_slice(&0u32.to_le_bytes());
         IntSet { buf }
@@ -48,10 +50,10 @@ impl IntSet {
     /// Adopts intset bytes read from a file or a DUMP payload, after checking
     /// the width, the length and that members are sorted and distinct.
     pub fn from_bytes(buf: Vec<u8>) -> Option<IntSet> {
-        if buf.len() < HEADER {
+        if buf.len() < HEADER || buf.len() > u32::MAX as usize {
             return None;
         }
-        let set = IntSet { buf };
+        let set = IntSet { buf: ClassBuf::from_vec(buf) };
         let width = set.width();
         if ![2, 4, 8].contains(&width) || set.len().checked_mul(width)?.checked_add(HEADER)? != set.buf.len() {
             return None;
@@ -133,7 +135,7 @@ impl IntSet {
         let w = self.width();
         let n = self.len();
         let offset = HEADER + at * w;
-        self.buf.splice(offset..offset, std::iter::repeat_n(0u8, w));
+        self.buf.insert_zeros(offset, w);
         self.set_len(n + 1);
         self.put(at, v);
         true
@@ -160,7 +162,7 @@ impl IntSet {
         };
         let w = self.width();
         let offset = HEADER + at * w;
-        self.buf.drain(offset..offset + w);
+        self.buf.remove(offset..offset + w);
         let n = self.len();
         self.set_len(n - 1);
         true

@@ -6,6 +6,7 @@
 //! (lazy expiry, propagation, notifications) around these structures.
 
 pub mod bytes;
+pub mod classbuf;
 pub mod db;
 pub mod dict;
 pub mod glob;

@@ -18,6 +18,8 @@
 
 use cinnabar_protocol::numbers::{parse_i64, push_i64};
 
+use crate::classbuf::ClassBuf;
+
 const HEADER: usize = 6;
 const EOF: u8 = 0xFF;
 const COUNT_UNKNOWN: u16 = u16::MAX;
@@ -76,7 +78,7 @@ impl<'a> LpInput<'a> {
 /// A listpack; see the module comment.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    buf: ClassBuf<u32>,
 }
 
 impl Default for Listpack {
@@ -93,17 +95,17 @@ impl std::fmt::Debug for Listpack {
 
 impl Listpack {
     pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(HEADER + 1);
+        let mut buf = ClassBuf::new();
         buf.extend_from_slice(&((HEADER + 1) as u32).to_le_bytes());
         buf.extend_from_slice(&0u16.to_le_bytes());
-        buf.push(EOF);
+        buf.extend_from_slice(&[EOF]);
         Listpack { buf }
     }
 
     /// Wraps bytes this crate produced with `as_bytes` (a compressed list
     /// node restored); not for bytes from outside, which are not validated.
     pub(crate) fn from_trusted_bytes(buf: Vec<u8>) -> Self {
-        Listpack { buf }
+        Listpack { buf: ClassBuf::from_vec(buf) }
     }
 
     /// Adopts listpack bytes read from a file or a DUMP payload, after
@@ -111,7 +113,7 @@ impl Listpack {
     /// the terminator, so that nothing built on it can read out of bounds.
     pub fn from_bytes(buf: Vec<u8>) -> Option<Listpack> {
         validate(&buf)?;
-        Some(Listpack { buf })
+        Some(Listpack { buf: ClassBuf::from_vec(buf) })
     }
 
     /// The listpack bytes, exactly as Redis lays them out.
@@ -235,7 +237,6 @@ impl Listpack {
     fn insert_at(&mut self, at: Pos, v: LpInput) {
         let mut entry = Vec::new();
         encode_entry(&mut entry, v.normalized());
-        self.reserve_for(entry.len());
         self.replace_bytes(at..at, &entry);
         self.set_count_delta(1);
         self.write_total();
@@ -248,19 +249,6 @@ impl Listpack {
         let old = self.entry_size(pos);
         self.replace_bytes(pos..pos + old, &entry);
         self.write_total();
-    }
-
-    /// Makes room for `extra` more bytes. The buffer grows to the allocator
-    /// size class that holds them, not beyond: doubling would leave up to half
-    /// of every full node unused, while the allocator rounds every request up
-    /// to its class anyway. So memory is what an exact-size realloc (Redis's
-    /// way) costs, but a push reallocates only when it crosses a class, not
-    /// every time.
-    fn reserve_for(&mut self, extra: usize) {
-        let needed = self.buf.len() + extra;
-        if needed > self.buf.capacity() {
-            self.buf.reserve_exact(size_class(needed) - self.buf.len());
-        }
     }
 
     /// Replaces the bytes in `range` with `with`, moving the tail once
@@ -296,7 +284,7 @@ impl Listpack {
             end += self.entry_size(end);
             removed += 1;
         }
-        self.buf.drain(pos..end);
+        self.buf.remove(pos..end);
         self.set_count_delta(-(removed as i64));
         self.write_total();
         removed
@@ -545,17 +533,6 @@ fn decode_backlen(buf: &[u8], end: usize) -> (usize, usize) {
     }
 }
 
-/// The smallest allocation size class (jemalloc's, which Cinnabar uses) that
-/// holds `n` bytes: multiples of 16 up to 128, then four classes between
-/// consecutive powers of two.
-fn size_class(n: usize) -> usize {
-    if n <= 128 {
-        return n.div_ceil(16).max(1) * 16;
-    }
-    let spacing = n.next_power_of_two() / 8;
-    n.div_ceil(spacing) * spacing
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,7 +606,7 @@ mod tests {
         let mut lp = Listpack::new();
         for i in 0..2000 {
             lp.push_back(LpInput::Bytes(format!("m:{i}").as_bytes()));
-            assert!(lp.capacity() <= size_class(lp.bytes_len()));
+            assert_eq!(lp.capacity(), crate::classbuf::size_class(lp.bytes_len()));
         }
     }
 
@@ -725,11 +702,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn size_classes_follow_jemalloc() {
-        let classes: Vec<usize> = [1, 16, 17, 128, 129, 160, 161, 4096, 4097, 5121, 8192].map(size_class).to_vec();
-        assert_eq!(classes, [16, 16, 32, 128, 160, 160, 192, 4096, 5120, 6144, 8192]);
     }
 }

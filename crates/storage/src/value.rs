@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use cinnabar_protocol::numbers::{parse_i64, push_i64};
 
+use crate::classbuf::ClassBuf;
 use crate::hash::Hash;
 use crate::set::Set;
 use crate::stream::Stream;
@@ -185,7 +186,7 @@ impl Value {
 pub enum StrValue {
     Int(i64),
     Embstr(SmallBytes),
-    Raw(Vec<u8>),
+    Raw(ClassBuf<usize>),
 }
 
 impl StrValue {
@@ -199,14 +200,14 @@ impl StrValue {
         if b.len() <= EMBSTR_MAX {
             StrValue::Embstr(SmallBytes::new(b))
         } else {
-            StrValue::Raw(b.to_vec())
+            StrValue::Raw(ClassBuf::from_slice(b))
         }
     }
 
     /// A string built by a command that edits in place (APPEND, SETRANGE, SETBIT):
     /// Redis leaves these `raw`, whatever their length.
     pub fn raw(v: Vec<u8>) -> Self {
-        StrValue::Raw(v)
+        StrValue::Raw(ClassBuf::from_vec(v))
     }
 
     pub fn encoding(&self) -> &'static str {
@@ -225,7 +226,7 @@ impl StrValue {
                 Cow::Owned(v)
             }
             StrValue::Embstr(b) => Cow::Borrowed(b),
-            StrValue::Raw(v) => Cow::Borrowed(v),
+            StrValue::Raw(v) => Cow::Borrowed(&v[..]),
         }
     }
 
@@ -252,10 +253,11 @@ impl StrValue {
         }
     }
 
-    /// Converts to the `raw` encoding and returns the buffer to edit in place.
-    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+    /// Converts to the `raw` encoding and returns the buffer to edit in place
+    /// (`ClassBuf::edit` lends it as a `Vec<u8>`).
+    pub fn make_raw(&mut self) -> &mut ClassBuf<usize> {
         if !matches!(self, StrValue::Raw(_)) {
-            *self = StrValue::Raw(self.as_bytes().into_owned());
+            *self = StrValue::Raw(ClassBuf::from_slice(&self.as_bytes()));
         }
         match self {
             StrValue::Raw(v) => v,
@@ -284,7 +286,7 @@ mod tests {
         assert_eq!(StrValue::from_bytes(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(StrValue::from_bytes(&[b'a'; 45]).encoding(), "raw");
         let mut s = StrValue::from_bytes(b"12");
-        s.make_raw().push(b'3');
+        s.make_raw().extend_from_slice(b"3");
         assert_eq!((s.encoding(), &*s.as_bytes()), ("raw", &b"123"[..]));
     }
 

@@ -6,6 +6,7 @@
 //! grow it with zero bytes as needed, up to `proto-max-bulk-len`.
 
 use cinnabar_protocol::numbers::parse_i64;
+use cinnabar_storage::classbuf::ClassBuf;
 use cinnabar_storage::{StrValue, Value};
 
 use super::strings::stored_string_mut;
@@ -209,7 +210,11 @@ fn with_string<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Resu
 /// The string at `key` made raw and at least long enough to hold bit
 /// `max_bit`, created zero-filled if absent (Redis's `lookupStringForBitCommand`).
 /// Also says whether it was created or grown (a change in itself).
-fn bitmap_for_write<'c>(ctx: &'c mut Ctx, key: &[u8], max_bit: u64) -> Result<(&'c mut Vec<u8>, bool), CmdError> {
+fn bitmap_for_write<'c>(
+    ctx: &'c mut Ctx,
+    key: &[u8],
+    max_bit: u64,
+) -> Result<(&'c mut ClassBuf<usize>, bool), CmdError> {
     let needed = (max_bit >> 3) as usize + 1;
     let created = ctx.write_string(key)?.is_none();
     if created {

@@ -336,7 +336,7 @@ fn unencoded_string(bytes: Vec<u8>) -> StrValue {
     if bytes.len() <= cinnabar_storage::value::EMBSTR_MAX {
         StrValue::Embstr(SmallBytes::new(&bytes))
     } else {
-        StrValue::Raw(bytes)
+        StrValue::raw(bytes)
     }
 }
 

@@ -7,6 +7,7 @@
 //! stale cached cardinality, and PFDEBUG converting to dense, are changes and
 //! are propagated as sent, as Redis does.
 
+use cinnabar_storage::classbuf::ClassBuf;
 use cinnabar_storage::hyperloglog::{self as hll, Corrupted, Encoding, Union};
 use cinnabar_storage::{StrValue, Value};
 
@@ -107,7 +108,7 @@ enum Lookup {
 
 /// The HLL bytes at `key`, converted to `raw` for editing in place (Redis
 /// unshares the string first); `Ok(None)` if the key is absent.
-fn hll_at<'c>(ctx: &'c mut Ctx, key: &[u8], lookup: Lookup) -> Result<Option<&'c mut Vec<u8>>, CmdError> {
+fn hll_at<'c>(ctx: &'c mut Ctx, key: &[u8], lookup: Lookup) -> Result<Option<&'c mut ClassBuf<usize>>, CmdError> {
     let entry = match lookup {
         Lookup::Read => ctx.lookup_read(key),
         Lookup::Write => ctx.lookup_write(key),
@@ -118,7 +119,7 @@ fn hll_at<'c>(ctx: &'c mut Ctx, key: &[u8], lookup: Lookup) -> Result<Option<&'c
 /// The HLL at `key` for writing, an empty one stored first if the key is
 /// absent; true with it if it was created. One access to the key, as Redis's
 /// single lookup.
-fn hll_or_new<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<(&'c mut Vec<u8>, bool), CmdError> {
+fn hll_or_new<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<(&'c mut ClassBuf<usize>, bool), CmdError> {
     let created = ctx.lookup_write(key).is_none();
     if created {
         ctx.set_key(key, Value::Str(StrValue::raw(hll::new_sparse())), false);
@@ -127,7 +128,9 @@ fn hll_or_new<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<(&'c mut Vec<u8>, bool
     Ok((editable_hll(&mut entry.value)?, created))
 }
 
-fn editable_hll(value: &mut Value) -> Result<&mut Vec<u8>, CmdError> {
+/// The HLL in `value`, `raw` for editing in place (the register code edits
+/// it as a `Vec<u8>` through `ClassBuf::edit`).
+fn editable_hll(value: &mut Value) -> Result<&mut ClassBuf<usize>, CmdError> {
     let value = value.as_str_mut().ok_or(CmdError::from(errors::WRONGTYPE))?;
     check_hll(value)?;
     Ok(value.make_raw())
@@ -153,7 +156,7 @@ fn pfadd(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // Creating the key is a change even with no elements.
     let mut updated = u64::from(created);
     for element in &argv[2..] {
-        if hll::add(hll, element, max_bytes)? {
+        if hll::add(&mut hll.edit(), element, max_bytes)? {
             updated += 1;
         }
     }
@@ -205,7 +208,7 @@ fn pfmerge(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
     // The destination is a source too.
     let union = union_of(ctx, &argv[1..])?;
     let (dest, _) = hll_or_new(ctx, argv[1])?;
-    union.store_into(dest, max_bytes)?;
+    union.store_into(&mut dest.edit(), max_bytes)?;
     ctx.mark_dirty(1);
     // Redis announces a merge as an add to the destination.
     ctx.notify(notify::STRING, "pfadd", argv[1]);
@@ -219,7 +222,7 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         return Err("ERR The specified key does not exist".into());
     };
     if sub.eq_ignore_ascii_case(b"getreg") {
-        let converted = hll::sparse_to_dense(hll)?;
+        let converted = hll::sparse_to_dense(&mut hll.edit())?;
         let registers: Vec<u8> = hll::dense_registers(hll).collect();
         if converted {
             ctx.mark_dirty(1);
@@ -237,7 +240,7 @@ fn pfdebug(ctx: &mut Ctx, argv: &[&[u8]]) -> CmdResult {
         let encoding = hll::validate(hll).expect("validated on lookup");
         ctx.reply().simple(encoding.name());
     } else if sub.eq_ignore_ascii_case(b"todense") {
-        let converted = hll::sparse_to_dense(hll)?;
+        let converted = hll::sparse_to_dense(&mut hll.edit())?;
         if converted {
             ctx.mark_dirty(1);
         }

@@ -386,7 +386,7 @@ fn plain_string(b: &[u8]) -> StrValue {
     if b.len() <= EMBSTR_MAX {
         StrValue::Embstr(SmallBytes::new(b))
     } else {
-        StrValue::Raw(b.to_vec())
+        StrValue::Raw(cinnabar_storage::classbuf::ClassBuf::from_slice(b))
     }
 }
 
