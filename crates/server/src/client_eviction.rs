@@ -16,17 +16,24 @@ use crate::client::{Client, ClientType};
 use crate::log::log_at;
 use crate::server::Server;
 
+/// Redis never lets the limit go below this (a few clients' buffers).
+const MIN_LIMIT: usize = 128 * 1024;
+
 /// The limit in bytes, None when client eviction is off: 0, or a percentage
 /// of an unset `maxmemory`.
 fn limit(srv: &Server) -> Option<usize> {
-    match srv.config.maxmemory_clients {
-        0 => None,
-        bytes if bytes > 0 => Some(bytes as usize),
+    let bytes = match srv.config.maxmemory_clients {
+        0 => return None,
+        bytes if bytes > 0 => bytes as usize,
         percent => {
             let maxmemory = srv.config.maxmemory as u128;
-            (maxmemory > 0).then(|| (maxmemory * (-percent) as u128 / 100) as usize)
+            if maxmemory == 0 {
+                return None;
+            }
+            (maxmemory * (-percent) as u128 / 100) as usize
         }
-    }
+    };
+    Some(bytes.max(MIN_LIMIT))
 }
 
 /// Whether the client's memory counts toward the limit.
@@ -79,14 +86,41 @@ pub fn evict_clients(srv: &mut Server, caller: Option<&mut Client>) -> bool {
         srv.stats.evicted_clients += 1;
         if Some(id) == caller_id {
             let c = caller.as_deref_mut().expect("the caller is a candidate");
-            log_at!(Verbose, "Evicting client: {}", c.info_line(srv, 0));
+            log_at!(Notice, "Evicting client: {}", c.info_line(srv, 0));
             c.kill();
             caller_evicted = true;
         } else if let Some(client) = srv.clients.get(&id).cloned() {
             let mut c = client.borrow_mut();
-            log_at!(Verbose, "Evicting client: {}", c.info_line(srv, 0));
+            log_at!(Notice, "Evicting client: {}", c.info_line(srv, 0));
             c.kill();
         }
     }
+    if total >= limit {
+        log_at!(Warning, "Over client maxmemory after evicting all evictable clients");
+    }
     caller_evicted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn limit_for(maxmemory: i64, maxmemory_clients: i64) -> Option<usize> {
+        let mut config = Config::new();
+        config.maxmemory = maxmemory;
+        config.maxmemory_clients = maxmemory_clients;
+        limit(&Server::new(config))
+    }
+
+    #[test]
+    fn the_limit_is_bytes_or_a_share_of_maxmemory_and_never_below_128k() {
+        assert_eq!(limit_for(0, 0), None);
+        assert_eq!(limit_for(0, 5 << 20), Some(5 << 20));
+        assert_eq!(limit_for(0, 1000), Some(128 * 1024));
+        assert_eq!(limit_for(100 << 20, -5), Some(5 << 20));
+        // A percentage of no maxmemory is no limit.
+        assert_eq!(limit_for(0, -5), None);
+        assert_eq!(limit_for(1 << 20, -1), Some(128 * 1024));
+    }
 }
