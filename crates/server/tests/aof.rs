@@ -83,6 +83,15 @@ fn redis_check_aof(manifest: &Path) -> (bool, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Restarts Cinnabar on the AOF in `dir`: it must hold `expected` (DEBUG
+/// DIGEST), and redis-check-aof must accept the files.
+fn assert_reloads(dir: &Path, expected: &str) {
+    let restarted = start_in(Kind::Cinnabar, dir, &[]);
+    assert_eq!(digest(&restarted), expected);
+    let (ok, report) = redis_check_aof(&manifest_path(dir));
+    assert!(ok, "{report}");
+}
+
 fn manifest_path(dir: &Path) -> PathBuf {
     dir.join("appendonlydir").join("appendonly.aof.manifest")
 }
@@ -394,10 +403,7 @@ fn config_set_appendonly_turns_the_aof_on_and_off() {
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
     c.cmd(&["SET", "after-off", "1"]);
     drop(server);
-    let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
-    assert_eq!(digest(&restarted), expected);
-    let (ok, report) = redis_check_aof(&manifest_path(dir.path()));
-    assert!(ok, "{report}");
+    assert_reloads(dir.path(), &expected);
 }
 
 #[test]
@@ -627,10 +633,7 @@ fn turning_the_aof_on_during_a_bgsave_waits_for_it() {
     c.cmd(&["SET", "after", "1"]);
     let expected = digest(&server);
     drop(server);
-    let restarted = start_in(Kind::Cinnabar, dir.path(), &[]);
-    assert_eq!(digest(&restarted), expected);
-    let (ok, report) = redis_check_aof(&manifest_path(dir.path()));
-    assert!(ok, "{report}");
+    assert_reloads(dir.path(), &expected);
 }
 
 /// kill -9 of the server during a rewrite: the child goes with it (its base
