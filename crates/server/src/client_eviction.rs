@@ -8,9 +8,13 @@
 //! if the caller is the one evicted its command does not run) and by the
 //! cron, which catches query buffers growing between commands.
 //!
-//! The pass measures every connection: Redis keeps per-client memory in
-//! buckets updated incrementally; a scan is simpler and costs nothing while
-//! `maxmemory-clients` is 0 (the default).
+//! A pass measures every connection (Redis keeps per-client memory in
+//! buckets updated incrementally; a scan is simpler). So that a command does
+//! not pay for a scan each time, the total the last pass found is kept:
+//! before a command the scan runs only when that total plus the caller's
+//! memory now reaches the limit (the caller counted twice errs on the side
+//! of scanning); the cron's pass keeps the total fresh. Nothing of this runs
+//! while `maxmemory-clients` is 0 (the default).
 
 use crate::client::{Client, ClientType};
 use crate::log::log_at;
@@ -51,6 +55,11 @@ fn evictable(c: &Client) -> bool {
 /// is borrowed by the caller). Returns true if the caller was evicted.
 pub fn evict_clients(srv: &mut Server, caller: Option<&mut Client>) -> bool {
     let Some(limit) = limit(srv) else { return false };
+    if let Some(c) = caller.as_deref() {
+        if srv.clients_memory_seen + c.memory() < limit {
+            return false;
+        }
+    }
     let caller_id = caller.as_ref().map(|c| c.id);
     // (memory, id) of every counted client; the caller's measured directly.
     let mut candidates = Vec::new();
@@ -72,6 +81,7 @@ pub fn evict_clients(srv: &mut Server, caller: Option<&mut Client>) -> bool {
             }
         }
     }
+    srv.clients_memory_seen = total;
     if total < limit {
         return false;
     }
@@ -95,6 +105,7 @@ pub fn evict_clients(srv: &mut Server, caller: Option<&mut Client>) -> bool {
             c.kill();
         }
     }
+    srv.clients_memory_seen = total;
     if total >= limit {
         log_at!(Warning, "Over client maxmemory after evicting all evictable clients");
     }

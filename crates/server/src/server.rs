@@ -45,6 +45,9 @@ pub struct Server {
     /// The TLS context new `tls-port` connections get (CONFIG SET of the
     /// `tls-*` files replaces it; connections keep the one they began with).
     pub tls_context: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Memory of all counted clients at the last client-eviction pass
+    /// (`client_eviction`).
+    pub clients_memory_seen: usize,
     /// False after DEBUG SET-ACTIVE-EXPIRE 0: the cron stops expiring keys.
     pub active_expire_enabled: bool,
     /// True after DEBUG PAUSE-CRON 1: the periodic task does nothing.
@@ -127,6 +130,7 @@ impl Server {
             listening_port: 0,
             listener_fds: Vec::new(),
             tls_context: None,
+            clients_memory_seen: 0,
             active_expire_enabled: true,
             cron_paused: false,
             quicklist_packed_threshold: 1 << 30,
