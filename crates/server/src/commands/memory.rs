@@ -17,7 +17,6 @@ use crate::client::Client;
 use crate::command::context::errors;
 use crate::command::{flags::*, key_flags::*, Arg, CmdResult, CommandSpec, Ctx, KeySpec};
 use crate::commands::server::reply_help;
-use crate::net::READ_CHUNK;
 use crate::server::Server;
 use crate::stats::{used_memory, MemorySample};
 
@@ -225,13 +224,20 @@ pub fn overhead(srv: &mut Server, caller: &Client) -> MemoryOverhead {
     mh
 }
 
-/// Client state, the read buffer each connection keeps, and pending input
-/// and output, over all clients.
+/// The memory of normal and pub/sub connections (Redis's
+/// `mem_clients_normal`): each one's `tot-mem`, the figure client eviction
+/// weighs.
 fn clients_memory(srv: &Server, caller: &Client) -> usize {
-    let one = |c: &Client| std::mem::size_of::<Client>() + READ_CHUNK + c.query_buffer_len + c.reply.len();
-    let others: usize =
-        srv.clients.values().filter_map(|c| c.try_borrow().ok()).filter(|c| c.id != caller.id).map(|c| one(&c)).sum();
-    others + one(caller)
+    use crate::client::ClientType;
+    let counted = |c: &Client| matches!(c.client_type(), ClientType::Normal | ClientType::PubSub);
+    let others: usize = srv
+        .clients
+        .values()
+        .filter_map(|c| c.try_borrow().ok())
+        .filter(|c| c.id != caller.id && counted(c))
+        .map(|c| c.memory())
+        .sum();
+    others + if counted(caller) { caller.memory() } else { 0 }
 }
 
 /// `967.45K`: Redis's human-readable byte counts.
