@@ -38,10 +38,15 @@ fn info_field(conn: &mut RawConn, name: &str) -> String {
     info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or("").to_string()
 }
 
-/// Waits until no rewrite runs or is scheduled.
+/// Waits until no rewrite runs or is scheduled (both read from one INFO:
+/// between two calls a scheduled rewrite may start).
 fn wait_rewrite_done(conn: &mut RawConn) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while info_field(conn, "aof_rewrite_in_progress") != "0" || info_field(conn, "aof_rewrite_scheduled") != "0" {
+    loop {
+        let info = conn.cmd(&["INFO", "persistence"]);
+        if info.contains("aof_rewrite_in_progress:0\r\n") && info.contains("aof_rewrite_scheduled:0\r\n") {
+            return;
+        }
         assert!(Instant::now() < deadline, "the rewrite did not finish");
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::node::{wait_converged, wait_linked, wait_until, write_keys, Node};
+use common::node::{wait_converged, wait_linked, wait_online, wait_until, write_keys, Node};
 use common::proxy::Proxy;
 use common::Kind;
 
@@ -322,6 +322,7 @@ fn a_restarted_replica_resumes_from_its_rdb() {
 fn failover(master: Node, replica: Node) {
     replica.replicate_from(&master);
     wait_linked(&replica);
+    wait_online(&master);
     write_keys(&master, "before", 200);
     let port = replica.port.to_string();
     assert_eq!(master.cmd(&["FAILOVER", "TO", "127.0.0.1", &port, "TIMEOUT", "5000"]), "+OK\r\n");
@@ -524,9 +525,7 @@ fn a_stuck_failover_is_aborted_by_hand_or_by_its_timeout() {
         let replica = Node::redis(&[]);
         replica.replicate_from(&master);
         wait_linked(&replica);
-        wait_until("the replica online", Duration::from_secs(10), || {
-            master.info_field("replication", "slave0").contains("state=online")
-        });
+        wait_online(&master);
         replica.signal("STOP");
         master.cmd(&["SET", "k", "v"]);
         let port = replica.port.to_string();
@@ -554,9 +553,7 @@ fn masters_show_the_announced_replica_address() {
             Node::start(replica_kind, &["--replica-announce-ip", "192.0.2.7", "--replica-announce-port", "5555"]);
         replica.replicate_from(&master);
         wait_linked(&replica);
-        wait_until("the replica online", Duration::from_secs(10), || {
-            master.info_field("replication", "slave0").contains("state=online")
-        });
+        wait_online(&master);
         let shown = master.info_field("replication", "slave0");
         assert!(shown.starts_with("ip=192.0.2.7,port=5555,"), "{master_kind:?} <- {replica_kind:?}: {shown}");
         assert!(master.cmd(&["ROLE"]).contains("$9\r\n192.0.2.7\r\n$4\r\n5555\r\n"));

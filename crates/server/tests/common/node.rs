@@ -154,6 +154,15 @@ pub fn wait_linked(replica: &Node) {
     });
 }
 
+/// Waits until the master lists its (first) replica as online: the
+/// replica's own view of the link can be up a moment earlier (a Redis master
+/// notices the end of a diskless transfer from its cron).
+pub fn wait_online(master: &Node) {
+    wait_until("the replica online", Duration::from_secs(10), || {
+        master.info_field("replication", "slave0").contains("state=online")
+    });
+}
+
 /// Waits until every node's dataset digest equals the first's.
 pub fn wait_converged(nodes: &[&Node]) {
     wait_until("datasets to converge", Duration::from_secs(30), || {
