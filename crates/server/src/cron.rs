@@ -1,9 +1,9 @@
 //! The periodic task (Redis's `serverCron`), run `hz` times a second: active
 //! expiry (timed for the latency monitor), incremental rehashing of the
-//! keyspace, idle-client timeouts and client eviction, sampling of rates and memory, and the
-//! AOF's periodic flush and rewrite checks, the snapshot driver's reaping
-//! of BGSAVE children and `save` points, and once a second replication's
-//! duties (PINGs, timeouts, pending full syncs, FAILOVER).
+//! keyspace, idle-client timeouts and client eviction, sampling of rates
+//! and memory, the AOF's periodic flush and rewrite checks, the snapshot
+//! driver's reaping of BGSAVE children and `save` points, and once a second
+//! replication's duties (PINGs, timeouts, pending full syncs, FAILOVER).
 
 use std::time::{Duration, Instant};
 
