@@ -10,10 +10,6 @@ use std::time::Duration;
 
 use common::{Kind, RawConn, ServerProcess};
 
-fn both(args: &[&str]) -> [ServerProcess; 2] {
-    [ServerProcess::start(Kind::Cinnabar, args), ServerProcess::start(Kind::Redis, args)]
-}
-
 /// Runs `commands` on a fresh connection to each server; the replies must
 /// be byte-identical. Returns Cinnabar's replies.
 fn same_replies(servers: &[ServerProcess; 2], commands: &[&[&str]]) -> Vec<String> {
@@ -49,7 +45,7 @@ fn closed(conn: &mut RawConn) -> bool {
 
 #[test]
 fn users_with_different_rights_get_redis_replies() {
-    let servers = both(&[]);
+    let servers = ServerProcess::both(&[]);
     same_replies(
         &servers,
         &[
@@ -107,7 +103,7 @@ fn client_list_names_the_user() {
 
 #[test]
 fn acl_log_entries_match_redis() {
-    let servers = both(&[]);
+    let servers = ServerProcess::both(&[]);
     let setup: &[&[&str]] = &[&["ACL", "SETUSER", "u", "on", ">pw", "~k*", "+get", "+set", "+publish"]];
     same_replies(&servers, setup);
     let denials: &[&[&str]] = &[
@@ -147,7 +143,7 @@ fn acl_log_entries_match_redis() {
 
 #[test]
 fn commands_refused_to_scripts_are_logged_with_context_lua() {
-    let servers = both(&[]);
+    let servers = ServerProcess::both(&[]);
     same_replies(&servers, &[&["ACL", "SETUSER", "u", "on", ">pw", "~k*", "&ch*", "+@all", "-set"]]);
     let denials: &[&[&str]] = &[
         &["AUTH", "u", "pw"],
@@ -331,7 +327,7 @@ fn users_in_both_the_config_and_an_aclfile_stop_the_server() {
 
 #[test]
 fn requirepass_is_the_default_users_password() {
-    let servers = both(&["--requirepass", "foo"]);
+    let servers = ServerProcess::both(&["--requirepass", "foo"]);
     same_replies(
         &servers,
         &[
@@ -385,7 +381,7 @@ fn config_rewrite_writes_the_users_like_redis() {
 
 #[test]
 fn client_kill_user_kills_that_users_connections() {
-    let servers = both(&[]);
+    let servers = ServerProcess::both(&[]);
     same_replies(&servers, &[&["ACL", "SETUSER", "k", "on", "nopass", "+@all", "~*"]]);
     let mut victims: Vec<RawConn> = Vec::new();
     for server in &servers {
@@ -406,7 +402,7 @@ fn client_kill_user_kills_that_users_connections() {
 /// clients whose subscriptions are still allowed stay.
 #[test]
 fn revoking_channels_disconnects_their_subscribers() {
-    for server in both(&[]) {
+    for server in ServerProcess::both(&[]) {
         let mut admin = server.raw();
         assert_eq!(admin.cmd(&["ACL", "SETUSER", "u", "on", ">pw", "+@all", "~*", "&news*"]), "+OK\r\n");
         let subscribe = |verb: &str, name: &str| {

@@ -9,12 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Kind, RawConn, ServerProcess};
-
-/// Cinnabar and the real redis-server, started with the same arguments.
-fn both(args: &[&str]) -> [ServerProcess; 2] {
-    [ServerProcess::start(Kind::Cinnabar, args), ServerProcess::start(Kind::Redis, args)]
-}
+use common::ServerProcess;
 
 /// Sends `input` on a fresh connection and returns what came back, and
 /// whether the server closed the connection (rather than going quiet).
@@ -36,7 +31,7 @@ fn exchange_raw(port: u16, input: &[u8]) -> (Vec<u8>, bool) {
 
 /// Sends each input to both servers and requires identical bytes and closing.
 fn assert_same_raw_behaviour(args: &[&str], cases: &[Vec<u8>]) {
-    let servers = both(args);
+    let servers = ServerProcess::both(args);
     for input in cases {
         let ours = exchange_raw(servers[0].port, input);
         let theirs = exchange_raw(servers[1].port, input);
@@ -186,7 +181,7 @@ fn request_split_byte_by_byte() {
 
 #[test]
 fn maxclients_rejects_and_counts() {
-    for server in both(&["--maxclients", "2"]) {
+    for server in ServerProcess::both(&["--maxclients", "2"]) {
         let mut first = server.raw();
         assert_eq!(first.cmd(&["PING"]), "+PONG\r\n");
         let mut second = server.raw();
@@ -242,18 +237,9 @@ fn client_kill_closes_another_connection() {
     assert_eq!(me.read_to_close(), b":1\r\n");
 }
 
-/// True if nothing arrives on `conn` for a short while.
-fn stays_quiet(conn: &RawConn) -> bool {
-    let stream = conn.stream();
-    stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    let peeked = stream.peek(&mut [0u8; 1]);
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    matches!(peeked, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
-}
-
 #[test]
 fn client_pause_write_holds_writes_and_lets_reads_through() {
-    for server in both(&[]) {
+    for server in ServerProcess::both(&[]) {
         let mut admin = server.raw();
         let mut writer = server.raw();
         let mut reader = server.raw();
@@ -261,7 +247,7 @@ fn client_pause_write_holds_writes_and_lets_reads_through() {
         assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]), "+OK\r\n");
         writer.send_command(&[b"SET", b"k", b"after"]);
         assert_eq!(reader.cmd(&["GET", "k"]), "$6\r\nbefore\r\n", "{:?}", server.kind);
-        assert!(stays_quiet(&writer), "{:?}: the SET must wait", server.kind);
+        assert!(writer.stays_quiet(), "{:?}: the SET must wait", server.kind);
         let list = reader.cmd(&["CLIENT", "LIST"]);
         assert!(list.contains("flags=b"), "{:?}: {list}", server.kind);
         assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
@@ -276,7 +262,7 @@ fn client_pause_write_holds_writes_and_lets_reads_through() {
 
 #[test]
 fn client_reply_off_and_skip() {
-    for server in both(&[]) {
+    for server in ServerProcess::both(&[]) {
         let mut conn = server.raw();
         conn.send(b"CLIENT REPLY OFF\r\nPING a\r\nSET k v\r\nNOSUCH\r\nCLIENT REPLY ON\r\nPING b\r\n");
         assert_eq!(conn.read_reply(), b"+OK\r\n");
@@ -319,7 +305,7 @@ fn monitor_sees_other_clients_commands_like_redis() {
         vec![b"PING", b"last"],
     ];
     let mut shapes = Vec::new();
-    for server in both(&[]) {
+    for server in ServerProcess::both(&[]) {
         let mut monitor = server.raw();
         let mut other = server.raw();
         assert_eq!(monitor.cmd(&["MONITOR"]), "+OK\r\n");
@@ -343,7 +329,7 @@ fn monitor_sees_other_clients_commands_like_redis() {
 #[test]
 fn hello_3_switches_to_resp3_replies() {
     let mut outputs = Vec::new();
-    for server in both(&[]) {
+    for server in ServerProcess::both(&[]) {
         let mut conn = server.raw();
         let mut out = vec![mask_hello_id(conn.cmd(&["HELLO", "3"]).as_bytes())];
         for words in [
@@ -365,7 +351,7 @@ fn hello_3_switches_to_resp3_replies() {
 #[test]
 fn client_list_fields_match_redis() {
     let mut shapes = Vec::new();
-    for server in both(&[]) {
+    for server in ServerProcess::both(&[]) {
         let mut conn = server.raw();
         // A round trip guarantees the server has accepted the second
         // connection before CLIENT LIST counts it.
@@ -460,7 +446,7 @@ impl Drop for Netns {
 fn protected_mode_denies_non_loopback_peers_like_redis() {
     let Some(netns) = Netns::create() else { return };
     let mut denials = Vec::new();
-    for server in both(&["--bind", "* -::*", "--protected-mode", "yes"]) {
+    for server in ServerProcess::both(&["--bind", "* -::*", "--protected-mode", "yes"]) {
         denials.push(netns.cli(server.port, &["PING"]));
         // Loopback peers are still served.
         assert_eq!(server.raw().cmd(&["PING"]), "+PONG\r\n");
@@ -470,10 +456,10 @@ fn protected_mode_denies_non_loopback_peers_like_redis() {
 
     // With a password, or with protected mode off, the same peer is served.
     let password = ["--bind", "* -::*", "--requirepass", "pw"];
-    for server in both(&password) {
+    for server in ServerProcess::both(&password) {
         assert_eq!(netns.cli(server.port, &["-a", "pw", "--no-auth-warning", "PING"]).trim(), "PONG");
     }
-    for server in both(&["--bind", "* -::*", "--protected-mode", "no"]) {
+    for server in ServerProcess::both(&["--bind", "* -::*", "--protected-mode", "no"]) {
         assert_eq!(netns.cli(server.port, &["PING"]).trim(), "PONG");
     }
 }

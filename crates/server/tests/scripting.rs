@@ -7,7 +7,6 @@
 mod common;
 
 use common::{Kind, RawConn, ServerProcess};
-use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 const BUSY: &str = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
@@ -79,26 +78,13 @@ fn commands_from_scripts_count_in_commandstats_as_redis_counts_them() {
     assert_eq!(line("eval"), "cmdstat_eval:calls=2,rejected_calls=0,failed_calls=1");
 }
 
-fn both(args: &[&str]) -> [ServerProcess; 2] {
-    [ServerProcess::start(Kind::Cinnabar, args), ServerProcess::start(Kind::Redis, args)]
-}
-
-/// True if nothing arrives on `conn` for a while (its command is held).
-fn stays_quiet(conn: &RawConn) -> bool {
-    let stream = conn.stream();
-    stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    let peeked = stream.peek(&mut [0u8; 1]);
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    matches!(peeked, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
-}
-
 const LIBRARY: &str = "#!lua name=lib\n\
     redis.register_function('w', function() return redis.call('set', 'k', 'w') end)\n\
     redis.register_function{function_name='r', callback=function() return redis.call('get', 'k') end, flags={'no-writes'}}";
 
 #[test]
 fn client_pause_write_holds_scripts_that_may_write() {
-    for server in both(&[]) {
+    for server in ServerProcess::both(&[]) {
         let mut admin = server.raw();
         assert_eq!(admin.cmd(&["FUNCTION", "LOAD", LIBRARY]), "$3\r\nlib\r\n");
         assert_eq!(admin.cmd(&["SET", "k", "v"]), "+OK\r\n");
@@ -125,7 +111,7 @@ fn client_pause_write_holds_scripts_that_may_write() {
             })
             .collect();
         for writer in &writers {
-            assert!(stays_quiet(writer), "{:?}: a script that may write must wait", server.kind);
+            assert!(writer.stays_quiet(), "{:?}: a script that may write must wait", server.kind);
         }
         assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
         assert_eq!(writers[0].read_reply(), b"+OK\r\n");
@@ -140,7 +126,7 @@ fn client_pause_write_holds_scripts_that_may_write() {
 /// The replies of `steps`, each run on the connection it names, on a fresh
 /// server of each kind: they must be identical. Returns Cinnabar's.
 fn same_replies_on_connections(connections: usize, steps: &[(usize, &[&str])]) -> Vec<String> {
-    let replies: Vec<Vec<String>> = both(&[])
+    let replies: Vec<Vec<String>> = ServerProcess::both(&[])
         .iter()
         .map(|server| {
             let mut conns: Vec<RawConn> = (0..connections).map(|_| server.raw()).collect();

@@ -137,6 +137,11 @@ impl ServerProcess {
         RawConn::connect(self.port)
     }
 
+    /// Cinnabar and the real redis-server, started with the same arguments.
+    pub fn both(args: &[&str]) -> [ServerProcess; 2] {
+        [ServerProcess::start(Kind::Cinnabar, args), ServerProcess::start(Kind::Redis, args)]
+    }
+
     /// Waits for the process to exit by itself and returns its status code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
         let deadline = Instant::now() + timeout;
@@ -177,6 +182,15 @@ impl RawConn {
     /// The underlying socket (for timeouts and peeking).
     pub fn stream(&self) -> &TcpStream {
         self.reader.get_ref()
+    }
+
+    /// True if nothing arrives for a short while (a command is held).
+    pub fn stays_quiet(&self) -> bool {
+        let stream = self.stream();
+        stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let peeked = stream.peek(&mut [0u8; 1]);
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        matches!(peeked, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
     }
 
     /// Sends bytes as they are.
