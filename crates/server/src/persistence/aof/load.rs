@@ -211,11 +211,19 @@ enum Step {
     Done,
 }
 
+/// A file of the manifest to load, with its size when the load began.
+#[derive(Clone)]
+struct ToLoad {
+    name: String,
+    is_base: bool,
+    size: u64,
+}
+
 /// A load of the manifest's base and incr files, in steps.
 struct FilesLoad {
     dir: PathBuf,
-    /// (name, is the base), in loading order.
-    files: Vec<(String, bool)>,
+    /// In loading order.
+    files: Vec<ToLoad>,
     next: usize,
     current: Option<FileLoad>,
     /// Bytes of all files, and of the files already loaded.
@@ -258,14 +266,15 @@ impl FilesLoad {
             return Ok(load);
         }
         for file in manifest.files_to_load() {
-            match std::fs::metadata(load.dir.join(&file.name)) {
-                Ok(meta) => load.total += meta.len(),
+            let size = match std::fs::metadata(load.dir.join(&file.name)) {
+                Ok(meta) => meta.len(),
                 Err(e) => {
                     log_at!(Warning, "Unable to obtain the AOF file {} length. stat: {}", file.name, strerror(&e));
                     return Err(());
                 }
-            }
-            load.files.push((file.name.clone(), manifest.base.as_ref() == Some(file)));
+            };
+            load.total += size;
+            load.files.push(ToLoad { name: file.name.clone(), is_base: manifest.base.as_ref() == Some(file), size });
         }
         load.outcome = if load.total == 0 { Loaded::Empty } else { Loaded::Data };
         if load.total == 0 {
@@ -306,24 +315,20 @@ impl FilesLoad {
 
     fn finish_file(&mut self) {
         self.current = None;
-        self.done_bytes = self.files[..self.next]
-            .iter()
-            .filter_map(|(n, _)| std::fs::metadata(self.dir.join(n)).ok())
-            .map(|m| m.len())
-            .sum();
+        self.done_bytes += self.files[self.next - 1].size;
     }
 
     /// Opens the next file: an empty one is skipped, one starting with an
     /// RDB part first needs it parsed.
     fn open_next(&mut self, srv: &mut Server) -> Result<Step, ()> {
-        let Some((name, _)) = self.files.get(self.next) else {
+        let Some(file) = self.files.get(self.next) else {
             self.record_sizes(srv);
             return Ok(Step::Done);
         };
-        let path = self.dir.join(name);
-        let mut input = open_file(&path, name)?;
+        let (path, empty) = (self.dir.join(&file.name), file.size == 0);
+        let mut input = open_file(&path, &file.name)?;
         self.next += 1;
-        if input.get_ref().metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+        if empty {
             self.finish_file();
             return Ok(Step::More);
         }
@@ -338,7 +343,7 @@ impl FilesLoad {
     /// The RDB part of the file just opened was parsed: install it and go
     /// on with the commands after it.
     fn base_parsed(&mut self, srv: &mut Server, parsed: Result<RdbLoaded, String>) -> Result<(), ()> {
-        let (name, _) = self.files[self.next - 1].clone();
+        let name = self.files[self.next - 1].name.clone();
         let loaded = parsed.map_err(|e| {
             log_at!(Warning, "Error reading the RDB base file {}, AOF loading aborted: {}", name, e);
         })?;
@@ -353,7 +358,7 @@ impl FilesLoad {
     }
 
     fn file_load(&self, input: BufReader<File>, start: u64) -> FileLoad {
-        let (name, is_base) = self.files[self.next - 1].clone();
+        let ToLoad { name, is_base, .. } = self.files[self.next - 1].clone();
         FileLoad { name, is_base, started: Instant::now(), reader: CommandReader::new(input, start), transaction: None }
     }
 
@@ -362,10 +367,8 @@ impl FilesLoad {
         if self.files.is_empty() {
             return;
         }
-        let base = self.files.iter().find(|(_, is_base)| *is_base);
-        let aof = &mut srv.aof;
-        aof.current_size = self.total;
-        aof.base_size = base.and_then(|(n, _)| std::fs::metadata(self.dir.join(n)).ok()).map_or(0, |m| m.len());
+        srv.aof.current_size = self.total;
+        srv.aof.base_size = self.files.iter().find(|f| f.is_base).map_or(0, |f| f.size);
     }
 }
 
